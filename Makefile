@@ -1,0 +1,44 @@
+# Heyan (核验). `make run` serves on the embedded default; `make test` runs the whole suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(DEPS_HASH)
+
+.PHONY: run test lint fmt migrate bench install models typecheck
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+install: $(STAMP)
+
+models: install
+	$(PY) -m app models prepare
+
+migrate: install
+	$(PY) -m app migrate
+
+run: install models
+	APP_ENV=$${APP_ENV:-dev} $(PY) -m app serve --host 127.0.0.1 --port 8000
+
+test: install models
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check app tests bench
+	$(VENV)/bin/ruff format --check app tests bench
+
+fmt: install
+	$(VENV)/bin/ruff format app tests bench
+	$(VENV)/bin/ruff check --fix app tests bench
+
+typecheck: install
+	$(VENV)/bin/mypy app
+
+bench: install models
+	$(PY) bench/doc_speed.py
+	$(PY) bench/face_speed.py

@@ -1,0 +1,125 @@
+"""Command line: serve, migrate, provider create/list, models list/prepare."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from sqlalchemy import select
+
+from app.config import get_settings
+
+
+def _print(obj: object) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+async def _provider_create(name: str) -> dict[str, str]:
+    from app.db import make_engine, make_sessionmaker
+    from app.providers import create_provider
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            provider_id, key = await create_provider(db, name)
+            return {"provider_id": provider_id, "api_key": key}
+    finally:
+        await engine.dispose()
+
+
+async def _provider_list() -> list[dict[str, object]]:
+    from app.db import make_engine, make_sessionmaker
+    from app.models import ApiKey, Provider
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            out = []
+            for p in (await db.execute(select(Provider).order_by(Provider.created_at))).scalars():
+                keys = (
+                    await db.execute(select(ApiKey).where(ApiKey.provider_id == p.id))
+                ).scalars()
+                out.append(
+                    {
+                        "provider_id": p.id,
+                        "name": p.name,
+                        "created_at": p.created_at,
+                        "keys": [
+                            {"prefix": k.prefix, "revoked": k.revoked_at is not None} for k in keys
+                        ],
+                    }
+                )
+            return out
+    finally:
+        await engine.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate at start")
+    sub.add_parser("migrate", help="apply database migrations")
+    prov = sub.add_parser("provider", help="manage providers (access providers)")
+    psub = prov.add_subparsers(dest="pcmd", required=True)
+    create = psub.add_parser("create", help="create a provider and print its API key once")
+    create.add_argument("name")
+    psub.add_parser("list", help="list providers")
+    models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
+    models.add_argument("action", nargs="?", default="list", choices=["list", "prepare"])
+    models.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    if args.cmd == "migrate":
+        from app.migrate import upgrade
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        upgrade(settings.database_url, schema=settings.database_schema)
+        return 0
+    if args.cmd == "serve":
+        import uvicorn
+
+        if not args.no_migrate:
+            from app.migrate import upgrade
+
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade(settings.database_url, schema=settings.database_schema)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            proxy_headers=True,
+            timeout_graceful_shutdown=30,
+        )
+        return 0
+    if args.cmd == "provider":
+        if args.pcmd == "create":
+            _print(asyncio.run(_provider_create(args.name)))
+        else:
+            _print(asyncio.run(_provider_list()))
+        return 0
+    if args.cmd == "models":
+        from app.liveness import list_models, prepare_models
+
+        model_dir = settings.resolved_model_dir
+        if args.action == "prepare":
+            infos = prepare_models(model_dir, force=args.force)
+        else:
+            infos = list_models(model_dir)
+        _print([getattr(i, "__dict__", i) for i in infos])
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,170 @@
+"""Intake checks that every upload passes before any model sees it.
+
+Pure module (no web imports): real format by magic bytes, decodable, not a decompression
+bomb, EXIF orientation applied, metadata stripped from the stored copy, GIF first frame,
+minimum resolution. Problems that make the upload unusable raise :class:`IntakeError`
+(an HTTP error with a stable code); a decoded image comes back with the bytes to store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.checks import Check, check, register_messages
+from app.errors import AppError
+
+register_messages(
+    {
+        "IMAGE_TOO_SMALL": (
+            "照片分辨率过低,请靠近证件并使用后置摄像头重新拍摄",
+            "The photo resolution is too low; retake it closer with the rear camera",
+        ),
+    }
+)
+
+IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
+VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}
+
+
+class UnsupportedFormat(AppError):
+    status = 415
+    code = "UNSUPPORTED_FORMAT"
+    zh = "文件格式不支持,请上传 JPG、PNG 或 GIF 照片(视频支持 MP4、MOV、WebM)"
+    en = "Unsupported file format"
+
+
+class Undecodable(AppError):
+    status = 422
+    code = "FILE_UNDECODABLE"
+    zh = "文件已损坏或无法读取,请重新拍摄上传"
+    en = "The file is corrupt or cannot be decoded"
+
+
+class ImageTooLargePixels(AppError):
+    status = 422
+    code = "IMAGE_TOO_LARGE_PIXELS"
+    zh = "照片像素尺寸过大,请使用手机相机的常规尺寸重新拍摄"
+    en = "The image has too many pixels"
+
+
+class EmptyFile(AppError):
+    status = 422
+    code = "FILE_EMPTY"
+    zh = "上传的文件为空,请重新拍摄"
+    en = "The uploaded file is empty"
+
+
+def sniff(data: bytes) -> str | None:
+    """The real content type from magic bytes, whatever the client claimed."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "video/webm"  # EBML: WebM / Matroska
+    if len(data) >= 12 and data[4:8] == b"ftyp":
+        brand = data[8:12]
+        return "video/quicktime" if brand == b"qt  " else "video/mp4"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedImage:
+    bgr: np.ndarray
+    stored: bytes  # metadata-free copy, orientation applied
+    stored_type: str
+    original_sha256: str
+    checks: list[Check]
+
+
+def decode_image(
+    data: bytes, *, max_pixels: int, min_side: int, content_type: str | None = None
+) -> DecodedImage:
+    """Decode an image upload; raise IntakeError subclasses for unusable files."""
+    if not data:
+        raise EmptyFile()
+    ctype = content_type or sniff(data)
+    if ctype not in IMAGE_TYPES:
+        raise UnsupportedFormat(zh="请上传 JPG、PNG 或 GIF 格式的照片")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > max_pixels or w > 20000 or h > 20000:
+                raise ImageTooLargePixels(extra={"width": w, "height": h})
+            img.seek(0)  # GIF: the first frame
+            img.load()
+    except ImageTooLargePixels:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageTooLargePixels() from exc
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise Undecodable() from exc
+
+    img = ImageOps.exif_transpose(img) or img
+    rgb = img.convert("RGB")
+    out = io.BytesIO()
+    # Re-encoding drops EXIF (GPS, device), ICC and comments; the original's hash is kept.
+    if ctype == "image/jpeg":
+        rgb.save(out, "JPEG", quality=95)
+        stored_type = "image/jpeg"
+    else:
+        rgb.save(out, "PNG", optimize=False)
+        stored_type = "image/png"
+    arr = np.asarray(rgb)[:, :, ::-1].copy()
+    short = min(rgb.size)
+    checks = [check("IMAGE_TOO_SMALL", short >= min_side, float(short), float(min_side))]
+    return DecodedImage(
+        bgr=arr,
+        stored=out.getvalue(),
+        stored_type=stored_type,
+        original_sha256=hashlib.sha256(data).hexdigest(),
+        checks=checks,
+    )
+
+
+def require_video(data: bytes) -> str:
+    """The real video type of an upload, or UNSUPPORTED_FORMAT."""
+    if not data:
+        raise EmptyFile()
+    ctype = sniff(data)
+    if ctype not in VIDEO_TYPES:
+        raise UnsupportedFormat(zh="请上传 MP4、MOV 或 WebM 格式的视频")
+    return ctype
+
+
+def probe_video(data: bytes, max_seconds: float) -> None:
+    """Open the container and decode one frame: refuse undecodable or over-long videos early."""
+    import av
+
+    try:
+        with av.open(io.BytesIO(data)) as container:
+            stream = next(iter(container.streams.video), None)
+            if stream is None:
+                raise Undecodable(zh="视频中没有画面,请重新录制", en="No video stream")
+            duration = (
+                float(container.duration) / 1_000_000 if container.duration else None
+            )
+            if duration is not None and duration > max_seconds + 0.5:
+                raise AppError(
+                    code="VIDEO_TOO_LONG",
+                    status=422,
+                    zh=f"视频过长,请录制 {int(max_seconds)} 秒以内的视频",
+                    en=f"The video is longer than {max_seconds:.0f} s",
+                )
+            for _frame in container.decode(stream):
+                return
+    except AppError:
+        raise
+    except Exception as exc:  # PyAV raises many types for corrupt input
+        raise Undecodable(zh="视频已损坏或无法读取,请重新录制", en="Undecodable video") from exc
+    raise Undecodable(zh="视频中没有画面,请重新录制", en="No decodable frame")

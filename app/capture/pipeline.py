@@ -1,0 +1,262 @@
+"""The capture check pipeline: intake, then the step's analyser, run off the event loop.
+
+The analysers (documents, liveness) are pure libraries; this module adapts uploads to
+them and bounds how many run at once. With ``capture_checks="intake"`` only the intake
+checks run (used by fast flow tests of the state machine and by operators who must
+degrade); every analyser is loaded once at start-up, never per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Protocol, TypeVar
+
+import numpy as np
+from PIL import Image
+
+from app.capture.intake import DecodedImage, decode_image, probe_video, require_video
+from app.checks import Check, ModelRef
+from app.errors import AppError
+
+T = TypeVar("T")
+
+
+class Busy(AppError):
+    status = 503
+    code = "BUSY"
+    zh = "当前核验人数较多,请稍后重试"
+    en = "Too many captures in progress; retry shortly"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_image_bytes: int
+    max_video_bytes: int
+    max_video_seconds: float
+    max_image_pixels: int
+    min_image_side: int
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentExpectation:
+    """What the order says about the document in this step (None: not cross-checked)."""
+
+    doc_type: str  # the order's document type (resident_id, business_licence, ...)
+    side: str | None  # "front" | "back" | None (one-page documents, licences, sheet)
+    today: date
+    person_name: str | None = None
+    person_number: str | None = None
+    subject_name: str | None = None
+    subject_number: str | None = None
+    domains: tuple[str, ...] = ()
+    is_unit: bool = False
+
+
+@dataclass(slots=True)
+class Derived:
+    kind: str  # "portrait" | "best_frame"
+    data: bytes
+    content_type: str
+
+
+@dataclass(slots=True)
+class CaptureOutcome:
+    checks: list[Check]
+    stored: bytes
+    stored_type: str
+    original_sha256: str
+    extracted: dict[str, Any] = field(default_factory=dict)
+    derived: list[Derived] = field(default_factory=list)
+    match_score: float | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+
+class DocumentAnalyzerLike(Protocol):
+    def load(self) -> None: ...
+    def models(self) -> list[ModelRef]: ...
+    def analyze(self, image_bgr: np.ndarray, kind: Any, expect: Any) -> Any: ...
+
+
+class FaceAnalyzerLike(Protocol):
+    def load(self) -> None: ...
+    def models(self) -> list[ModelRef]: ...
+    def analyze(self, frames: list[Any], actions: list[str], portrait_bgr: Any) -> Any: ...
+
+
+def encode_jpeg(bgr: np.ndarray, quality: int = 92) -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1])).save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+def decode_stored(data: bytes) -> np.ndarray:
+    img = Image.open(io.BytesIO(data)).convert("RGB")
+    return np.asarray(img)[:, :, ::-1].copy()
+
+
+class CapturePipeline:
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        document: DocumentAnalyzerLike | None = None,
+        face: FaceAnalyzerLike | None = None,
+        workers: int = 2,
+        queue_limit: int = 16,
+    ) -> None:
+        self.limits = limits
+        self.document_analyzer = document
+        self.face_analyzer = face
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="infer")
+        self._slots = asyncio.Semaphore(workers)
+        self._queue_limit = queue_limit
+        self._waiting = 0
+
+    def load(self) -> None:
+        for analyzer in (self.document_analyzer, self.face_analyzer):
+            if analyzer is not None:
+                analyzer.load()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def queue_depth(self) -> int:
+        return self._waiting
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking work in the inference pool; refuse at once when the queue is full."""
+        if self._waiting >= self._queue_limit:
+            raise Busy(headers={"Retry-After": "2"})
+        self._waiting += 1
+        try:
+            async with self._slots:
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._pool, fn, *args)
+        finally:
+            self._waiting -= 1
+
+    # -- documents -------------------------------------------------------------------
+
+    def _decode(self, data: bytes) -> DecodedImage:
+        return decode_image(
+            data, max_pixels=self.limits.max_image_pixels, min_side=self.limits.min_image_side
+        )
+
+    async def document(self, data: bytes, expect: DocumentExpectation) -> CaptureOutcome:
+        decoded = await self.run(self._decode, data)
+        outcome = CaptureOutcome(
+            checks=list(decoded.checks),
+            stored=decoded.stored,
+            stored_type=decoded.stored_type,
+            original_sha256=decoded.original_sha256,
+        )
+        if self.document_analyzer is None or not outcome.accepted:
+            return outcome
+        verdict = await self.run(self._analyze_document, decoded.bgr, expect)
+        outcome.checks += verdict.checks
+        outcome.extracted = dict(verdict.fields)
+        if verdict.portrait is not None:
+            outcome.derived.append(Derived("portrait", encode_jpeg(verdict.portrait), "image/jpeg"))
+        return outcome
+
+    def _analyze_document(self, bgr: np.ndarray, expect: DocumentExpectation) -> Any:
+        from app.capture.documents import DocKind, Expectation
+
+        assert self.document_analyzer is not None
+        kind = document_kind(expect)
+        return self.document_analyzer.analyze(
+            bgr,
+            DocKind(kind),
+            Expectation(
+                today=expect.today,
+                person_name=expect.person_name,
+                person_number=expect.person_number,
+                subject_name=expect.subject_name,
+                subject_number=expect.subject_number,
+                domains=expect.domains,
+                is_unit=expect.is_unit,
+            ),
+        )
+
+    # -- face ------------------------------------------------------------------------
+
+    async def face(
+        self,
+        *,
+        video: bytes | None,
+        frames: list[tuple[float, bytes]] | None,
+        actions: list[str],
+        portrait: bytes | None,
+    ) -> CaptureOutcome:
+        if video is not None:
+            ctype = require_video(video)
+            if len(video) > self.limits.max_video_bytes:
+                from app.capture.upload import FileTooLarge
+
+                raise FileTooLarge()
+            await self.run(probe_video, video, self.limits.max_video_seconds)
+            stored, stored_type = video, ctype
+        else:
+            assert frames is not None
+            # Validate every frame at intake: real JPEG/PNG, decodable, bounded pixels.
+            for _, f in frames:
+                decode_image(f, max_pixels=self.limits.max_image_pixels, min_side=1)
+            stored, stored_type = frames[0][1], "image/jpeg"
+        import hashlib
+
+        outcome = CaptureOutcome(
+            checks=[],
+            stored=stored,
+            stored_type=stored_type,
+            original_sha256=hashlib.sha256(stored).hexdigest(),
+        )
+        if self.face_analyzer is None:
+            return outcome
+        verdict = await self.run(self._analyze_face, video, frames, actions, portrait)
+        outcome.checks += verdict.checks
+        outcome.match_score = verdict.match_score
+        if verdict.best_frame is not None:
+            outcome.derived.append(
+                Derived("best_frame", encode_jpeg(verdict.best_frame), "image/jpeg")
+            )
+        return outcome
+
+    def _analyze_face(
+        self,
+        video: bytes | None,
+        frames: list[tuple[float, bytes]] | None,
+        actions: list[str],
+        portrait: bytes | None,
+    ) -> Any:
+        from app.liveness import Frame, decode_video
+
+        assert self.face_analyzer is not None
+        if video is not None:
+            decoded = decode_video(
+                video,
+                max_seconds=self.limits.max_video_seconds,
+                max_frames=getattr(getattr(self.face_analyzer, "config", None), "max_frames", 48),
+            )
+        else:
+            assert frames is not None
+            decoded = [Frame(t=t, image=decode_stored(f)) for t, f in frames]
+        portrait_bgr = decode_stored(portrait) if portrait is not None else None
+        return self.face_analyzer.analyze(decoded, actions, portrait_bgr)
+
+
+def document_kind(expect: DocumentExpectation) -> str:
+    """The analyser's document kind for a step: the side for two-sided cards."""
+    if expect.side == "front":
+        return "id_front"
+    if expect.side == "back":
+        return "id_back"
+    return expect.doc_type

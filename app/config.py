@@ -1,0 +1,96 @@
+"""Settings from the environment (pydantic-settings). README lists every variable."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    app_env: Literal["dev", "prod", "test"] = "dev"
+    data_dir: Path = Path("./data")
+    # Default: SQLite in DATA_DIR (filled in by the validator below).
+    database_url: str = ""
+    # PostgreSQL schema (search_path) to use; empty means the server's default.
+    database_schema: str = ""
+    secret_key: str = ""
+    # Older secrets still accepted for verifying tokens (comma-separated), for key rotation.
+    public_base_url: str = "http://127.0.0.1:8000"
+    qr_ttl_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
+    session_ttl_seconds: int = Field(default=1800, ge=60, le=24 * 3600)
+    challenge_ttl_seconds: int = Field(default=180, ge=30, le=180)
+
+    # Upload limits.
+    max_image_bytes: int = 4 * 1024 * 1024
+    max_video_bytes: int = 20 * 1024 * 1024
+    max_video_seconds: float = 15.0
+    max_image_pixels: int = 40_000_000
+    min_image_side: int = 480
+
+    # Models and inference.
+    model_dir: Path | None = None  # operator-provided stronger models; default DATA_DIR/models
+    inference_threads: int = Field(default=2, ge=1, le=64)
+    inference_workers: int = Field(default=2, ge=1, le=64)
+    # "intake" runs only the intake checks (fast flow tests); "full" runs the models too.
+    capture_checks: Literal["full", "intake"] = "full"
+
+    # Phone proof: WeChat mini-program.
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_api_base: str = "https://api.weixin.qq.com"
+    # Phone proof: Alipay mini-program.
+    alipay_app_id: str = ""
+    alipay_public_key: str = ""  # PEM text, or a path to a PEM file
+    alipay_aes_key: str = ""  # base64
+
+    liveness_actions: str = "blink,shake_head"
+
+    @model_validator(mode="after")
+    def _defaults_and_prod_rules(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'heyan.db').resolve()}"
+        if self.app_env == "prod" and (not self.secret_key or len(self.secret_key) < 32):
+            raise ValueError("SECRET_KEY (at least 32 characters) is required when APP_ENV=prod")
+        return self
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.app_env in ("dev", "test")
+
+    @cached_property
+    def resolved_model_dir(self) -> Path:
+        return self.model_dir or (self.data_dir / "models")
+
+    def signing_key(self) -> str:
+        """SECRET_KEY, or in development one generated once and kept in DATA_DIR."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def alipay_public_key_pem(self) -> str:
+        value = self.alipay_public_key.strip()
+        try:
+            if value and not value.startswith("-----") and Path(value).is_file():
+                return Path(value).read_text()
+        except OSError:  # a bare base64 key is not a usable path (ENAMETOOLONG)
+            pass
+        return value
+
+
+def get_settings() -> Settings:
+    return Settings()

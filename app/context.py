@@ -1,0 +1,26 @@
+"""Process-wide objects built once in the lifespan and shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.capture.pipeline import CapturePipeline
+from app.config import Settings
+from app.storage import Storage
+from app.tokens import TokenCodec
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    storage: Storage
+    codec: TokenCodec
+    pipeline: CapturePipeline
+    http: httpx.AsyncClient
+    phones: Any  # app.phone_match.PhoneResolvers

@@ -1,0 +1,83 @@
+"""Typed FastAPI dependencies: the DB session, the authenticated provider, the capture session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.context import AppContext
+from app.errors import Unauthorized
+from app.models import ApiKey, CaptureSession, utcnow
+from app.providers import hash_api_key
+from app.tokens import SessionInvalid
+
+bearer = HTTPBearer(auto_error=False)
+
+
+def get_ctx(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+async def get_db(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessionmaker() as session:
+        yield session
+
+
+DbDep = Annotated[AsyncSession, Depends(get_db)]
+
+
+async def get_provider_id(
+    db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise Unauthorized(
+            code="API_KEY_MISSING", zh="缺少 API 密钥", en="Missing Bearer API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    row = (
+        await db.execute(
+            select(ApiKey).where(
+                ApiKey.key_hash == hash_api_key(creds.credentials), ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise Unauthorized(
+            code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    return row.provider_id
+
+
+ProviderDep = Annotated[str, Depends(get_provider_id)]
+
+
+async def get_capture_session(
+    ctx: CtxDep,
+    db: DbDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> CaptureSession:
+    if creds is None:
+        raise SessionInvalid(headers={"WWW-Authenticate": "Bearer"})
+    now = utcnow()
+    session_id = ctx.codec.read_session(creds.credentials, now)
+    row = await db.get(CaptureSession, session_id)
+    if row is None or row.expires_at <= now:
+        raise SessionInvalid()
+    return row
+
+
+CaptureSessionDep = Annotated[CaptureSession, Depends(get_capture_session)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,207 @@
+"""create_app(): the lifespan builds the engine, storage and model registry; routers mount here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.capture.pipeline import CapturePipeline, Limits
+from app.config import Settings, get_settings
+from app.context import AppContext
+from app.db import make_engine, make_sessionmaker
+from app.errors import AppError
+from app.storage import LocalStorage
+from app.tokens import TokenCodec
+
+log = logging.getLogger("heyan")
+PROBLEM = "application/problem+json"
+
+
+def problem_response(err: AppError, request: Request) -> JSONResponse:
+    return JSONResponse(
+        err.problem(instance=request.url.path),
+        status_code=err.status,
+        media_type=PROBLEM,
+        headers=err.headers,
+    )
+
+
+def build_pipeline(settings: Settings) -> CapturePipeline:
+    limits = Limits(
+        max_image_bytes=settings.max_image_bytes,
+        max_video_bytes=settings.max_video_bytes,
+        max_video_seconds=settings.max_video_seconds,
+        max_image_pixels=settings.max_image_pixels,
+        min_image_side=settings.min_image_side,
+    )
+    document = face = None
+    if settings.capture_checks == "full":
+        from app.capture.documents import DocumentAnalyzer
+        from app.liveness import FaceAnalyzer
+
+        document = DocumentAnalyzer()
+        face = FaceAnalyzer(settings.resolved_model_dir)
+    return CapturePipeline(
+        limits, document=document, face=face, workers=settings.inference_workers
+    )
+
+
+def build_phones(settings: Settings, http: httpx.AsyncClient) -> Any:
+    from app.phone_match import AlipayConfig, PhoneMatchConfig, PhoneResolvers, WeChatConfig
+
+    wechat = (
+        WeChatConfig(
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret,
+            base_url=settings.wechat_api_base,
+        )
+        if settings.wechat_appid and settings.wechat_secret
+        else None
+    )
+    alipay = (
+        AlipayConfig(
+            app_id=settings.alipay_app_id,
+            alipay_public_key_pem=settings.alipay_public_key_pem,
+            aes_key_b64=settings.alipay_aes_key,
+        )
+        if settings.alipay_public_key and settings.alipay_aes_key
+        else None
+    )
+    return PhoneResolvers(
+        PhoneMatchConfig(dev_mode=settings.dev_mode, wechat=wechat, alipay=alipay), http
+    )
+
+
+def create_app(settings: Settings | None = None, pipeline: CapturePipeline | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # httpx logs request URLs at INFO, and WeChat puts its access token in the query string.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+        http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
+        pipe = pipeline or build_pipeline(settings)
+        # Preload every model now: no 9-second first request.
+        pipe.load()
+        app.state.ctx = AppContext(
+            settings=settings,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            storage=LocalStorage(settings.data_dir / "materials"),
+            codec=TokenCodec(settings.signing_key()),
+            pipeline=pipe,
+            http=http,
+            phones=build_phones(settings, http),
+        )
+        try:
+            yield
+        finally:
+            if pipeline is None:
+                pipe.close()
+            await http.aclose()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Heyan (核验) API",
+        version="0.1.0",
+        description="Mobile-capture verification backend for ICP and algorithm filing.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(AppError)
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        return problem_response(exc, request)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(x) for x in e.get("loc", ()) if x != "body"),
+                "detail_en": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in exc.errors()
+        ]
+        err = AppError(
+            code="VALIDATION_ERROR",
+            status=422,
+            zh="提交的信息有误,请检查后重新提交",
+            en="The request is not valid",
+            extra={"errors": errors},
+        )
+        return problem_response(err, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: ("NOT_FOUND", "未找到该资源"), 405: ("METHOD_NOT_ALLOWED", "不支持该请求方法")}
+        code, zh = codes.get(exc.status_code, ("HTTP_ERROR", "请求有误"))
+        err = AppError(code=code, status=exc.status_code, zh=zh, en=str(exc.detail))
+        return problem_response(err, request)
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("database unavailable: %s", type(exc).__name__)
+        err = AppError(
+            code="DB_UNAVAILABLE",
+            status=503,
+            zh="服务暂时不可用,请稍后重试",
+            en="The database is unavailable",
+            headers={"Retry-After": "5"},
+        )
+        return problem_response(err, request)
+
+    @app.exception_handler(Exception)
+    async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s", request.url.path)
+        err = AppError(code="INTERNAL", status=500, zh="服务异常,请稍后重试", en="Internal error")
+        return problem_response(err, request)
+
+    from app.capture.router import router as capture_router
+    from app.mini.router import landing
+    from app.mini.router import router as mini_router
+    from app.orders.router import router as orders_router
+
+    app.include_router(orders_router)
+    app.include_router(mini_router)
+    app.include_router(capture_router)
+    app.include_router(landing)
+
+    @app.get("/healthz", tags=["ops"])
+    async def healthz() -> dict[str, str]:
+        """Report that the process is up."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["ops"])
+    async def readyz(request: Request) -> JSONResponse:
+        """Report whether the database is reachable and migrations are at head."""
+        from app.migrate import head_revision
+
+        ctx: AppContext = request.app.state.ctx
+        try:
+            async with ctx.engine.connect() as conn:
+                current = (
+                    await conn.execute(text("SELECT version_num FROM alembic_version"))
+                ).scalar_one_or_none()
+        except Exception:
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        head = head_revision()
+        ok = current == head
+        return JSONResponse(
+            {"status": "ok" if ok else "migrations_pending", "revision": current, "head": head},
+            200 if ok else 503,
+        )
+
+    return app

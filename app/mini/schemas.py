@@ -1,0 +1,94 @@
+"""Mini-program schemas: personal data here is always masked."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    qr_token: str = Field(min_length=1, max_length=4096)
+    platform: Literal["wechat", "alipay", "dev"]
+    code: str | None = Field(default=None, max_length=512, description="WeChat getPhoneNumber code")
+    response: str | None = Field(
+        default=None, max_length=16384, description="Alipay my.getPhoneNumber response string"
+    )
+    mobile: str | None = Field(default=None, max_length=32, description="dev mode only")
+
+    def proof(self) -> dict[str, Any]:
+        return {
+            k: v
+            for k, v in {"code": self.code, "response": self.response, "mobile": self.mobile}.items()
+            if v is not None
+        }
+
+
+class StepView(BaseModel):
+    step: str
+    title: str
+    done: bool
+    available: bool
+    blocked_reason: str | None = None
+
+
+class PersonView(BaseModel):
+    role: str
+    name: str
+    document_type: str
+    document_number: str
+    mobile: str
+
+
+class WebsiteView(BaseModel):
+    id: str
+    name: str
+    domains: list[str]
+
+
+class OrderView(BaseModel):
+    status: str
+    status_zh: str
+    subject_name: str
+    subject_nature: str
+    subject_document_type: str
+    subject_document_number: str
+    person: PersonView
+    websites: list[WebsiteView]
+
+
+class SessionOut(BaseModel):
+    session_token: str | None = None
+    expires_at: datetime
+    scope: str
+    steps: list[StepView]
+    next_step: str | None
+    order: OrderView
+
+
+class ChallengeOut(BaseModel):
+    challenge_id: str
+    actions: list[str]
+    expires_at: datetime
+
+
+class CheckView(BaseModel):
+    code: str
+    passed: bool
+    score: float | None
+    threshold: float | None
+    message_zh: str
+    message_en: str
+
+
+class CaptureOut(BaseModel):
+    accepted: bool
+    step: str
+    material_id: str | None
+    checks: list[CheckView]
+    extracted: dict[str, Any]
+    next_step: str | None
+    order_status: str

@@ -1,0 +1,180 @@
+"""Mini-program sessions: scan a QR token, prove the phone, see the steps."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.context import AppContext
+from app.errors import AppError, Conflict
+from app.models import CaptureSession, Challenge, QrToken, new_id, utcnow
+from app.orders import service, state
+from app.orders.service import Bundle
+from app.validators import mask_id_number, mask_mobile, mask_name
+
+
+class QrRevoked(AppError):
+    status = 410
+    code = "QR_REVOKED"
+    zh = "二维码已失效(已生成新的二维码),请扫描最新的二维码"
+    en = "The QR code was revoked by a newer one"
+
+
+class PhoneMismatch(Conflict):
+    code = "PHONE_MISMATCH"
+
+
+PHONE_MISMATCH_ZH = {
+    "website_principal": "小程序绑定手机号码与网站负责人手机号码不一致,请重新核验",
+    "subject_principal": "小程序绑定手机号码与主体负责人手机号码不一致,请重新核验",
+}
+
+STEP_TITLES = {
+    "subject_document": "主办单位证件",
+    "subject_principal_id_front": "主体负责人身份证人像面",
+    "subject_principal_id_back": "主体负责人身份证国徽面",
+    "subject_principal_document": "主体负责人证件",
+    "website_principal_id_front": "网站负责人身份证人像面",
+    "website_principal_id_back": "网站负责人身份证国徽面",
+    "website_principal_document": "网站负责人证件",
+    "face": "人脸核验",
+    "verification_sheet": "真实性核验单",
+}
+
+BLOCKED_ZH = {
+    "id_first": "请先完成本人证件拍摄",
+    "parts_first": "请先完成主体和网站的核验",
+}
+
+
+async def open_session(
+    db: AsyncSession,
+    ctx: AppContext,
+    *,
+    qr_token: str,
+    platform: str,
+    proof: dict[str, Any],
+    client_ip: str | None,
+) -> tuple[CaptureSession, str, Bundle]:
+    now = utcnow()
+    claims = ctx.codec.read_qr(qr_token, now)
+    row = await db.get(QrToken, claims.token_id)
+    if row is None or row.order_id != claims.order_id or row.scope != claims.scope:
+        from app.tokens import QrInvalid
+
+        raise QrInvalid()
+    if row.revoked_at is not None:
+        raise QrRevoked()
+    bundle = await service.load_bundle(db, row.order_id)
+    try:
+        person, role = state.scope_person(bundle.shape, row.scope)
+    except state.ScopeNeedsSplit:
+        raise service.ScopeNeedsSplit() from None
+    mobile = await ctx.phones.get(platform).resolve(proof)
+    principal = bundle.principals[person.id]
+    if mobile != principal.mobile:
+        await service.record_event(
+            db,
+            bundle.order,
+            "scan.refused",
+            part=None,
+            client_ip=client_ip,
+            platform=platform,
+            phone_masked=mask_mobile(mobile),
+            data={"reason": "PHONE_MISMATCH", "scope": row.scope, "role": role},
+        )
+        await db.commit()
+        raise PhoneMismatch(
+            zh=PHONE_MISMATCH_ZH[role],
+            en=f"The phone bound to the mini-program is not the {role.replace('_', ' ')}'s",
+        )
+    session = CaptureSession(
+        id=new_id(),
+        order_id=bundle.order.id,
+        qr_token_id=row.id,
+        scope=row.scope,
+        person_id=person.id,
+        platform=platform,
+        phone_masked=mask_mobile(mobile),
+        client_ip=client_ip,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.session_ttl_seconds),
+    )
+    db.add(session)
+    await db.flush()
+    await service.record_event(
+        db, bundle.order, "session.opened", session=session, data={"scope": row.scope}
+    )
+    await db.commit()
+    token = ctx.codec.session_token(session.id, session.expires_at)
+    return session, token, bundle
+
+
+def session_view(session: CaptureSession, bundle: Bundle) -> dict[str, Any]:
+    shape = bundle.shape
+    evidence = bundle.evidence
+    steps = state.scope_steps(shape, session.scope)
+    nxt = state.next_step(shape, steps, evidence)
+    o = bundle.order
+    person = bundle.principals[session.person_id]
+    _, role = state.scope_person(shape, session.scope)
+    status = state.derive_status(shape, evidence)
+    websites = bundle.websites
+    if session.scope.startswith("website:"):
+        websites = [w for w in websites if f"website:{w.id}" == session.scope]
+    individual = o.subject_nature == "individual"
+    return {
+        "expires_at": session.expires_at,
+        "scope": session.scope,
+        "steps": [
+            {
+                "step": s.name,
+                "title": STEP_TITLES.get(s.name, s.name),
+                "done": state.step_done(s, evidence),
+                "available": state.blocker(shape, s, evidence) is None,
+                "blocked_reason": BLOCKED_ZH.get(state.blocker(shape, s, evidence) or ""),
+            }
+            for s in steps
+        ],
+        "next_step": nxt.name if nxt else None,
+        "order": {
+            "status": status.value,
+            "status_zh": state.STATUS_ZH[status],
+            # An individual's subject name is a person's name: masked like any name.
+            "subject_name": mask_name(o.subject_name) if individual else o.subject_name,
+            "subject_nature": o.subject_nature,
+            "subject_document_type": o.subject_doc_type,
+            "subject_document_number": mask_id_number(o.subject_doc_number),
+            "person": {
+                "role": role,
+                "name": mask_name(person.name),
+                "document_type": person.doc_type,
+                "document_number": mask_id_number(person.doc_number),
+                "mobile": mask_mobile(person.mobile),
+            },
+            "websites": [{"id": w.id, "name": w.name, "domains": w.domains} for w in websites],
+        },
+    }
+
+
+async def new_challenge(
+    db: AsyncSession, ctx: AppContext, session: CaptureSession
+) -> Challenge:
+    actions = [a.strip() for a in ctx.settings.liveness_actions.split(",") if a.strip()]
+    rng = secrets.SystemRandom()
+    rng.shuffle(actions)
+    now = utcnow()
+    row = Challenge(
+        id=new_id(),
+        session_id=session.id,
+        actions=actions,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ctx.settings.challenge_ttl_seconds),
+    )
+    db.add(row)
+    await db.commit()
+    return row
+

@@ -1,0 +1,262 @@
+"""Provider API (/v1): thin endpoints over app.orders.service."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from typing import Any
+
+import segno
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import select
+
+from app.deps import CtxDep, DbDep, ProviderDep
+from app.errors import NotFound
+from app.models import Event, Material, Order, QrToken
+from app.orders import service
+from app.orders.schemas import (
+    EventPage,
+    OrderIn,
+    OrderOut,
+    OrderPage,
+    QrIn,
+    QrOut,
+    ReverifyIn,
+)
+
+router = APIRouter(prefix="/v1", tags=["provider"])
+
+
+def _etag(body: Any) -> str:
+    raw = json.dumps(jsonable_encoder(body), sort_keys=True, ensure_ascii=False).encode()
+    return '"' + hashlib.sha256(raw).hexdigest()[:40] + '"'
+
+
+@router.post("/orders", status_code=201, response_model=OrderOut)
+async def create_order(
+    body: OrderIn, db: DbDep, provider_id: ProviderDep, response: Response
+) -> dict[str, Any]:
+    """Create a filing order; idempotent on external_id."""
+    order_id, created = await service.create_order(db, provider_id, body)
+    if not created:
+        response.status_code = 200
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    return await service.order_view(db, bundle)
+
+
+@router.get("/orders", response_model=OrderPage)
+async def list_orders(
+    db: DbDep,
+    provider_id: ProviderDep,
+    changed_since: int = Query(0, ge=0, description="cursor from a previous page or order"),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict[str, Any]:
+    """List this provider's orders changed after a cursor, oldest change first."""
+    rows = list(
+        (
+            await db.execute(
+                select(Order)
+                .where(Order.provider_id == provider_id, Order.last_event_id > changed_since)
+                .order_by(Order.last_event_id)
+                .limit(limit + 1)
+            )
+        ).scalars()
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    items = []
+    for o in rows:
+        bundle = await service.load_bundle(db, o.id, provider_id)
+        items.append(
+            {
+                "id": o.id,
+                "external_id": o.external_id,
+                "status": bundle.status().value,
+                "updated_at": o.updated_at,
+                "cursor": o.last_event_id,
+            }
+        )
+    next_cursor = rows[-1].last_event_id if rows else changed_since
+    return {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+
+
+@router.get(
+    "/orders/{order_id}",
+    response_model=OrderOut,
+    responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
+)
+async def get_order(
+    order_id: str, db: DbDep, provider_id: ProviderDep, request: Request
+) -> Any:
+    """Read an order: status, parts with their steps and checks, materials; ETag for polling."""
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    view = await service.order_view(db, bundle)
+    etag = _etag(view)
+    inm = request.headers.get("if-none-match", "")
+    if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
+        return Response(status_code=304, headers={"ETag": etag})
+    body = OrderOut.model_validate(view)
+    return Response(
+        content=body.model_dump_json(),
+        media_type="application/json",
+        headers={"ETag": etag, "Cache-Control": "no-cache"},
+    )
+
+
+@router.post("/orders/{order_id}/qr", status_code=201, response_model=QrOut)
+async def issue_qr(
+    order_id: str, body: QrIn, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
+) -> dict[str, Any]:
+    """Issue a QR token for a scope; older tokens of the same scope are revoked."""
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    token, row = await service.issue_qr(
+        db, ctx.codec, bundle, body.scope, ctx.settings.qr_ttl_seconds
+    )
+    return {
+        "token": token,
+        "url": qr_url(ctx.settings.public_base_url, token),
+        "scope": row.scope,
+        "expires_at": row.expires_at,
+    }
+
+
+def qr_url(base: str, token: str) -> str:
+    return f"{base.rstrip('/')}/m/qr?t={token}"
+
+
+async def _current_qr(
+    db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, scope: str
+) -> str:
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    scope = service.check_scope(bundle, scope)
+    row = (
+        await db.execute(
+            select(QrToken)
+            .where(
+                QrToken.order_id == order_id,
+                QrToken.scope == scope,
+                QrToken.revoked_at.is_(None),
+                QrToken.expires_at > service.now_utc(),
+            )
+            .order_by(QrToken.version.desc())
+        )
+    ).scalars().first()
+    if row is None:
+        token, row = await service.issue_qr(db, ctx.codec, bundle, scope, ctx.settings.qr_ttl_seconds)
+    else:
+        from app.tokens import QrClaims
+
+        token = ctx.codec.qr_token(
+            QrClaims(row.id, row.order_id, row.scope, row.version, row.expires_at)
+        )
+    return qr_url(ctx.settings.public_base_url, token)
+
+
+@router.get(
+    "/orders/{order_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}}},
+)
+async def qr_png(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep, scope: str = "order"
+) -> Response:
+    """Render the current QR code of a scope as PNG (issues one if none is valid)."""
+    url = await _current_qr(db, ctx, provider_id, order_id, scope)
+    buf = io.BytesIO()
+    segno.make(url, error="m").save(buf, kind="png", scale=8, border=2)
+    return Response(buf.getvalue(), media_type="image/png")
+
+
+@router.get(
+    "/orders/{order_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def qr_svg(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep, scope: str = "order"
+) -> Response:
+    """Render the current QR code of a scope as SVG (issues one if none is valid)."""
+    url = await _current_qr(db, ctx, provider_id, order_id, scope)
+    svg = segno.make(url, error="m").svg_inline(scale=8, border=2)
+    return Response(svg, media_type="image/svg+xml")
+
+
+@router.post("/orders/{order_id}/reverify", response_model=OrderOut)
+async def reverify(
+    order_id: str, body: ReverifyIn, db: DbDep, provider_id: ProviderDep
+) -> dict[str, Any]:
+    """Reset the subject part or one website part (重核主体 / 重核网站)."""
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    await service.reverify(db, bundle, body.part)
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    return await service.order_view(db, bundle)
+
+
+@router.get("/orders/{order_id}/events", response_model=EventPage)
+async def events(
+    order_id: str,
+    db: DbDep,
+    provider_id: ProviderDep,
+    after: int = Query(0, ge=0),
+    limit: int = Query(100, ge=1, le=500),
+) -> dict[str, Any]:
+    """Read the order's append-only event trail."""
+    await service.load_bundle(db, order_id, provider_id)
+    rows = list(
+        (
+            await db.execute(
+                select(Event)
+                .where(Event.order_id == order_id, Event.id > after)
+                .order_by(Event.id)
+                .limit(limit + 1)
+            )
+        ).scalars()
+    )
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    return {
+        "items": [
+            {
+                "id": e.id,
+                "type": e.type,
+                "part": e.part,
+                "session_id": e.session_id,
+                "platform": e.platform,
+                "phone_masked": e.phone_masked,
+                "client_ip": e.client_ip,
+                "data": e.data,
+                "created_at": e.created_at,
+            }
+            for e in rows
+        ],
+        "next_cursor": rows[-1].id if rows else after,
+        "has_more": has_more,
+    }
+
+
+@router.get(
+    "/orders/{order_id}/materials/{material_id}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}}}},
+)
+async def download_material(
+    order_id: str, material_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
+) -> Response:
+    """Download one stored material."""
+    await service.load_bundle(db, order_id, provider_id)
+    m = await db.get(Material, material_id)
+    if m is None or m.order_id != order_id or m.storage_key is None:
+        raise NotFound(code="MATERIAL_NOT_FOUND", zh="材料不存在", en="Material not found")
+    data = ctx.storage.get(m.storage_key)
+    ext = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
+           "video/quicktime": "mov", "video/webm": "webm"}.get(m.content_type, "bin")  # fmt: skip
+    return Response(
+        data,
+        media_type=m.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{m.step}-{m.id}.{ext}"',
+            "ETag": f'"{m.sha256}"',
+        },
+    )

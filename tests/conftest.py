@@ -1,0 +1,216 @@
+"""Shared fixtures: the app on SQLite and on real PostgreSQL, an async client, a provider.
+
+PostgreSQL tests use a fresh schema per run in database `test` on 127.0.0.1:5432. With
+CI=true they must run: an unreachable server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import socket
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from app.capture.pipeline import CapturePipeline, Limits
+from app.config import Settings
+from app.main import create_app
+from app.migrate import upgrade
+from app.providers import create_provider
+
+PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def _pg_reachable() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _in_thread(fn: Any, *args: Any) -> Any:
+    """Run blocking set-up (Alembic runs its own event loop) outside the test loop."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:
+            box["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+async def _pg_exec(sql: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def db_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
+        _in_thread(upgrade, url)
+        yield {"database_url": url, "database_schema": "", "data_dir": str(data_dir)}
+        return
+    if not _pg_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    _in_thread(asyncio.run, _pg_exec(f'CREATE SCHEMA "{schema}"'))
+    _in_thread(upgrade, PG_URL, "head", schema)
+    try:
+        yield {"database_url": PG_URL, "database_schema": schema, "data_dir": str(data_dir)}
+    finally:
+        _in_thread(asyncio.run, _pg_exec(f'DROP SCHEMA "{schema}" CASCADE'))
+
+
+def make_settings(db: dict[str, str], **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "app_env": "test",
+        "secret_key": "test-secret-key-that-is-long-enough-0123456789",
+        "capture_checks": "intake",
+        "public_base_url": "https://heyan.example",
+        "min_image_side": 200,
+        **db,
+        **overrides,
+    }
+    return Settings(**values)
+
+
+def intake_pipeline(settings: Settings) -> CapturePipeline:
+    """Intake checks only: the flow tests exercise the state machine, not the models."""
+    return CapturePipeline(
+        Limits(
+            max_image_bytes=settings.max_image_bytes,
+            max_video_bytes=settings.max_video_bytes,
+            max_video_seconds=settings.max_video_seconds,
+            max_image_pixels=settings.max_image_pixels,
+            min_image_side=settings.min_image_side,
+        )
+    )
+
+
+class Api:
+    """A client bound to the app, with a provider's key at hand."""
+
+    def __init__(self, client: httpx.AsyncClient, app: Any, api_key: str, provider_id: str) -> None:
+        self.client = client
+        self.app = app
+        self.api_key = api_key
+        self.provider_id = provider_id
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def new_provider(self) -> tuple[str, str]:
+        async with self.app.state.ctx.sessionmaker() as db:
+            return await create_provider(db, "other")
+
+
+@pytest.fixture(scope="session")
+async def api(db_settings: dict[str, str]) -> AsyncIterator[Api]:
+    settings = make_settings(db_settings)
+    app = create_app(settings, pipeline=intake_pipeline(settings))
+    async with app.router.lifespan_context(app):
+        async with app.state.ctx.sessionmaker() as db:
+            provider_id, key = await create_provider(db, "test-provider")
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client, app, key, provider_id)
+
+
+# ----------------------------------------------------------------------------------------
+# Test data (labelled synthetic: drawn by these helpers, not photos of real people)
+
+# Valid GB 11643 numbers for made-up people (check digits computed by app.validators).
+from app.validators import id_check_char, uscc_check_char  # noqa: E402
+
+
+def make_id(prefix17: str) -> str:
+    return prefix17 + id_check_char(prefix17)
+
+
+def make_uscc(prefix17: str) -> str:
+    return prefix17 + uscc_check_char(prefix17)
+
+
+ID_A = make_id("44120119900307401")  # 张三
+ID_B = make_id("11010519851224002")  # 李四
+USCC_A = make_uscc("91440300MA5F00000")
+
+
+def person(name: str = "张三", number: str = ID_A, mobile: str = "13800138000") -> dict[str, Any]:
+    return {"name": name, "document": {"type": "resident_id", "number": number}, "mobile": mobile}
+
+
+def order_body(external_id: str | None = None, *, websites: list[dict[str, Any]] | None = None,
+               principal: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
+    principal = principal or person()
+    return {
+        "external_id": external_id or uuid.uuid4().hex,
+        "business_type": "new_filing",
+        "subject": {
+            "nature": "enterprise",
+            "name": "深圳市示例科技有限公司",
+            "document": {"type": "business_licence", "number": USCC_A},
+            "province": "广东省",
+            "principal": principal,
+        },
+        "websites": websites
+        or [{"name": "示例官网", "domains": ["example.cn"], "principal": principal}],
+    }
+
+
+def synthetic_jpeg(w: int = 640, h: int = 400, seed: int = 0) -> bytes:
+    """A labelled-synthetic photo: random colour blocks, valid JPEG."""
+    rng = np.random.default_rng(seed)
+    arr = (rng.random((h // 20, w // 20, 3)) * 255).astype(np.uint8)
+    img = Image.fromarray(arr).resize((w, h), Image.NEAREST)
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def synthetic_mp4(frames: int = 12, size: tuple[int, int] = (160, 120)) -> bytes:
+    """A labelled-synthetic short H.264 video (moving gradient), encoded with PyAV."""
+    import av
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=10)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            arr = np.full((size[1], size[0], 3), (i * 20) % 255, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+DATA = Path(__file__).parent / "data"

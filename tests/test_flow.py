@@ -1,0 +1,309 @@
+"""The mini-program flow through the public API, as a phone and a provider see it.
+
+Runs with the intake checks only (the fake-free, model-free pipeline); the document and
+face checks have their own tests on images.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from tests.conftest import ID_B, Api, order_body, person, synthetic_jpeg, synthetic_mp4
+
+
+async def new_order(api: Api, **kw: Any) -> dict[str, Any]:
+    r = await api.client.post("/v1/orders", json=order_body(**kw), headers=api.auth)
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def qr(api: Api, order_id: str, scope: str = "order") -> str:
+    r = await api.client.post(f"/v1/orders/{order_id}/qr", json={"scope": scope}, headers=api.auth)
+    assert r.status_code == 201, r.text
+    return r.json()["token"]
+
+
+async def open_session(api: Api, token: str, mobile: str = "13800138000") -> dict[str, Any]:
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": mobile}
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def bearer(session: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {session['session_token']}"}
+
+
+async def upload(api: Api, session: dict[str, Any], step: str, seed: int = 0) -> Any:
+    return await api.client.post(
+        f"/m/v1/captures/{step}",
+        files={"file": ("photo.jpg", synthetic_jpeg(seed=seed), "image/jpeg")},
+        headers=bearer(session),
+    )
+
+
+async def face(api: Api, session: dict[str, Any]) -> Any:
+    ch = await api.client.post("/m/v1/liveness/challenge", headers=bearer(session))
+    assert ch.status_code == 201, ch.text
+    assert sorted(ch.json()["actions"]) == ["blink", "shake_head"]
+    return await api.client.post(
+        "/m/v1/captures/face",
+        files={"video": ("face.mp4", synthetic_mp4(), "video/mp4")},
+        data={"challenge_id": ch.json()["challenge_id"]},
+        headers=bearer(session),
+    )
+
+
+async def status(api: Api, order_id: str) -> str:
+    r = await api.client.get(f"/v1/orders/{order_id}", headers=api.auth)
+    return str(r.json()["status"])
+
+
+async def test_full_flow_moves_order_to_complete(api: Api) -> None:
+    order = await new_order(api)
+    oid = order["id"]
+    s = await open_session(api, await qr(api, oid))
+    assert s["scope"] == "order"
+    assert s["next_step"] == "subject_document"
+    view = s["order"]
+    assert view["person"]["document_number"] == "4412**********4011"[:4] + "*" * 10 + view["person"]["document_number"][-4:]
+    assert view["person"]["mobile"] == "138****8000"
+    assert view["person"]["name"] == "张*"
+    assert "13800138000" not in str(s)
+
+    r = await upload(api, s, "verification_sheet")
+    assert r.status_code == 409
+    assert r.json()["code"] == "STEP_OUT_OF_ORDER"
+    r = await upload(api, s, "face")
+    assert r.json()["code"] == "STEP_OUT_OF_ORDER"
+
+    for step in ("subject_document", "subject_principal_id_front"):
+        r = await upload(api, s, step)
+        assert r.status_code == 201, r.text
+        assert r.json()["accepted"] is True
+        assert await status(api, oid) == "pending"
+    r = await upload(api, s, "subject_principal_id_back")
+    assert r.json()["order_status"] == "subject_verified"
+    assert r.json()["next_step"] == "face"
+    assert await status(api, oid) == "subject_verified"
+
+    r = await upload(api, s, "subject_principal_id_back")
+    assert r.status_code == 409
+    assert r.json()["code"] == "STEP_ALREADY_DONE"
+
+    r = await face(api, s)
+    assert r.status_code == 201, r.text
+    assert await status(api, oid) == "website_verified"
+    r = await upload(api, s, "verification_sheet")
+    assert r.status_code == 201
+    assert r.json()["order_status"] == "complete"
+    assert r.json()["next_step"] is None
+
+    got = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
+    assert got["status"] == "complete"
+    assert got["status_zh"] == "核验完成"
+    assert all(p["done"] for p in got["parts"])
+    material = got["materials"][0]
+    dl = await api.client.get(f"/v1/orders/{oid}/materials/{material['id']}", headers=api.auth)
+    assert dl.status_code == 200
+    assert dl.headers["content-type"] == "image/jpeg"
+    import hashlib
+
+    assert hashlib.sha256(dl.content).hexdigest() == material["sha256"]
+
+    events = (await api.client.get(f"/v1/orders/{oid}/events", headers=api.auth)).json()["items"]
+    types = [e["type"] for e in events]
+    assert types.count("order.status_changed") == 3
+    assert "session.opened" in types
+    verified = [e for e in events if e["type"] == "part.verified"]
+    assert {e["part"] for e in verified} == {"subject", f"website:{order['websites'][0]['id']}", "sheet"}
+    opened = next(e for e in events if e["type"] == "session.opened")
+    assert opened["phone_masked"] == "138****8000"
+    assert opened["client_ip"] == "203.0.113.7"
+
+
+async def test_phone_mismatch_refused_and_recorded(api: Api) -> None:
+    order = await new_order(api)
+    token = await qr(api, order["id"], "subject")
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": "13900000000"}
+    )
+    assert r.status_code == 409
+    problem = r.json()
+    assert problem["code"] == "PHONE_MISMATCH"
+    assert problem["detail"] == "小程序绑定手机号码与主体负责人手机号码不一致,请重新核验"
+    token = await qr(api, order["id"], "order")
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": "13900000000"}
+    )
+    assert r.json()["detail"] == "小程序绑定手机号码与网站负责人手机号码不一致,请重新核验"
+    events = (await api.client.get(f"/v1/orders/{order['id']}/events", headers=api.auth)).json()
+    refused = [e for e in events["items"] if e["type"] == "scan.refused"]
+    assert len(refused) == 2
+    assert refused[0]["phone_masked"] == "139****0000"
+    assert refused[0]["data"]["reason"] == "PHONE_MISMATCH"
+    assert "session.opened" not in [e["type"] for e in events["items"]]
+
+
+async def test_qr_errors(api: Api) -> None:
+    order = await new_order(api)
+    old = await qr(api, order["id"])
+    new = await qr(api, order["id"])
+    r = await api.client.post("/m/v1/sessions", json={"qr_token": old, "platform": "dev", "mobile": "13800138000"})
+    assert (r.status_code, r.json()["code"]) == (410, "QR_REVOKED")
+    forged = new[:-4] + ("AAAA" if not new.endswith("AAAA") else "BBBB")
+    r = await api.client.post("/m/v1/sessions", json={"qr_token": forged, "platform": "dev", "mobile": "13800138000"})
+    assert (r.status_code, r.json()["code"]) == (401, "QR_INVALID")
+    r = await api.client.post("/m/v1/sessions", json={"qr_token": "garbage", "platform": "dev", "mobile": "13800138000"})
+    assert (r.status_code, r.json()["code"]) == (401, "QR_INVALID")
+    # A genuine token past its expiry.
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from app.tokens import QrClaims
+
+    codec = api.app.state.ctx.codec
+    claims = codec.read_qr(new, utcnow())
+    expired = codec.qr_token(
+        QrClaims(claims.token_id, claims.order_id, claims.scope, claims.version, utcnow() - timedelta(seconds=5))
+    )
+    r = await api.client.post("/m/v1/sessions", json={"qr_token": expired, "platform": "dev", "mobile": "13800138000"})
+    assert (r.status_code, r.json()["code"]) == (410, "QR_EXPIRED")
+    r = await api.client.post("/m/v1/sessions", json={"qr_token": new, "platform": "wechat", "code": "x"})
+    assert r.json()["code"] == "PLATFORM_NOT_CONFIGURED"
+
+
+async def test_split_capture_scopes(api: Api) -> None:
+    sp = person()
+    wp = person("李四", ID_B, "13900139000")
+    order = await new_order(api, principal=sp, websites=[
+        {"name": "一", "domains": ["a.cn"], "principal": sp},
+        {"name": "二", "domains": ["b.cn"], "principal": wp},
+    ])  # fmt: skip
+    oid = order["id"]
+    w1, w2 = (w["id"] for w in order["websites"])
+    subject = await open_session(api, await qr(api, oid, "subject"))
+    assert [st["step"] for st in subject["steps"]] == [
+        "subject_document", "subject_principal_id_front", "subject_principal_id_back",
+        "verification_sheet",
+    ]  # fmt: skip
+    site2 = await open_session(api, await qr(api, oid, f"website:{w2}"), "13900139000")
+    assert [st["step"] for st in site2["steps"]] == [
+        "website_principal_id_front", "website_principal_id_back", "face",
+    ]  # fmt: skip
+    assert site2["order"]["person"]["mobile"] == "139****9000"
+    assert [w["id"] for w in site2["order"]["websites"]] == [w2]
+    r = await upload(api, site2, "subject_document")
+    assert (r.status_code, r.json()["code"]) == (403, "STEP_NOT_IN_SCOPE")
+    r = await upload(api, site2, "no_such_step")
+    assert r.json()["code"] == "STEP_UNKNOWN"
+    # Person B works on website 2 while person A does the subject: both proceed.
+    for step in ("website_principal_id_front", "website_principal_id_back"):
+        assert (await upload(api, site2, step)).status_code == 201
+    assert (await face(api, site2)).status_code == 201
+    for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
+        assert (await upload(api, subject, step)).status_code == 201
+    assert await status(api, oid) == "subject_verified"  # website 1 still needs its face
+    site1 = await open_session(api, await qr(api, oid, f"website:{w1}"))
+    assert [st["step"] for st in site1["steps"]] == ["face"]
+    assert (await face(api, site1)).status_code == 201
+    assert await status(api, oid) == "website_verified"
+    assert (await upload(api, subject, "verification_sheet")).status_code == 201
+    assert await status(api, oid) == "complete"
+
+    # 重核网站: website 2 goes back, and the sheet with it.
+    r = await api.client.post(f"/v1/orders/{oid}/reverify", json={"part": f"website:{w2}"}, headers=api.auth)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "subject_verified"
+    parts = {p["part"]: p["done"] for p in body["parts"]}
+    assert parts == {"subject": True, f"website:{w1}": True, f"website:{w2}": False, "sheet": False}
+    assert all(m["cleared"] for m in body["materials"] if m["person_id"] == site2_person(body, w2))
+    r = await api.client.post(f"/v1/orders/{oid}/reverify", json={"part": "bogus"}, headers=api.auth)
+    assert r.json()["code"] == "PART_INVALID"
+    # The same session can capture website 2 again.
+    assert (await upload(api, site2, "website_principal_id_front")).status_code == 201
+
+
+def site2_person(body: dict[str, Any], wid: str) -> str:
+    return next(w["principal"]["id"] for w in body["websites"] if w["id"] == wid)
+
+
+async def test_intake_errors(api: Api) -> None:
+    order = await new_order(api)
+    s = await open_session(api, await qr(api, order["id"]))
+    h = bearer(s)
+    big = b"\xff\xd8\xff" + b"0" * (4 * 1024 * 1024 + 10)
+    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", big, "image/jpeg")}, headers=h)
+    assert (r.status_code, r.json()["code"]) == (413, "FILE_TOO_LARGE")
+    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", b"%PDF-1.4 fake", "image/jpeg")}, headers=h)
+    assert (r.status_code, r.json()["code"]) == (415, "UNSUPPORTED_FORMAT")
+    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg()[:300], "image/jpeg")}, headers=h)
+    assert (r.status_code, r.json()["code"]) == (422, "FILE_UNDECODABLE")
+    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg(100, 80), "image/jpeg")}, headers=h)
+    assert r.status_code == 422
+    assert r.json()["code"] == "CAPTURE_REJECTED"
+    assert r.json()["accepted"] is False
+    assert [c["code"] for c in r.json()["checks"] if not c["passed"]] == ["IMAGE_TOO_SMALL"]
+    r = await api.client.post("/m/v1/captures/subject_document", headers=h)
+    assert r.json()["code"] == "UPLOAD_MALFORMED"
+    r = await api.client.post("/m/v1/captures/subject_document", files={"other": ("a.jpg", synthetic_jpeg(), "image/jpeg")}, headers=h)
+    assert r.json()["code"] == "FILE_MISSING"
+    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg(), "image/jpeg")})
+    assert (r.status_code, r.json()["code"]) == (401, "SESSION_INVALID")
+    # Nothing was accepted by any of that.
+    got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
+    assert not any(m["accepted"] for m in got["materials"])
+    assert got["status"] == "pending"
+
+
+async def test_face_step_needs_a_fresh_challenge(api: Api) -> None:
+    order = await new_order(api)
+    s = await open_session(api, await qr(api, order["id"]))
+    for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
+        assert (await upload(api, s, step)).status_code == 201
+    h = bearer(s)
+    video = synthetic_mp4()
+    r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, headers=h)
+    assert r.json()["code"] == "CHALLENGE_REQUIRED"
+    ch = (await api.client.post("/m/v1/liveness/challenge", headers=h)).json()
+    r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100, "video/mp4")}, data={"challenge_id": ch["challenge_id"]}, headers=h)
+    assert r.json()["code"] == "FILE_UNDECODABLE"
+    r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, data={"challenge_id": ch["challenge_id"]}, headers=h)
+    assert (r.status_code, r.json()["code"]) == (410, "CHALLENGE_EXPIRED")  # single use
+
+
+async def test_racing_uploads_leave_one_result(api: Api) -> None:
+    order = await new_order(api)
+    token = await qr(api, order["id"])
+    a = await open_session(api, token)
+    b = await open_session(api, token)
+    results = await asyncio.gather(
+        *(upload(api, s, "subject_document", seed=i) for i, s in enumerate([a, b, a, b]))
+    )
+    codes = sorted(r.status_code for r in results)
+    assert codes.count(201) == 1, [r.text for r in results]
+    assert all(c == 409 for c in codes if c != 201)
+    got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
+    accepted = [m for m in got["materials"] if m["accepted"] and m["step"] == "subject_document"]
+    assert len(accepted) == 1
+    events = (await api.client.get(f"/v1/orders/{order['id']}/events", headers=api.auth)).json()["items"]
+    assert [e["type"] for e in events].count("capture.accepted") == 1
+
+
+@pytest.mark.parametrize("platform", ["dev"])
+async def test_session_read(api: Api, platform: str) -> None:
+    order = await new_order(api)
+    s = await open_session(api, await qr(api, order["id"]))
+    r = await api.client.get("/m/v1/session", headers=bearer(s))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["session_token"] is None
+    assert [st["done"] for st in body["steps"]] == [False] * 5
+    assert body["steps"][3]["available"] is False
+    assert body["steps"][3]["blocked_reason"] == "请先完成本人证件拍摄"
+    assert platform == "dev"
