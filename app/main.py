@@ -169,6 +169,7 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
         err = AppError(code="INTERNAL", status=500, zh="服务异常,请稍后重试", en="Internal error")
         return problem_response(err, request)
 
+    from app.capture.router import provider_router as precheck_router
     from app.capture.router import router as capture_router
     from app.mini.router import landing
     from app.mini.router import router as mini_router
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
     app.include_router(orders_router)
     app.include_router(mini_router)
     app.include_router(capture_router)
+    app.include_router(precheck_router)
     app.include_router(landing)
 
     @app.get("/healthz", tags=["ops"])

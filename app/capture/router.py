@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.capture import service
 from app.capture.upload import read_form
-from app.deps import CaptureSessionDep, CtxDep, DbDep
-from app.mini.schemas import CaptureOut
+from app.deps import CaptureSessionDep, CtxDep, DbDep, ProviderDep
+from app.mini.schemas import CaptureOut, PrecheckOut
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
+provider_router = APIRouter(prefix="/v1", tags=["provider"])
 
 _MULTIPART = {
     "requestBody": {
@@ -42,6 +43,17 @@ _MULTIPART = {
 }  # fmt: skip
 
 
+async def _form(request: Request, ctx: CtxDep) -> Any:
+    s = ctx.settings
+    return await read_form(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        limits={"file": s.max_image_bytes, "frames": s.max_image_bytes, "video": s.max_video_bytes},
+        default_limit=s.max_image_bytes,
+        total_limit=s.max_video_bytes + 2 * s.max_image_bytes,
+    )
+
+
 @router.post(
     "/captures/{step}",
     status_code=201,
@@ -53,13 +65,34 @@ async def capture(
     step: str, request: Request, session: CaptureSessionDep, db: DbDep, ctx: CtxDep
 ) -> Any:
     """Upload one capture for a step; the answer lists every check and what to do."""
-    s = ctx.settings
-    form = await read_form(
-        request.headers.get("content-type", ""),
-        request.stream(),
-        limits={"file": s.max_image_bytes, "frames": s.max_image_bytes, "video": s.max_video_bytes},
-        default_limit=s.max_image_bytes,
-        total_limit=s.max_video_bytes + 2 * s.max_image_bytes,
-    )
+    form = await _form(request, ctx)
     status, body = await service.take_capture(db, ctx, session, step, form)
     return JSONResponse(body, status_code=status)
+
+
+@router.post("/precheck", response_model=PrecheckOut, openapi_extra=_MULTIPART)
+async def precheck(
+    request: Request,
+    session: CaptureSessionDep,
+    db: DbDep,
+    ctx: CtxDep,
+    step: str = Query(description="a document step of this session, e.g. subject_principal_id_front"),
+) -> Any:
+    """Pre-check a document photo (预检): the same checks, nothing stored, no state change."""
+    form = await _form(request, ctx)
+    return await service.precheck_step(db, ctx, session, step, form)
+
+
+@provider_router.post("/precheck", openapi_extra=_MULTIPART)
+async def provider_precheck(
+    request: Request,
+    db: DbDep,
+    ctx: CtxDep,
+    provider_id: ProviderDep,
+    kind: str = Query("id_front", description="document kind, e.g. id_front, business_licence"),
+    order_id: str | None = Query(None, description="cross-check with this order"),
+    step: str | None = Query(None, description="with order_id: the step, e.g. subject_document"),
+) -> Any:
+    """Pre-check a document photo uploaded on the provider's PC (unmasked fields)."""
+    form = await _form(request, ctx)
+    return await service.precheck_provider(db, ctx, provider_id, kind, form, order_id, step)

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.capture.pipeline import CaptureOutcome, DocumentExpectation
@@ -163,6 +164,48 @@ def expectation(bundle: Bundle, step: state.Step) -> DocumentExpectation:
     )
 
 
+FACE_MAX_FAILURES = 5
+FACE_FAILURE_WINDOW = timedelta(minutes=3)
+FACE_LOCKOUT = timedelta(minutes=30)
+
+
+class FaceAttemptsExceeded(AppError):
+    status = 429
+    code = "FACE_ATTEMPTS_EXCEEDED"
+    zh = "人脸核验失败次数过多,请30分钟后再试"
+    en = "Too many failed face captures; try again in 30 minutes"
+
+
+async def check_face_attempts(db: AsyncSession, session: CaptureSession) -> None:
+    """At most 5 failed face captures within 3 minutes, then a 30-minute lock-out."""
+    now = utcnow()
+    failures = list(
+        (
+            await db.execute(
+                select(Material.created_at)
+                .where(
+                    Material.session_id == session.id,
+                    Material.step == "face",
+                    Material.kind == "upload",
+                    Material.accepted.is_(False),
+                    Material.created_at > now - FACE_LOCKOUT - FACE_FAILURE_WINDOW,
+                )
+                .order_by(Material.created_at)
+            )
+        ).scalars()
+    )
+    # Find any 5 failures within a 3-minute window whose lock-out has not yet run out.
+    for i in range(len(failures) - FACE_MAX_FAILURES + 1):
+        window = failures[i : i + FACE_MAX_FAILURES]
+        if window[-1] - window[0] <= FACE_FAILURE_WINDOW:
+            until = window[-1] + FACE_LOCKOUT
+            if until > now:
+                retry = int((until - now).total_seconds()) + 1
+                raise FaceAttemptsExceeded(
+                    headers={"Retry-After": str(retry)}, extra={"retry_after_seconds": retry}
+                )
+
+
 async def _consume_challenge(db: AsyncSession, session: CaptureSession, cid: str | None) -> list[str]:
     if not cid:
         raise ChallengeRequired()
@@ -221,6 +264,7 @@ async def run_checks(
         frames = None if video_part else _frames(form)
         if video_part is None and frames is None:
             raise FileMissing(zh="请上传人脸视频", en="Upload `video` or `frames`")
+        await check_face_attempts(db, session)
         actions = await _consume_challenge(db, session, form.fields.get("challenge_id"))
         person = bundle.principals[step.person_id or ""]
         portrait_step = state.portrait_step(
@@ -393,3 +437,78 @@ def mini_check(c: Check) -> dict[str, Any]:
         "message_zh": c.message_zh,
         "message_en": c.message_en,
     }
+
+
+PRECHECK_KINDS = (
+    "id_front", "id_back", "passport", "hk_macau_permit", "taiwan_permit",
+    "hk_macau_residence", "taiwan_residence", "foreign_permanent_residence",
+    "business_licence", "institution_certificate", "social_org_certificate", "other",
+    "verification_sheet",
+)  # fmt: skip
+
+
+async def precheck_step(
+    db: AsyncSession, ctx: AppContext, session: CaptureSession, step_name: str, form: Form
+) -> dict[str, Any]:
+    """Run a document step's checks on a photo without storing it or changing state."""
+    bundle = await service.load_bundle(db, session.order_id)
+    if step_name not in STEP_TITLES:
+        raise StepUnknown()
+    step = next((s for s in state.scope_steps(bundle.shape, session.scope) if s.name == step_name), None)
+    if step is None:
+        raise StepNotInScope()
+    if step.canonical == "face":
+        raise AppError(code="PRECHECK_NOT_SUPPORTED", status=422,
+                       zh="人脸核验不支持预检", en="The face step cannot be pre-checked")  # fmt: skip
+    part = form.file("file")
+    if part is None:
+        raise FileMissing()
+    outcome = await ctx.pipeline.document(bytes(part.data), expectation(bundle, step))
+    return {
+        "accepted": outcome.accepted,
+        "step": step.name,
+        "checks": [mini_check(c) for c in outcome.checks],
+        "extracted": mask_extracted(outcome.extracted),
+    }
+
+
+async def precheck_provider(
+    db: AsyncSession, ctx: AppContext, provider_id: str, kind: str, form: Form,
+    order_id: str | None, step_name: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    """A provider's PC-upload pre-check; cross-checks with an order when one is named."""
+    part = form.file("file")
+    if part is None:
+        raise FileMissing()
+    if order_id and step_name:
+        bundle = await service.load_bundle(db, order_id, provider_id)
+        steps = {s.name: s for s in state.scope_steps(bundle.shape, "order")} if _single(bundle) else {}
+        for w in bundle.shape.websites:
+            steps.update({s.name: s for s in state.scope_steps(bundle.shape, f"website:{w.id}")})
+        steps.update({s.name: s for s in state.scope_steps(bundle.shape, "subject")})
+        step = steps.get(step_name)
+        if step is None or step.canonical == "face":
+            raise StepUnknown()
+        expect = expectation(bundle, step)
+    else:
+        if kind not in PRECHECK_KINDS:
+            raise AppError(code="KIND_INVALID", status=422, zh="证件类型有误",
+                           en=f"kind must be one of {', '.join(PRECHECK_KINDS)}")  # fmt: skip
+        side = {"id_front": "front", "id_back": "back"}.get(kind)
+        expect = DocumentExpectation(
+            doc_type="resident_id" if side else kind, side=side, today=utcnow().date()
+        )
+    outcome = await ctx.pipeline.document(bytes(part.data), expect)
+    return {
+        "accepted": outcome.accepted,
+        "checks": [c.as_dict() for c in outcome.checks],
+        "extracted": outcome.extracted,
+    }
+
+
+def _single(bundle: Bundle) -> bool:
+    try:
+        state.scope_person(bundle.shape, "order")
+    except state.ScopeNeedsSplit:
+        return False
+    return True

@@ -40,6 +40,9 @@ async def read_session(session: CaptureSessionDep, db: DbDep) -> dict[str, Any]:
 @router.post("/liveness/challenge", status_code=201, response_model=ChallengeOut)
 async def challenge(session: CaptureSessionDep, db: DbDep, ctx: CtxDep) -> dict[str, Any]:
     """Get a single-use liveness challenge: the actions, in a server-chosen order."""
+    from app.capture.service import check_face_attempts
+
+    await check_face_attempts(db, session)
     row = await service.new_challenge(db, ctx, session)
     return {"challenge_id": row.id, "actions": row.actions, "expires_at": row.expires_at}
 

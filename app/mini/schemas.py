@@ -92,3 +92,10 @@ class CaptureOut(BaseModel):
     extracted: dict[str, Any]
     next_step: str | None
     order_status: str
+
+
+class PrecheckOut(BaseModel):
+    accepted: bool
+    step: str
+    checks: list[CheckView]
+    extracted: dict[str, Any]
