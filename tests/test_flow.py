@@ -307,3 +307,44 @@ async def test_session_read(api: Api, platform: str) -> None:
     assert body["steps"][3]["available"] is False
     assert body["steps"][3]["blocked_reason"] == "请先完成本人证件拍摄"
     assert platform == "dev"
+
+
+async def test_materials_list_and_package(api: Api) -> None:
+    import io
+    import json
+    import zipfile
+
+    order = await new_order(api)
+    oid = order["id"]
+    s = await open_session(api, await qr(api, oid))
+    for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
+        assert (await upload(api, s, step)).status_code == 201
+    assert (await face(api, s)).status_code == 201
+    items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
+    labels = sorted(i["label"] for i in items)
+    assert "主办单位证件-深圳市示例科技有限公司" in labels
+    assert "主体负责人证件-张三-人像面" in labels
+    assert "主体负责人证件-张三-国徽面" in labels
+    comp = await api.client.get(
+        f"/v1/orders/{oid}/materials/id-composite?person=subject_principal", headers=api.auth
+    )
+    assert comp.status_code == 200, comp.text
+    assert comp.headers["content-type"] == "image/jpeg"
+    assert len(comp.content) <= 2 * 1024 * 1024
+    r = await api.client.get(f"/v1/orders/{oid}/package.zip", headers=api.auth)
+    assert r.status_code == 200
+    zf = zipfile.ZipFile(io.BytesIO(r.content))
+    names = zf.namelist()
+    assert "manifest.json" in names
+    assert "证件合成图-张三.jpg" in names
+    manifest = json.loads(zf.read("manifest.json"))
+    import hashlib
+
+    for f in manifest["files"]:
+        assert hashlib.sha256(zf.read(f["name"])).hexdigest() == f["sha256"]
+    assert any(e["type"] == "part.verified" for e in manifest["events"])
+    other = await api.new_provider()
+    r = await api.client.get(
+        f"/v1/orders/{oid}/package.zip", headers={"Authorization": f"Bearer {other[1]}"}
+    )
+    assert r.status_code == 404

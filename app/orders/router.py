@@ -8,16 +8,20 @@ import json
 from typing import Any
 
 import segno
+from urllib.parse import quote
+
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
 
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.errors import NotFound
 from app.models import Event, Material, Order, QrToken
-from app.orders import service
+from app.orders import materials, service, state
 from app.orders.schemas import (
     EventPage,
+    MaterialListItem,
     OrderIn,
     OrderOut,
     OrderPage,
@@ -234,6 +238,87 @@ async def events(
         "next_cursor": rows[-1].id if rows else after,
         "has_more": has_more,
     }
+
+
+@router.get("/orders/{order_id}/materials", response_model=list[MaterialListItem])
+async def list_materials(order_id: str, db: DbDep, provider_id: ProviderDep) -> list[dict[str, Any]]:
+    """List the order's materials with their checks and extracted fields."""
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    stored = [m for m in bundle.materials if m.storage_key is not None]
+    checks = await service.checks_for(db, [m.id for m in stored])
+    return [
+        {
+            "id": m.id,
+            "label": materials.material_label(bundle, m),
+            "step": m.step,
+            "kind": m.kind,
+            "person_id": m.person_id,
+            "accepted": m.accepted,
+            "cleared": m.cleared_at is not None,
+            "size": m.size,
+            "sha256": m.sha256,
+            "original_sha256": m.original_sha256,
+            "content_type": m.content_type,
+            "captured_at": m.created_at,
+            "extracted": m.extracted,
+            "checks": [service.check_dict(r) for r in checks.get(m.id, [])],
+        }
+        for m in stored
+    ]
+
+
+@router.get(
+    "/orders/{order_id}/materials/id-composite",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def id_composite(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
+    person: str = Query("subject_principal", description="subject_principal or website:<id>"),
+) -> Response:  # fmt: skip
+    """Download the ID composite (人像面 left, 国徽面 right, one JPEG at 300 dpi, ≤ 2 MB)."""
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    data = await ctx.pipeline.run(materials.id_composite, bundle, ctx.storage, person)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"Content-Disposition": "attachment; filename=id-composite.jpg"},
+    )
+
+
+@router.get(
+    "/orders/{order_id}/package.zip",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def package(order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep) -> StreamingResponse:
+    """Download every accepted material, the ID composites and a manifest, as one zip."""
+    bundle = await service.load_bundle(db, order_id, provider_id)
+    current = materials.current_materials(bundle)
+    rows = await service.checks_for(db, [m.id for m in current])
+    checks = {mid: [service.check_dict(r) for r in rs] for mid, rs in rows.items()}
+    events = list(
+        (await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))).scalars()
+    )
+    extra: list[tuple[str, bytes]] = []
+    people = [("subject_principal", bundle.shape.subject_principal)] + [
+        (f"website:{w.id}", w.principal) for w in bundle.shape.websites
+    ]
+    seen: set[str] = set()
+    for key, p in people:
+        if p.id in seen or p.doc_type not in state.TWO_SIDED_DOCUMENTS:
+            continue
+        seen.add(p.id)
+        if bundle.current(p.id, "id_front") and bundle.current(p.id, "id_back"):
+            data = await ctx.pipeline.run(materials.id_composite, bundle, ctx.storage, key)
+            name = bundle.principals[p.id].name
+            extra.append((f"证件合成图-{materials._safe(name)}.jpg", data))
+    filename = f"heyan-{bundle.order.external_id}.zip"
+    return StreamingResponse(
+        materials.package_zip(bundle, ctx.storage, checks, events, extra),
+        media_type="application/zip",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
 
 
 @router.get(

@@ -155,6 +155,13 @@ class MaterialOut(BaseModel):
     captured_at: datetime
 
 
+class MaterialListItem(MaterialOut):
+    label: str
+    original_sha256: str | None
+    extracted: dict[str, Any]
+    checks: list[CheckOut]
+
+
 class OrderOut(BaseModel):
     id: str
     external_id: str

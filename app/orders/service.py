@@ -37,6 +37,7 @@ from app.validators import (
     normalize_uscc,
     nfkc,
 )
+from app.webhooks.service import enqueue_for_event
 
 
 class ValidationFailed(AppError):
@@ -441,6 +442,8 @@ async def record_event(
     )
     db.add(event)
     await db.flush()
+    # The webhook outbox row commits (or rolls back) with the event itself.
+    await enqueue_for_event(db, order, event)
     # Keep the polling cursor monotonic even when transactions commit out of order.
     await db.execute(
         update(Order)
