@@ -58,6 +58,21 @@ async def _provider_list() -> list[dict[str, object]]:
         await engine.dispose()
 
 
+async def _rotate() -> dict[str, int]:
+    from app.db import make_engine, make_sessionmaker
+    from app.keys import rotate
+    from app.storage import EncryptedStorage, LocalStorage
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            storage = EncryptedStorage(LocalStorage(settings.data_dir / "materials"))
+            return await rotate(db, storage)
+    finally:
+        await engine.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -72,12 +87,17 @@ def main(argv: list[str] | None = None) -> int:
     create = psub.add_parser("create", help="create a provider and print its API key once")
     create.add_argument("name")
     psub.add_parser("list", help="list providers")
+    keys = sub.add_parser("keys", help="encryption keys")
+    keys.add_argument("action", choices=["rotate", "new"], help="rotate: re-encrypt; new: print a key")
     models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
     models.add_argument("action", nargs="?", default="list", choices=["list", "prepare"])
     models.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
 
     settings = get_settings()
+    from app import crypto
+
+    crypto.configure(*settings.encryption_keys())
     if args.cmd == "migrate":
         from app.migrate import upgrade
 
@@ -107,6 +127,14 @@ def main(argv: list[str] | None = None) -> int:
             _print(asyncio.run(_provider_create(args.name)))
         else:
             _print(asyncio.run(_provider_list()))
+        return 0
+    if args.cmd == "keys":
+        if args.action == "new":
+            from app.crypto import new_key_spec
+
+            _print({"key": new_key_spec()})
+            return 0
+        _print(asyncio.run(_rotate()))
         return 0
     if args.cmd == "models":
         from app.liveness import list_models, prepare_models

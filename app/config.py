@@ -22,6 +22,11 @@ class Settings(BaseSettings):
     database_schema: str = ""
     secret_key: str = ""
     # Older secrets still accepted for verifying tokens (comma-separated), for key rotation.
+    # Encryption at rest (app/crypto.py): "kid:base64(32 bytes),..." — the last key encrypts
+    # new writes; older ones stay readable. FACE_DATA_KEYS is separate for biometric data.
+    data_keys: str = ""
+    face_data_keys: str = ""
+    data_index_key: str = ""  # base64, ≥ 32 bytes: keyed hashes for look-ups
     public_base_url: str = "http://127.0.0.1:8000"
     qr_ttl_seconds: int = Field(default=1800, ge=60, le=7 * 24 * 3600)
     session_ttl_seconds: int = Field(default=1800, ge=60, le=24 * 3600)
@@ -52,13 +57,46 @@ class Settings(BaseSettings):
 
     liveness_actions: str = "blink,shake_head"
 
+
     @model_validator(mode="after")
     def _defaults_and_prod_rules(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'heyan.db').resolve()}"
         if self.app_env == "prod" and (not self.secret_key or len(self.secret_key) < 32):
             raise ValueError("SECRET_KEY (at least 32 characters) is required when APP_ENV=prod")
+        if self.app_env == "prod" and not (
+            self.data_keys and self.face_data_keys and self.data_index_key
+        ):
+            raise ValueError("DATA_KEYS, FACE_DATA_KEYS and DATA_INDEX_KEY are required in prod")
         return self
+
+    def encryption_keys(self) -> tuple[str, str, str]:
+        """(data keys, face keys, index key); in development generated once into DATA_DIR."""
+        if self.data_keys and self.face_data_keys and self.data_index_key:
+            return self.data_keys, self.face_data_keys, self.data_index_key
+        import base64
+        import json
+        import os
+
+        from app.crypto import new_key_spec
+
+        path = self.data_dir / "data_keys.json"
+        if path.exists():
+            kept = json.loads(path.read_text())
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            kept = {
+                "data_keys": new_key_spec("d1"),
+                "face_data_keys": new_key_spec("f1"),
+                "data_index_key": base64.b64encode(os.urandom(32)).decode(),
+            }
+            path.write_text(json.dumps(kept))
+            path.chmod(0o600)
+        return (
+            self.data_keys or kept["data_keys"],
+            self.face_data_keys or kept["face_data_keys"],
+            self.data_index_key or kept["data_index_key"],
+        )
 
     @property
     def dev_mode(self) -> bool:

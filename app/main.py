@@ -15,12 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app import crypto
 from app.capture.pipeline import CapturePipeline, Limits
 from app.config import Settings, get_settings
 from app.context import AppContext
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
-from app.storage import LocalStorage
+from app.storage import EncryptedStorage, LocalStorage
 from app.tokens import TokenCodec
 
 log = logging.getLogger("heyan")
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        crypto.configure(*settings.encryption_keys())
         engine = make_engine(settings.database_url, schema=settings.database_schema or None)
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         pipe = pipeline or build_pipeline(settings)
@@ -99,7 +101,7 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
             settings=settings,
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
-            storage=LocalStorage(settings.data_dir / "materials"),
+            storage=EncryptedStorage(LocalStorage(settings.data_dir / "materials")),
             codec=TokenCodec(settings.signing_key()),
             pipeline=pipe,
             http=http,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.orm import Mapped, mapped_column
 
+from app import crypto
 from app.db import Base
 
 
@@ -48,6 +50,46 @@ class TZDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         return value
+
+
+class EncryptedText(TypeDecorator[str]):
+    """A string stored as AES-256-GCM ciphertext (app.crypto), bound to its column."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else crypto.keyring("fields").seal(value, self.context)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else crypto.keyring("fields").open(value, self.context)
+
+
+class EncryptedJSON(TypeDecorator[dict[str, Any]]):
+    """A JSON object stored encrypted (OCR results hold names, numbers, addresses)."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str) -> None:
+        super().__init__()
+        self.context = context
+
+    def process_bind_param(self, value: dict[str, Any] | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        raw = json.dumps(value, ensure_ascii=False, sort_keys=True)
+        return crypto.keyring("fields").seal(raw, self.context)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> dict[str, Any] | None:
+        if value is None:
+            return None
+        out: dict[str, Any] = json.loads(crypto.keyring("fields").open(value, self.context))
+        return out
 
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -79,9 +121,10 @@ class Order(Base):
     body_hash: Mapped[str] = mapped_column(String(64))
     business_type: Mapped[str] = mapped_column(String(64))
     subject_nature: Mapped[str] = mapped_column(String(32))
-    subject_name: Mapped[str] = mapped_column(String(200))
+    # An individual's subject name and ID number are personal data: encrypted like all such.
+    subject_name: Mapped[str] = mapped_column(EncryptedText("orders.subject_name"))
     subject_doc_type: Mapped[str] = mapped_column(String(40))
-    subject_doc_number: Mapped[str] = mapped_column(String(64))
+    subject_doc_number: Mapped[str] = mapped_column(EncryptedText("orders.subject_doc_number"))
     province: Mapped[str | None] = mapped_column(String(40), nullable=True)
     subject_principal_id: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
@@ -98,10 +141,13 @@ class Principal(Base):
     __tablename__ = "principals"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(EncryptedText("principals.name"))
     doc_type: Mapped[str] = mapped_column(String(40))
-    doc_number: Mapped[str] = mapped_column(String(64))
-    mobile: Mapped[str] = mapped_column(String(20))
+    doc_number: Mapped[str] = mapped_column(EncryptedText("principals.doc_number"))
+    mobile: Mapped[str] = mapped_column(EncryptedText("principals.mobile"))
+    # Keyed hashes (app.crypto.blind_index) for equality look-ups without decrypting.
+    doc_number_hmac: Mapped[str] = mapped_column(String(64), index=True)
+    mobile_hmac: Mapped[str] = mapped_column(String(64), index=True)
 
 
 class Website(Base):
@@ -174,7 +220,9 @@ class Material(Base):
     accepted: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when a re-verify clears the part (the file stays for audit until retention).
     cleared_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
-    extracted: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    extracted: Mapped[dict[str, Any]] = mapped_column(
+        EncryptedJSON("materials.extracted"), default=dict
+    )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
 

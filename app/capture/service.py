@@ -306,7 +306,11 @@ def _material(
         step=step.canonical,
         kind=kind,
         parent_id=parent_id,
-        storage_key=f"orders/{bundle.order.id}/{mid}.{EXT.get(content_type, 'bin')}",
+        storage_key=(
+            f"orders/{bundle.order.id}/"
+            f"{'faces' if step.canonical == 'face' or kind == 'portrait' else 'docs'}/"
+            f"{mid}.{EXT.get(content_type, 'bin')}"
+        ),
         sha256=hashlib.sha256(data).hexdigest(),
         original_sha256=original_sha256,
         size=len(data),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,6 +11,7 @@ from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.errors import AppError, Conflict, NotFound
 from app.models import (
     CaptureSession,
@@ -250,9 +250,8 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
 
 
 def body_hash(canonical: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        json.dumps(canonical, sort_keys=True, ensure_ascii=False).encode()
-    ).hexdigest()
+    """Keyed: a bare SHA-256 of a body full of ID numbers could be brute-forced."""
+    return crypto.blind_index(json.dumps(canonical, sort_keys=True, ensure_ascii=False), "body")
 
 
 async def create_order(db: AsyncSession, provider_id: str, body: OrderIn) -> tuple[str, bool]:
@@ -271,7 +270,13 @@ async def create_order(db: AsyncSession, provider_id: str, body: OrderIn) -> tup
     def person(p: dict[str, str]) -> Principal:
         key = (p["doc_type"], p["doc_number"])
         if key not in people:
-            people[key] = Principal(id=new_id(), order_id=order_id, **p)
+            people[key] = Principal(
+                id=new_id(),
+                order_id=order_id,
+                doc_number_hmac=crypto.blind_index(f"{p['doc_type']}:{p['doc_number']}", "doc"),
+                mobile_hmac=crypto.blind_index(p["mobile"], "mobile"),
+                **p,
+            )
         return people[key]
 
     sp = person(canonical["subject"]["principal"])
