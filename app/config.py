@@ -56,6 +56,13 @@ class Settings(BaseSettings):
     alipay_aes_key: str = ""  # base64
 
     liveness_actions: str = "blink,shake_head"
+    # Separate consent to face processing, shown by the mini-program before the face step.
+    face_consent_version: str = "2026-11"
+    face_consent_text: str = (
+        "为完成备案电子化核验,您同意我们收集您的人脸视频与照片,用于活体检测并与您的身份证件照片比对。"
+        "人脸视频在核验结论作出后立即删除,核验照片随备案材料保存,保存期满后删除。"
+        "您可以拒绝,拒绝后请前往接入商核验点当面核验。"
+    )
 
 
     @model_validator(mode="after")

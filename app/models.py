@@ -169,6 +169,8 @@ class QrToken(Base):
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(TZDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
+    # PHONE_MISMATCH scans of this token; at the limit the token is locked (423 QR_LOCKED).
+    mismatch_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class CaptureSession(Base):
@@ -180,6 +182,8 @@ class CaptureSession(Base):
     person_id: Mapped[str] = mapped_column(ForeignKey("principals.id"))
     platform: Mapped[str] = mapped_column(String(16))
     phone_masked: Mapped[str] = mapped_column(String(20))
+    # Keyed hash of platform, device id and phone: who holds the session.
+    phone_hmac: Mapped[str] = mapped_column(String(64))
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(TZDateTime())

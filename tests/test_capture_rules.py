@@ -9,7 +9,7 @@ import pytest
 from app.capture.pipeline import CaptureOutcome
 from app.checks import check
 from tests.conftest import Api, synthetic_jpeg, synthetic_mp4
-from tests.test_flow import bearer, new_order, open_session, qr, status, upload
+from tests.test_flow import bearer, challenge, new_order, open_session, qr, status, upload
 
 
 async def _subject_done(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -36,7 +36,7 @@ async def test_face_lockout_after_five_failures(api: Api, monkeypatch: pytest.Mo
     h = bearer(s)
     video = synthetic_mp4()
     for _ in range(5):
-        ch = await api.client.post("/m/v1/liveness/challenge", headers=h)
+        ch = await challenge(api, s)
         assert ch.status_code == 201
         r = await api.client.post(
             "/m/v1/captures/face",
@@ -46,7 +46,7 @@ async def test_face_lockout_after_five_failures(api: Api, monkeypatch: pytest.Mo
         )
         assert r.status_code == 422
         assert r.json()["code"] == "CAPTURE_REJECTED"
-    ch = await api.client.post("/m/v1/liveness/challenge", headers=h)
+    ch = await challenge(api, s)
     assert ch.status_code == 429
     assert ch.json()["code"] == "FACE_ATTEMPTS_EXCEEDED"
     assert 1700 < int(ch.headers["retry-after"]) <= 1801

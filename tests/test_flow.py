@@ -26,9 +26,12 @@ async def qr(api: Api, order_id: str, scope: str = "order") -> str:
     return r.json()["token"]
 
 
-async def open_session(api: Api, token: str, mobile: str = "13800138000") -> dict[str, Any]:
+async def open_session(
+    api: Api, token: str, mobile: str = "13800138000", device: str = "device-1"
+) -> dict[str, Any]:
     r = await api.client.post(
-        "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": mobile}
+        "/m/v1/sessions",
+        json={"qr_token": token, "platform": "dev", "mobile": mobile, "device_id": device},
     )
     assert r.status_code == 201, r.text
     return r.json()
@@ -46,8 +49,26 @@ async def upload(api: Api, session: dict[str, Any], step: str, seed: int = 0) ->
     )
 
 
+def consent(session: dict[str, Any]) -> dict[str, Any]:
+    """The person accepts the face-processing terms the session showed them."""
+    terms = session["face_consent"]
+    return {
+        "consent": {
+            "version": terms["version"],
+            "text_sha256": terms["text_sha256"],
+            "accepted_at": "2026-11-23T10:00:00Z",
+        }
+    }
+
+
+async def challenge(api: Api, session: dict[str, Any]) -> Any:
+    return await api.client.post(
+        "/m/v1/liveness/challenge", json=consent(session), headers=bearer(session)
+    )
+
+
 async def face(api: Api, session: dict[str, Any]) -> Any:
-    ch = await api.client.post("/m/v1/liveness/challenge", headers=bearer(session))
+    ch = await challenge(api, session)
     assert ch.status_code == 201, ch.text
     assert sorted(ch.json()["actions"]) == ["blink", "shake_head"]
     return await api.client.post(
@@ -270,7 +291,7 @@ async def test_face_step_needs_a_fresh_challenge(api: Api) -> None:
     video = synthetic_mp4()
     r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, headers=h)
     assert r.json()["code"] == "CHALLENGE_REQUIRED"
-    ch = (await api.client.post("/m/v1/liveness/challenge", headers=h)).json()
+    ch = (await challenge(api, s)).json()
     r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100, "video/mp4")}, data={"challenge_id": ch["challenge_id"]}, headers=h)
     assert r.json()["code"] == "FILE_UNDECODABLE"
     r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, data={"challenge_id": ch["challenge_id"]}, headers=h)
@@ -279,9 +300,9 @@ async def test_face_step_needs_a_fresh_challenge(api: Api) -> None:
 
 async def test_racing_uploads_leave_one_result(api: Api) -> None:
     order = await new_order(api)
-    token = await qr(api, order["id"])
-    a = await open_session(api, token)
-    b = await open_session(api, token)
+    # Two sessions that both own the subject document: the order scope and the subject scope.
+    a = await open_session(api, await qr(api, order["id"], "order"))
+    b = await open_session(api, await qr(api, order["id"], "subject"))
     results = await asyncio.gather(
         *(upload(api, s, "subject_document", seed=i) for i, s in enumerate([a, b, a, b]))
     )
@@ -348,3 +369,60 @@ async def test_materials_list_and_package(api: Api) -> None:
         f"/v1/orders/{oid}/package.zip", headers={"Authorization": f"Bearer {other[1]}"}
     )
     assert r.status_code == 404
+
+
+async def test_one_active_session_per_qr(api: Api) -> None:
+    sp = person()
+    wp = person("李四", ID_B, "13900139000")
+    order = await new_order(api, principal=sp, websites=[
+        {"name": "二", "domains": ["b.cn"], "principal": wp},
+    ])  # fmt: skip
+    token = await qr(api, order["id"], "order")
+    first = await open_session(api, token, "13900139000")
+    again = await open_session(api, token, "13900139000")  # same phone: a fresh session
+    r = await api.client.get("/m/v1/session", headers=bearer(first))
+    assert (r.status_code, r.json()["code"]) == (401, "SESSION_INVALID")
+    assert (await api.client.get("/m/v1/session", headers=bearer(again))).status_code == 200
+    # Another device cannot take the QR code over while that session is active.
+    r = await api.client.post(
+        "/m/v1/sessions",
+        json={"qr_token": token, "platform": "dev", "mobile": "13900139000", "device_id": "x"},
+    )
+    assert (r.status_code, r.json()["code"]) == (409, "SESSION_ACTIVE")
+    assert (await api.client.get("/m/v1/session", headers=bearer(again))).status_code == 200
+
+
+async def test_qr_locked_after_five_mismatches(api: Api) -> None:
+    order = await new_order(api)
+    token = await qr(api, order["id"])
+    for _ in range(5):
+        r = await api.client.post(
+            "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": "13900000000"}
+        )
+        assert r.json()["code"] == "PHONE_MISMATCH"
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": "13800138000"}
+    )
+    assert (r.status_code, r.json()["code"]) == (423, "QR_LOCKED")
+    # A new QR code from the provider works again.
+    await open_session(api, await qr(api, order["id"]))
+
+
+async def test_face_needs_separate_consent(api: Api) -> None:
+    order = await new_order(api)
+    s = await open_session(api, await qr(api, order["id"]))
+    terms = s["face_consent"]
+    assert terms["version"] and terms["text"]
+    h = bearer(s)
+    r = await api.client.post("/m/v1/liveness/challenge", headers=h)
+    assert (r.status_code, r.json()["code"]) == (428, "CONSENT_REQUIRED")
+    assert r.json()["consent"]["text_sha256"] == terms["text_sha256"]
+    stale = consent(s)
+    stale["consent"]["text_sha256"] = "0" * 64
+    r = await api.client.post("/m/v1/liveness/challenge", json=stale, headers=h)
+    assert r.status_code == 428
+    assert (await challenge(api, s)).status_code == 201
+    events = (await api.client.get(f"/v1/orders/{order['id']}/events", headers=api.auth)).json()
+    accepted = [e for e in events["items"] if e["type"] == "consent.face_accepted"]
+    assert len(accepted) == 1
+    assert accepted[0]["data"]["version"] == terms["version"]

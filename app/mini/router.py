@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import CaptureSessionDep, CtxDep, DbDep, client_ip
 from app.mini import service
-from app.mini.schemas import ChallengeOut, SessionIn, SessionOut
+from app.mini.schemas import ChallengeIn, ChallengeOut, SessionIn, SessionOut
 from app.orders.service import load_bundle
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
@@ -26,24 +26,31 @@ async def open_session(body: SessionIn, db: DbDep, ctx: CtxDep, request: Request
         platform=body.platform,
         proof=body.proof(),
         client_ip=client_ip(request),
+        device_id=body.device_id,
     )
-    return {"session_token": token, **service.session_view(session, bundle)}
+    return {
+        "session_token": token,
+        **service.session_view(session, bundle, service.consent_terms(ctx)),
+    }
 
 
 @router.get("/session", response_model=SessionOut)
-async def read_session(session: CaptureSessionDep, db: DbDep) -> dict[str, Any]:
+async def read_session(session: CaptureSessionDep, db: DbDep, ctx: CtxDep) -> dict[str, Any]:
     """Read the session: its steps, which are done, which is next, and the masked order data."""
     bundle = await load_bundle(db, session.order_id)
-    return service.session_view(session, bundle)
+    return service.session_view(session, bundle, service.consent_terms(ctx))
 
 
 @router.post("/liveness/challenge", status_code=201, response_model=ChallengeOut)
-async def challenge(session: CaptureSessionDep, db: DbDep, ctx: CtxDep) -> dict[str, Any]:
-    """Get a single-use liveness challenge: the actions, in a server-chosen order."""
+async def challenge(
+    session: CaptureSessionDep, db: DbDep, ctx: CtxDep, body: ChallengeIn | None = None
+) -> dict[str, Any]:
+    """Get a single-use liveness challenge; needs the person's separate face-processing consent."""
     from app.capture.service import check_face_attempts
 
     await check_face_attempts(db, session)
-    row = await service.new_challenge(db, ctx, session)
+    consent = body.consent.model_dump(mode="json") if body and body.consent else None
+    row = await service.new_challenge(db, ctx, session, consent)
     return {"challenge_id": row.id, "actions": row.actions, "expires_at": row.expires_at}
 
 

@@ -18,6 +18,12 @@ class SessionIn(BaseModel):
         default=None, max_length=16384, description="Alipay my.getPhoneNumber response string"
     )
     mobile: str | None = Field(default=None, max_length=32, description="dev mode only")
+    device_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="an install id the mini-program keeps; the same phone and device may "
+        "re-scan and resume, another device gets 409 SESSION_ACTIVE",
+    )
 
     def proof(self) -> dict[str, Any]:
         return {
@@ -66,7 +72,28 @@ class SessionOut(BaseModel):
     scope: str
     steps: list[StepView]
     next_step: str | None
+    face_consent: ConsentTerms
     order: OrderView
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(max_length=64)
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    accepted_at: datetime
+
+
+class ChallengeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    consent: ConsentIn | None = None
+
+
+class ConsentTerms(BaseModel):
+    version: str
+    text: str
+    text_sha256: str
 
 
 class ChallengeOut(BaseModel):

@@ -6,11 +6,13 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import crypto
 from app.context import AppContext
 from app.errors import AppError, Conflict
-from app.models import CaptureSession, Challenge, QrToken, new_id, utcnow
+from app.models import CaptureSession, Challenge, Order, QrToken, new_id, utcnow
 from app.orders import service, state
 from app.orders.service import Bundle
 from app.validators import mask_id_number, mask_mobile, mask_name
@@ -25,6 +27,29 @@ class QrRevoked(AppError):
 
 class PhoneMismatch(Conflict):
     code = "PHONE_MISMATCH"
+
+
+class QrLocked(AppError):
+    status = 423
+    code = "QR_LOCKED"
+    zh = "手机号码不一致次数过多,该二维码已锁定,请联系接入商重新生成二维码"
+    en = "Too many phone mismatches: this QR code is locked"
+
+
+class SessionActive(Conflict):
+    code = "SESSION_ACTIVE"
+    zh = "该二维码正在另一台手机上核验,请在原手机上继续或稍后重试"
+    en = "Another phone holds an active session for this QR code"
+
+
+class ConsentRequired(AppError):
+    status = 428
+    code = "CONSENT_REQUIRED"
+    zh = "请先阅读并同意《人脸信息处理授权书》后再进行人脸核验"
+    en = "Separate consent to face processing is required first"
+
+
+MAX_PHONE_MISMATCHES = 5
 
 
 PHONE_MISMATCH_ZH = {
@@ -58,6 +83,7 @@ async def open_session(
     platform: str,
     proof: dict[str, Any],
     client_ip: str | None,
+    device_id: str | None = None,
 ) -> tuple[CaptureSession, str, Bundle]:
     now = utcnow()
     claims = ctx.codec.read_qr(qr_token, now)
@@ -68,6 +94,8 @@ async def open_session(
         raise QrInvalid()
     if row.revoked_at is not None:
         raise QrRevoked()
+    if row.mismatch_count >= MAX_PHONE_MISMATCHES:
+        raise QrLocked()
     bundle = await service.load_bundle(db, row.order_id)
     try:
         person, role = state.scope_person(bundle.shape, row.scope)
@@ -76,6 +104,11 @@ async def open_session(
     mobile = await ctx.phones.get(platform).resolve(proof)
     principal = bundle.principals[person.id]
     if mobile != principal.mobile:
+        await db.execute(
+            update(QrToken)
+            .where(QrToken.id == row.id)
+            .values(mismatch_count=QrToken.mismatch_count + 1)
+        )
         await service.record_event(
             db,
             bundle.order,
@@ -91,6 +124,20 @@ async def open_session(
             zh=PHONE_MISMATCH_ZH[role],
             en=f"The phone bound to the mini-program is not the {role.replace('_', ' ')}'s",
         )
+    phone_hmac = crypto.blind_index(f"{platform}:{device_id or ''}:{mobile}", "device")
+    active = list(
+        (
+            await db.execute(
+                select(CaptureSession).where(
+                    CaptureSession.qr_token_id == row.id, CaptureSession.expires_at > now
+                )
+            )
+        ).scalars()
+    )
+    if any(a.phone_hmac != phone_hmac for a in active):
+        raise SessionActive()
+    for a in active:  # the same phone and device scanning again: its older session ends
+        a.expires_at = now
     session = CaptureSession(
         id=new_id(),
         order_id=bundle.order.id,
@@ -99,6 +146,7 @@ async def open_session(
         person_id=person.id,
         platform=platform,
         phone_masked=mask_mobile(mobile),
+        phone_hmac=phone_hmac,
         client_ip=client_ip,
         created_at=now,
         expires_at=now + timedelta(seconds=ctx.settings.session_ttl_seconds),
@@ -113,7 +161,9 @@ async def open_session(
     return session, token, bundle
 
 
-def session_view(session: CaptureSession, bundle: Bundle) -> dict[str, Any]:
+def session_view(
+    session: CaptureSession, bundle: Bundle, consent: dict[str, str]
+) -> dict[str, Any]:
     shape = bundle.shape
     evidence = bundle.evidence
     steps = state.scope_steps(shape, session.scope)
@@ -140,6 +190,7 @@ def session_view(session: CaptureSession, bundle: Bundle) -> dict[str, Any]:
             for s in steps
         ],
         "next_step": nxt.name if nxt else None,
+        "face_consent": consent,
         "order": {
             "status": status.value,
             "status_zh": state.STATUS_ZH[status],
@@ -160,9 +211,31 @@ def session_view(session: CaptureSession, bundle: Bundle) -> dict[str, Any]:
     }
 
 
+def consent_terms(ctx: AppContext) -> dict[str, str]:
+    import hashlib
+
+    text = ctx.settings.face_consent_text
+    return {
+        "version": ctx.settings.face_consent_version,
+        "text": text,
+        "text_sha256": hashlib.sha256(text.encode()).hexdigest(),
+    }
+
+
 async def new_challenge(
-    db: AsyncSession, ctx: AppContext, session: CaptureSession
+    db: AsyncSession,
+    ctx: AppContext,
+    session: CaptureSession,
+    consent: dict[str, Any] | None,
 ) -> Challenge:
+    """A challenge needs the person's separate consent to face processing (PIPL Art. 29)."""
+    terms = consent_terms(ctx)
+    if (
+        not consent
+        or consent.get("version") != terms["version"]
+        or consent.get("text_sha256") != terms["text_sha256"]
+    ):
+        raise ConsentRequired(extra={"consent": terms})
     actions = [a.strip() for a in ctx.settings.liveness_actions.split(",") if a.strip()]
     rng = secrets.SystemRandom()
     rng.shuffle(actions)
@@ -175,6 +248,21 @@ async def new_challenge(
         expires_at=now + timedelta(seconds=ctx.settings.challenge_ttl_seconds),
     )
     db.add(row)
+    await db.flush()
+    bundle_order = await db.get(Order, session.order_id)
+    assert bundle_order is not None
+    await service.record_event(
+        db,
+        bundle_order,
+        "consent.face_accepted",
+        session=session,
+        data={
+            "version": terms["version"],
+            "text_sha256": terms["text_sha256"],
+            "accepted_at": str(consent.get("accepted_at", "")),
+            "challenge_id": row.id,
+        },
+    )
     await db.commit()
     return row
 

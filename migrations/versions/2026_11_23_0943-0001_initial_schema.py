@@ -104,6 +104,7 @@ def upgrade() -> None:
     sa.Column('created_at', app.models.TZDateTime(), nullable=False),
     sa.Column('expires_at', app.models.TZDateTime(), nullable=False),
     sa.Column('revoked_at', app.models.TZDateTime(), nullable=True),
+    sa.Column('mismatch_count', sa.Integer(), server_default='0', nullable=False),
     sa.ForeignKeyConstraint(['order_id'], ['orders.id'], name=op.f('fk_qr_tokens_order_id_orders'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_qr_tokens'))
     )
@@ -118,6 +119,7 @@ def upgrade() -> None:
     sa.Column('person_id', sa.String(length=32), nullable=False),
     sa.Column('platform', sa.String(length=16), nullable=False),
     sa.Column('phone_masked', sa.String(length=20), nullable=False),
+    sa.Column('phone_hmac', sa.String(length=64), nullable=False),
     sa.Column('client_ip', sa.String(length=64), nullable=True),
     sa.Column('created_at', app.models.TZDateTime(), nullable=False),
     sa.Column('expires_at', app.models.TZDateTime(), nullable=False),
