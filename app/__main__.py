@@ -73,6 +73,29 @@ async def _rotate() -> dict[str, int]:
         await engine.dispose()
 
 
+def ocr_models() -> list[dict[str, object]]:
+    """The OCR models that ship inside the rapidocr wheel (nothing to prepare)."""
+    import hashlib
+    from importlib import metadata
+    from pathlib import Path
+
+    import rapidocr
+
+    out: list[dict[str, object]] = []
+    for path in sorted(Path(rapidocr.__file__).parent.rglob("*.onnx")):
+        out.append(
+            {
+                "name": f"rapidocr/{path.name}",
+                "role": "ocr",
+                "source": f"rapidocr=={metadata.version('rapidocr')} (PyPI wheel)",
+                "licence": "Apache-2.0 (code and PP-OCR weights)",
+                "path": str(path),
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -139,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "models":
         from app.liveness import list_models, prepare_models
 
-        model_dir = settings.resolved_model_dir
+        model_dir = settings.resolved_model_dir / "face"
         if args.action == "prepare":
-            infos = prepare_models(model_dir, force=args.force)
-        else:
-            infos = list_models(model_dir)
-        _print([getattr(i, "__dict__", i) for i in infos])
+            prepare_models(model_dir, force=args.force)
+        infos = [i.as_dict() for i in list_models(model_dir)]
+        infos += ocr_models()
+        _print(infos)
         return 0
     return 2
 

@@ -51,7 +51,7 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
         from app.liveness import FaceAnalyzer
 
         document = DocumentAnalyzer()
-        face = FaceAnalyzer(settings.resolved_model_dir)
+        face = FaceAnalyzer(settings.resolved_model_dir / "face")
     return CapturePipeline(
         limits, document=document, face=face, workers=settings.inference_workers
     )

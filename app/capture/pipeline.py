@@ -86,6 +86,8 @@ class DocumentAnalyzerLike(Protocol):
 
 
 class FaceAnalyzerLike(Protocol):
+    config: Any
+
     def load(self) -> None: ...
     def models(self) -> list[ModelRef]: ...
     def analyze(self, frames: list[Any], actions: list[str], portrait_bgr: Any) -> Any: ...
@@ -237,15 +239,20 @@ class CapturePipeline:
         actions: list[str],
         portrait: bytes | None,
     ) -> Any:
-        from app.liveness import Frame, decode_video
+        from app.liveness import Frame, VideoError, decode_video
 
         assert self.face_analyzer is not None
+        cfg = self.face_analyzer.config
         if video is not None:
-            decoded = decode_video(
-                video,
-                max_seconds=self.limits.max_video_seconds,
-                max_frames=getattr(getattr(self.face_analyzer, "config", None), "max_frames", 48),
-            )
+            try:
+                decoded = decode_video(
+                    video,
+                    max_seconds=self.limits.max_video_seconds,
+                    max_frames=cfg.decode_max_frames,
+                    max_side=cfg.decode_max_side,
+                )
+            except VideoError as exc:
+                raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
         else:
             assert frames is not None
             decoded = [Frame(t=t, image=decode_stored(f)) for t, f in frames]

@@ -1,0 +1,692 @@
+"""FaceAnalyzer: every face check of one capture (frames + challenged actions + portrait)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from app.checks import Check, ModelRef, check, register_messages
+from app.liveness import actions as act
+from app.liveness.antispoof import flow_parallax, moire_score
+from app.liveness.detect import Detection, FaceDetector
+from app.liveness.inference import DEFAULT_PROVIDERS, DEFAULT_THREADS, InferenceModel
+from app.liveness.landmarks import (
+    EYE_A,
+    EYE_B,
+    MESH_ROI_SCALE,
+    EyeContour,
+    FaceMesh,
+    MeshResult,
+    Roi,
+    inter_ocular,
+    roi_from_detection,
+    roi_from_points,
+    yaw_degrees,
+)
+from app.liveness.match import FaceEmbedder, align_112, cosine, five_from_mesh
+from app.liveness.models import ANTISPOOF, DETECTOR, EMBEDDING, IRIS, MESH, list_models
+from app.liveness.video import Frame
+
+NO_FACE = "NO_FACE"
+MULTIPLE_FACES = "MULTIPLE_FACES"
+FACE_TOO_SMALL = "FACE_TOO_SMALL"
+FACE_NOT_CENTERED = "FACE_NOT_CENTERED"
+FACE_BLURRY = "FACE_BLURRY"
+FACE_TOO_DARK = "FACE_TOO_DARK"
+FACE_OVEREXPOSED = "FACE_OVEREXPOSED"
+BLINK_NOT_DETECTED = "BLINK_NOT_DETECTED"
+HEAD_SHAKE_NOT_DETECTED = "HEAD_SHAKE_NOT_DETECTED"
+ACTION_ORDER_WRONG = "ACTION_ORDER_WRONG"
+FACE_CHANGED = "FACE_CHANGED"
+SPOOF_SUSPECTED = "SPOOF_SUSPECTED"
+FACE_BACKGROUND_NOT_WHITE = "FACE_BACKGROUND_NOT_WHITE"
+EYES_CLOSED = "EYES_CLOSED"
+FACE_MISMATCH = "FACE_MISMATCH"
+
+register_messages(
+    {
+        NO_FACE: (
+            "未检测到人脸,请正对手机、露出完整面部后重新拍摄",
+            "No face found; face the phone with your whole face visible and retry",
+        ),
+        MULTIPLE_FACES: (
+            "画面中有多张人脸,请确保只有本人入镜后重新拍摄",
+            "More than one face in view; make sure only you are in the frame",
+        ),
+        FACE_TOO_SMALL: (
+            "人脸太小,请将手机靠近一些,让面部占满取景框",
+            "Your face is too small; hold the phone closer so your face fills the frame",
+        ),
+        FACE_NOT_CENTERED: (
+            "人脸未居中,请将面部放在取景框中央后重新拍摄",
+            "Your face is not centred; keep it in the middle of the frame",
+        ),
+        FACE_BLURRY: (
+            "画面模糊,请保持手机稳定并在光线充足处重新拍摄",
+            "The picture is blurred; hold the phone steady in good light and retry",
+        ),
+        FACE_TOO_DARK: (
+            "面部太暗,请到光线充足的地方、面向光源重新拍摄",
+            "Your face is too dark; move to a bright place facing the light",
+        ),
+        FACE_OVEREXPOSED: (
+            "面部过亮,请避开强光直射后重新拍摄",
+            "Your face is overexposed; avoid direct strong light and retry",
+        ),
+        BLINK_NOT_DETECTED: (
+            "未检测到眨眼,请按提示自然眨眼后重新拍摄",
+            "No blink seen; blink naturally when asked and retry",
+        ),
+        HEAD_SHAKE_NOT_DETECTED: (
+            "未检测到摇头,请按提示向左、向右转头后重新拍摄",
+            "No head shake seen; turn your head left and right when asked",
+        ),
+        ACTION_ORDER_WRONG: (
+            "动作顺序不正确,请按屏幕提示的顺序完成动作",
+            "The actions were not done in the order shown; follow the prompts",
+        ),
+        FACE_CHANGED: (
+            "拍摄过程中人脸发生变化,请本人全程面对镜头重新拍摄",
+            "The face changed during the capture; the same person must stay in view",
+        ),
+        SPOOF_SUSPECTED: (
+            "未通过活体检测,请本人直接面对手机摄像头重新拍摄,不要翻拍照片或屏幕",
+            "Liveness not confirmed; face the camera yourself, do not film a photo or a screen",
+        ),
+        FACE_BACKGROUND_NOT_WHITE: (
+            "背景不是白色,请在白色墙面前重新拍摄",
+            "The background is not white; stand in front of a white wall",
+        ),
+        EYES_CLOSED: (
+            "未拍到睁眼正脸,请睁开眼睛正对镜头重新拍摄",
+            "No open-eyed frontal view; look at the camera with your eyes open",
+        ),
+        FACE_MISMATCH: (
+            "人脸与证件照不一致,请由证件本人进行核验",
+            "The face does not match the ID photo; the ID holder must verify",
+        ),
+    }
+)
+
+
+@dataclass
+class LivenessConfig:
+    """Every threshold of the face step. Defaults are calibrated in bench/face_eval.py."""
+
+    # Compute budget: frames given to analyze() are thinned evenly to ``max_frames``, or to
+    # ``min_analysis_fps`` x duration when that is more (capped at ``max_frames_cap``), then
+    # up to ``max_refine_frames`` more are analysed around eye-openness dips (blinks are
+    # 100–300 ms and fall between sparse samples). Parallax tracking and blink detection
+    # need about 8–10 analysed frames per second: with 20 frames over 4 s (5 fps) the
+    # evaluation lost blinks and the genuine parallax (bench/face_eval.py); clips longer
+    # than max_frames_cap / min_analysis_fps (7.5 s) are analysed more sparsely.
+    max_frames: int = 30
+    min_analysis_fps: float = 8.0
+    max_frames_cap: int = 60
+    max_refine_frames: int = 12
+    refine_ratio: float = 0.92  # openness / baseline below which neighbours are analysed
+    # decode_video budget for callers (frames kept, longer side) and the capture length.
+    decode_max_frames: int = 150
+    decode_max_side: int = 640
+    max_seconds: float = 15.0
+    # Detection runs on every ``detect_every``-th analysed frame (and whenever tracking is
+    # lost); landmarks track the face in between.
+    detect_every: int = 6
+    detector_max_side: int = 320
+    portrait_detector_max_side: int = 640
+    detector_score: float = 0.7
+    # NO_FACE: share of analysed frames with a face.
+    min_face_frames_ratio: float = 0.6
+    # MULTIPLE_FACES: a second face at least this wide relative to the main one, in at least
+    # this share of detection passes.
+    second_face_min_width: float = 0.4
+    multiple_faces_ratio: float = 0.3
+    # FACE_TOO_SMALL: face width (mesh) relative to the frame's shorter side, and in pixels.
+    min_face_ratio: float = 0.18
+    min_face_px: float = 40.0
+    # FACE_NOT_CENTERED: face centre offset from the frame centre, share of frame size.
+    max_center_offset: float = 0.25
+    # FACE_BLURRY: variance of the Laplacian on the aligned 112x112 face.
+    min_sharpness: float = 60.0
+    # FACE_TOO_DARK / FACE_OVEREXPOSED: mean luma of the aligned face; share of clipped pixels.
+    min_face_luma: float = 60.0
+    max_face_luma: float = 215.0
+    max_clipped_share: float = 0.2
+    # FACE_BACKGROUND_NOT_WHITE: share of background pixels that are bright and unsaturated.
+    check_background: bool = True
+    min_white_share: float = 0.6
+    white_min_value: int = 150
+    white_max_saturation: int = 50
+    # Actions.
+    yaw_threshold_deg: float = 15.0
+    blink_closed_ratio: float = 0.6  # openness below 60 % of this person's open eyes
+    blink_reopen_ratio: float = 0.85
+    blink_max_duration_s: float = 1.0
+    # EYES_CLOSED on the chosen frame.
+    eyes_open_ratio: float = 0.75
+    best_frame_max_yaw: float = 12.0
+    # Anti-spoof: share of the face's 2-D deformation that no plane explains (homography /
+    # similarity residual of tracked texture), on frames deforming at least
+    # ``parallax_min_deformation`` inter-ocular distances. Below the threshold: a flat face.
+    parallax_threshold: float = 0.5
+    parallax_min_deformation: float = 0.03
+    # Moiré: log10 peak-to-background ratio of the face spectrum.
+    moire_threshold: float = 1.5
+    moire_frames: int = 5
+    # Passive model (advisory only, when an operator provides one).
+    passive_threshold: float = 0.2
+    # FACE_CHANGED: lowest cosine between the chosen frame and other frames.
+    face_change_threshold: float = 0.4
+    face_change_frames: int = 5
+    # FACE_MISMATCH: cosine of live face vs ID portrait.
+    match_threshold: float = 0.6
+    # onnxruntime.
+    threads: int = DEFAULT_THREADS
+    providers: tuple[str, ...] = DEFAULT_PROVIDERS
+
+
+@dataclass
+class FaceVerdict:
+    checks: list[Check]
+    best_frame: np.ndarray | None
+    match_score: float | None
+    stats: dict[str, float | int | str] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return bool(self.checks) and all(c.passed for c in self.checks)
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.code for c in self.checks if not c.passed]
+
+
+@dataclass
+class _Obs:
+    idx: int
+    t: float
+    mesh: np.ndarray  # (468, 3) image pixels
+    openness: float
+    yaw: float
+    iod: float
+    faces: int | None  # significant faces seen by the detector on this frame (None: not run)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        lo, hi = self.mesh[:, :2].min(axis=0), self.mesh[:, :2].max(axis=0)
+        return float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])
+
+
+class FaceAnalyzer:
+    def __init__(self, model_dir: Path, config: LivenessConfig | None = None) -> None:
+        self.model_dir = Path(model_dir)
+        self.config = config or LivenessConfig()
+        self._lock = threading.Lock()
+        self._models: dict[str, InferenceModel] = {}
+
+    # -- models ---------------------------------------------------------------------------
+    def load(self) -> None:
+        """Load every model once (idempotent); call at start-up."""
+        with self._lock:
+            if self._models:
+                return
+            infos = {i.name: i for i in list_models(self.model_dir)}
+            missing = [r for r in (DETECTOR, MESH, IRIS, EMBEDDING) if r not in infos]
+            if missing:
+                raise FileNotFoundError(
+                    f"face models {missing} not in {self.model_dir}; run: python -m app models "
+                    "prepare"
+                )
+            kw: dict[str, Any] = {
+                "threads": self.config.threads,
+                "providers": self.config.providers,
+            }
+            models: dict[str, InferenceModel] = {
+                DETECTOR: FaceDetector(infos[DETECTOR], **kw),
+                MESH: FaceMesh(infos[MESH], **kw),
+                IRIS: EyeContour(infos[IRIS], **kw),
+                EMBEDDING: FaceEmbedder(infos[EMBEDDING], **kw),
+            }
+            if ANTISPOOF in infos:
+                from app.liveness.passive import PassiveAntiSpoof
+
+                models[ANTISPOOF] = PassiveAntiSpoof(infos[ANTISPOOF], **kw)
+            for m in models.values():
+                m.load()
+            self._models = models
+
+    def _m(self, role: str) -> Any:
+        if not self._models:
+            self.load()
+        return self._models[role]
+
+    def models(self) -> list[ModelRef]:
+        if not self._models:
+            self.load()
+        return [m.ref() for m in self._models.values()]
+
+    # -- per-frame measurement -----------------------------------------------------------
+    def _detect(self, image: np.ndarray, max_side: int) -> list[Detection]:
+        dets: list[Detection] = self._m(DETECTOR).predict(
+            image, max_side, self.config.detector_score
+        )
+        return dets
+
+    def _significant(self, dets: list[Detection]) -> int:
+        if not dets:
+            return 0
+        w0 = dets[0].width
+        return sum(1 for d in dets if d.width >= self.config.second_face_min_width * w0)
+
+    def _measure(self, idx: int, frame: Frame, roi: Roi | None) -> _Obs | None:
+        rgb = cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB)
+        faces: int | None = None
+        res: MeshResult | None = None
+        if roi is not None:
+            res = self._m(MESH).predict(rgb, roi)
+        if res is None:
+            dets = self._detect(frame.image, self.config.detector_max_side)
+            faces = self._significant(dets)
+            if not dets:
+                return None
+            res = self._m(MESH).predict(rgb, roi_from_detection(dets[0].box, dets[0].points[:2]))
+            if res is None:
+                return None
+        mesh = res.points
+        ea, eb = self._m(IRIS).predict(rgb, mesh)
+        return _Obs(
+            idx=idx,
+            t=frame.t,
+            mesh=mesh,
+            openness=(ea.openness + eb.openness) / 2,
+            yaw=yaw_degrees(mesh),
+            iod=inter_ocular(mesh),
+            faces=faces,
+        )
+
+    @staticmethod
+    def _roi_of(obs: _Obs) -> Roi:
+        return roi_from_points(obs.mesh, EYE_A[0], EYE_B[1], MESH_ROI_SCALE)
+
+    def _track(self, frames: list[Frame], indices: list[int]) -> list[_Obs]:
+        out: list[_Obs] = []
+        prev: _Obs | None = None
+        for n, i in enumerate(indices):
+            roi = (
+                None if (prev is None or n % self.config.detect_every == 0) else self._roi_of(prev)
+            )
+            obs = self._measure(i, frames[i], roi)
+            if obs is not None:
+                out.append(obs)
+            prev = obs
+        return out
+
+    def _refine(self, frames: list[Frame], obs: list[_Obs], baseline: float) -> list[_Obs]:
+        """Analyse unsampled frames next to openness dips (a blink falls between samples)."""
+        done = {o.idx for o in obs}
+        extra: list[_Obs] = []
+        budget = self.config.max_refine_frames
+        dips = sorted(obs, key=lambda o: o.openness)
+        for o in dips:
+            if budget <= 0 or o.openness >= self.config.refine_ratio * baseline:
+                break
+            around = [o.idx + d for d in (-2, -1, 1, 2)]
+            prev = o
+            for j in sorted(around, key=lambda j: abs(j - o.idx)):
+                if budget <= 0:
+                    break
+                if 0 <= j < len(frames) and j not in done:
+                    new = self._measure(j, frames[j], self._roi_of(prev))
+                    done.add(j)
+                    budget -= 1
+                    if new is not None:
+                        extra.append(new)
+        return sorted(obs + extra, key=lambda o: o.idx)
+
+    def _embed_faces(self, images: list[np.ndarray], meshes: list[np.ndarray]) -> np.ndarray:
+        crops = [align_112(img, five_from_mesh(m)) for img, m in zip(images, meshes, strict=True)]
+        emb: np.ndarray = self._m(EMBEDDING).predict(crops)
+        return emb
+
+    def _portrait_embedding(self, image: np.ndarray) -> np.ndarray | None:
+        mesh = self.face_mesh(image)
+        if mesh is None:
+            return None
+        emb: np.ndarray = self._embed_faces([image], [mesh])[0]
+        return emb
+
+    def face_mesh(self, image_bgr: np.ndarray, max_side: int | None = None) -> np.ndarray | None:
+        """468 3-D landmarks (image pixels) of the largest face, or None (bench/synthetic)."""
+        dets = self._detect(image_bgr, max_side or self.config.portrait_detector_max_side)
+        if not dets:
+            return None
+        rgb = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2RGB)
+        res = self._m(MESH).predict(rgb, roi_from_detection(dets[0].box, dets[0].points[:2]))
+        return None if res is None else res.points
+
+    def face_embedding_score(self, a_bgr: np.ndarray, b_bgr: np.ndarray) -> float | None:
+        """Cosine between the largest faces of two images; None when either has no face."""
+        ea = self._portrait_embedding(a_bgr)
+        eb = self._portrait_embedding(b_bgr)
+        if ea is None or eb is None:
+            return None
+        return cosine(ea, eb)
+
+    # -- the whole capture ---------------------------------------------------------------
+    def analyze(
+        self, frames: list[Frame], actions: list[str], portrait_bgr: np.ndarray | None
+    ) -> FaceVerdict:
+        cfg = self.config
+        t_start = time.perf_counter()
+        for a in actions:
+            if a not in act.ACTIONS:
+                raise ValueError(f"unknown action {a!r}")
+        frames = sorted(frames, key=lambda f: f.t)
+        stats: dict[str, float | int | str] = {"frames_given": len(frames)}
+        if not frames:
+            return FaceVerdict(
+                [check(NO_FACE, False, 0.0, cfg.min_face_frames_ratio)], None, None, stats
+            )
+        duration = frames[-1].t - frames[0].t
+        want = max(cfg.max_frames, int(np.ceil(duration * cfg.min_analysis_fps)))
+        n_first = min(len(frames), want, cfg.max_frames_cap)
+        first = sorted({round(x) for x in np.linspace(0, len(frames) - 1, n_first)})
+        obs = self._track(frames, first)
+        face_share = len(obs) / len(first)
+        stats["frames_first_pass"] = len(first)
+        if face_share < cfg.min_face_frames_ratio or len(obs) < 3:
+            stats["face_share"] = round(face_share, 3)
+            return FaceVerdict(
+                [check(NO_FACE, False, face_share, cfg.min_face_frames_ratio)], None, None, stats
+            )
+        yaw = np.array([o.yaw for o in obs])
+        openness = np.array([o.openness for o in obs])
+        baseline = act.open_baseline(openness, yaw)
+        obs = self._refine(frames, obs, baseline)
+        t = np.array([o.t for o in obs])
+        yaw = np.array([o.yaw for o in obs])
+        openness = np.array([o.openness for o in obs])
+        baseline = act.open_baseline(openness, yaw)
+        stats.update(
+            frames_used=len(obs),
+            face_share=round(face_share, 3),
+            open_baseline=round(baseline, 4),
+            yaw_min=round(float(yaw.min()), 1),
+            yaw_max=round(float(yaw.max()), 1),
+        )
+        checks: list[Check] = [check(NO_FACE, True, face_share, cfg.min_face_frames_ratio)]
+
+        # Exactly one face.
+        passes = [o.faces for o in obs if o.faces is not None]
+        multi = sum(1 for f in passes if f >= 2) / len(passes) if passes else 0.0
+        checks.append(
+            check(
+                MULTIPLE_FACES,
+                multi < cfg.multiple_faces_ratio,
+                multi,
+                cfg.multiple_faces_ratio,
+                detail={"detector_passes": len(passes)},
+            )
+        )
+
+        # Best frame: eyes open, frontal, sharp.
+        open_ok = openness >= cfg.eyes_open_ratio * baseline
+        cand = [i for i in range(len(obs)) if open_ok[i] and abs(yaw[i]) <= cfg.best_frame_max_yaw]
+        if not cand:
+            cand = sorted(range(len(obs)), key=lambda i: (not open_ok[i], abs(yaw[i])))[:3]
+        cand = sorted(cand, key=lambda i: abs(yaw[i]))[:8]
+        crops = {i: align_112(frames[obs[i].idx].image, five_from_mesh(obs[i].mesh)) for i in cand}
+        sharp = {i: _sharpness(crops[i]) for i in cand}
+        best = max(cand, key=lambda i: sharp[i])
+        bo = obs[best]
+        best_img = frames[bo.idx].image
+        stats["best_frame_t"] = round(bo.t, 3)
+
+        # Framing.
+        h, w = best_img.shape[:2]
+        x1, y1, x2, y2 = bo.box
+        fw = x2 - x1
+        size_ratio = fw / min(h, w)
+        checks.append(
+            check(
+                FACE_TOO_SMALL,
+                size_ratio >= cfg.min_face_ratio and fw >= cfg.min_face_px,
+                size_ratio,
+                cfg.min_face_ratio,
+                detail={"face_px": round(fw, 1)},
+            )
+        )
+        cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+        offset = max(abs(cx / w - 0.5), abs(cy / h - 0.5))
+        inside = x1 >= -0.02 * w and x2 <= 1.02 * w and y1 >= -0.02 * h and y2 <= 1.02 * h
+        checks.append(
+            check(
+                FACE_NOT_CENTERED,
+                offset <= cfg.max_center_offset and inside,
+                offset,
+                cfg.max_center_offset,
+            )
+        )
+
+        # Quality on the chosen frame.
+        crop = crops[best]
+        checks.append(
+            check(FACE_BLURRY, sharp[best] >= cfg.min_sharpness, sharp[best], cfg.min_sharpness)
+        )
+        luma = cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)[16:104, 16:96]
+        mean_l = float(luma.mean())
+        clipped = float((luma >= 250).mean())
+        checks.append(check(FACE_TOO_DARK, mean_l >= cfg.min_face_luma, mean_l, cfg.min_face_luma))
+        checks.append(
+            check(
+                FACE_OVEREXPOSED,
+                mean_l <= cfg.max_face_luma and clipped <= cfg.max_clipped_share,
+                mean_l,
+                cfg.max_face_luma,
+                detail={"clipped_share": round(clipped, 3)},
+            )
+        )
+        if cfg.check_background:
+            white = _background_white_share(best_img, bo.box, cfg)
+            checks.append(
+                check(
+                    FACE_BACKGROUND_NOT_WHITE,
+                    white >= cfg.min_white_share,
+                    white,
+                    cfg.min_white_share,
+                )
+            )
+        eyes_ratio = bo.openness / baseline if baseline > 0 else 0.0
+        checks.append(
+            check(EYES_CLOSED, eyes_ratio >= cfg.eyes_open_ratio, eyes_ratio, cfg.eyes_open_ratio)
+        )
+
+        # Challenged actions.
+        blinks = act.find_blinks(
+            t,
+            openness,
+            baseline,
+            closed_ratio=cfg.blink_closed_ratio,
+            reopen_ratio=cfg.blink_reopen_ratio,
+            max_duration=cfg.blink_max_duration_s,
+        )
+        shakes = act.find_shakes(t, yaw, cfg.yaw_threshold_deg)
+        stats["blinks"] = len(blinks)
+        stats["blink_times"] = ",".join(f"{b.t:.2f}" for b in blinks)
+        stats["shakes"] = len(shakes)
+        min_ratio = float((openness / baseline).min()) if baseline > 0 else 1.0
+        if act.BLINK in actions:
+            checks.append(
+                check(
+                    BLINK_NOT_DETECTED,
+                    bool(blinks),
+                    min_ratio,
+                    cfg.blink_closed_ratio,
+                    detail={"blinks": len(blinks)},
+                )
+            )
+        if act.SHAKE in actions:
+            reach = float(min(-yaw.min(), yaw.max()))
+            checks.append(
+                check(
+                    HEAD_SHAKE_NOT_DETECTED,
+                    bool(shakes),
+                    reach,
+                    cfg.yaw_threshold_deg,
+                    detail={
+                        "yaw_min": round(float(yaw.min()), 1),
+                        "yaw_max": round(float(yaw.max()), 1),
+                    },
+                )
+            )
+        if len(set(actions)) >= 2:
+            all_seen = bool(blinks) and bool(shakes)
+            ok = act.order_ok(actions, blinks, shakes) if all_seen else True
+            checks.append(
+                check(ACTION_ORDER_WRONG, ok, detail={"expected": actions, "evaluated": all_seen})
+            )
+
+        # Same face throughout.
+        emb_ref = self._m(EMBEDDING).predict([crop])[0]
+        others = [i for i in range(len(obs)) if i != best and abs(yaw[i]) <= 25.0]
+        if others:
+            pick = [
+                others[round(k)]
+                for k in np.linspace(0, len(others) - 1, min(cfg.face_change_frames, len(others)))
+            ]
+            embs = self._embed_faces(
+                [frames[obs[i].idx].image for i in pick], [obs[i].mesh for i in pick]
+            )
+            change = float(min(cosine(emb_ref, e) for e in embs))
+        else:
+            change = 1.0
+        emb_model = self._m(EMBEDDING).ref()
+        checks.append(
+            check(
+                FACE_CHANGED,
+                change >= cfg.face_change_threshold,
+                change,
+                cfg.face_change_threshold,
+                model=emb_model,
+            )
+        )
+
+        # Anti-spoof.
+        checks.append(self._spoof_check(frames, obs, best, stats))
+
+        # Match against the ID portrait.
+        match: float | None = None
+        if portrait_bgr is not None:
+            pe = self._portrait_embedding(portrait_bgr)
+            if pe is None:
+                checks.append(
+                    check(
+                        FACE_MISMATCH,
+                        False,
+                        None,
+                        cfg.match_threshold,
+                        detail={"reason": "no face in the ID portrait"},
+                        model=emb_model,
+                    )
+                )
+            else:
+                match = cosine(emb_ref, pe)
+                checks.append(
+                    check(
+                        FACE_MISMATCH,
+                        match >= cfg.match_threshold,
+                        match,
+                        cfg.match_threshold,
+                        model=emb_model,
+                    )
+                )
+        stats["analyze_ms"] = round((time.perf_counter() - t_start) * 1000, 1)
+        return FaceVerdict(checks, best_img.copy(), match, stats)
+
+    def _spoof_check(
+        self, frames: list[Frame], obs: list[_Obs], best: int, stats: dict[str, float | int | str]
+    ) -> Check:
+        cfg = self.config
+        yaw = np.array([o.yaw for o in obs])
+        ref = int(np.argmin(np.abs(yaw)))
+        grays = [cv2.cvtColor(frames[o.idx].image, cv2.COLOR_BGR2GRAY) for o in obs]
+        px = flow_parallax(
+            grays, [o.mesh for o in obs], ref, min_deformation=cfg.parallax_min_deformation
+        )
+        pick = sorted({best, *[round(k) for k in np.linspace(0, len(obs) - 1, cfg.moire_frames)]})
+        moire = float(np.median([_moire_of(frames[obs[i].idx].image, obs[i]) for i in pick]))
+        stats["parallax"] = -1.0 if px.score is None else round(px.score, 4)
+        stats["parallax_residual"] = round(px.residual, 4)
+        stats["parallax_deformation"] = round(px.deformation, 4)
+        stats["moire"] = round(moire, 3)
+        signals = []
+        if px.score is not None and px.score < cfg.parallax_threshold:
+            signals.append("parallax")
+        if moire >= cfg.moire_threshold:
+            signals.append("moire")
+        detail: dict[str, Any] = {
+            "signal": "+".join(signals) if signals else "none",
+            "parallax": None if px.score is None else round(px.score, 4),
+            "parallax_threshold": cfg.parallax_threshold,
+            "parallax_residual": round(px.residual, 4),
+            "parallax_deformation": round(px.deformation, 4),
+            "moire": round(moire, 3),
+            "moire_threshold": cfg.moire_threshold,
+        }
+        model = None
+        if ANTISPOOF in self._models:
+            crop_box = obs[best].box
+            passive = float(self._m(ANTISPOOF).predict(frames[obs[best].idx].image, crop_box))
+            detail["passive"] = round(passive, 4)  # advisory only: never decides
+            detail["passive_threshold"] = cfg.passive_threshold
+            model = self._m(ANTISPOOF).ref()
+        score: float | None
+        if signals and signals[0] == "moire":
+            score, thr = moire, cfg.moire_threshold
+        else:
+            score, thr = px.score, cfg.parallax_threshold
+        return check(SPOOF_SUSPECTED, not signals, score, thr, detail=detail, model=model)
+
+
+def _sharpness(rgb112: np.ndarray) -> float:
+    g = cv2.cvtColor(rgb112, cv2.COLOR_RGB2GRAY)[12:100, 12:100]
+    return float(cv2.Laplacian(g, cv2.CV_64F).var())
+
+
+def _moire_of(image: np.ndarray, o: _Obs) -> float:
+    x1, y1, x2, y2 = o.box
+    # Inner face (cheeks, nose, forehead): square of 60 % of the face width at its centre.
+    cx, cy, s = (x1 + x2) / 2, (y1 + y2) / 2, 0.6 * (x2 - x1)
+    a, b = int(max(0, cx - s / 2)), int(max(0, cy - s / 2))
+    patch = image[b : b + int(s), a : a + int(s)]
+    if patch.size == 0:
+        return 0.0
+    return moire_score(cv2.cvtColor(patch, cv2.COLOR_BGR2GRAY))
+
+
+def _background_white_share(
+    image: np.ndarray, box: tuple[float, float, float, float], cfg: LivenessConfig
+) -> float:
+    """Share of white pixels in the background beside and above the head.
+
+    Background = the part of the frame above the chin, outside an ellipse 1.6x the face
+    (hair, ears) — the body below the chin is not background.
+    """
+    h, w = image.shape[:2]
+    x1, y1, x2, y2 = box
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    fw, fh = x2 - x1, y2 - y1
+    yy, xx = np.mgrid[0:h, 0:w]
+    ell = ((xx - cx) / (0.8 * fw)) ** 2 + ((yy - (cy - 0.1 * fh)) / (0.85 * fh)) ** 2 <= 1.0
+    mask = (yy < y2) & ~ell
+    if mask.sum() < 0.02 * h * w:
+        return 1.0  # the face fills the frame: nothing to judge
+    hsv = cv2.cvtColor(image, cv2.COLOR_BGR2HSV)
+    white = (hsv[..., 2] >= cfg.white_min_value) & (hsv[..., 1] <= cfg.white_max_saturation)
+    return float(white[mask].mean())

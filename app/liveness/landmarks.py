@@ -1,0 +1,213 @@
+"""Face mesh (468 3-D points) and eyelid contours (MediaPipe FaceMesh + Iris, as ONNX).
+
+Blinks are measured on the Iris model's eyelid contour: on the carphone clip the 468-point
+mesh alone misses both blinks, the eyelid contour catches them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import onnxruntime as ort
+
+from app.liveness.inference import InferenceModel
+
+MESH_SIZE = 192
+MESH_ROI_SCALE = 1.5
+IRIS_SIZE = 64
+IRIS_ROI_SCALE = 2.3
+FACE_FLAG_THRESHOLD = 0.5
+
+# Eye corners in the mesh (person's right eye = image left for a frontal face).
+EYE_A = (33, 133)
+EYE_B = (362, 263)
+# Symmetric pairs (image-left point, image-right point) used for yaw.
+YAW_PAIRS = ((234, 454), (93, 323), (132, 361), (127, 356), (58, 288))
+NOSE_TIP = 1
+# Inner-face points used for the face region (brightness, blur, moiré).
+FACE_OVAL = (
+    10,
+    338,
+    297,
+    332,
+    284,
+    251,
+    389,
+    356,
+    454,
+    323,
+    361,
+    288,
+    397,
+    365,
+    379,
+    378,
+    400,
+    377,
+    152,
+    148,
+    176,
+    149,
+    150,
+    136,
+    172,
+    58,
+    132,
+    93,
+    234,
+    127,
+    162,
+    21,
+    54,
+    103,
+    67,
+    109,
+)
+
+
+@dataclass(frozen=True)
+class Roi:
+    """A rotated square: centre, side (pixels) and rotation (radians)."""
+
+    cx: float
+    cy: float
+    size: float
+    angle: float
+
+    def matrix(self, out: int, flip: bool = False) -> np.ndarray:
+        """2x3 affine from image pixels to the ``out``-sized crop."""
+        s = out / self.size
+        c, si = math.cos(-self.angle) * s, math.sin(-self.angle) * s
+        m = np.array(
+            [[c, -si, 0.0], [si, c, 0.0]],
+            dtype=np.float64,
+        )
+        m[:, 2] = np.array([out / 2, out / 2]) - m[:, :2] @ np.array([self.cx, self.cy])
+        if flip:
+            m[0] = -m[0]
+            m[0, 2] += out
+        return m
+
+
+def _crop(
+    image_rgb: np.ndarray, roi: Roi, out: int, flip: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    m = roi.matrix(out, flip)
+    crop = cv2.warpAffine(
+        image_rgb, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+    return crop, m
+
+
+def _to_image(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """Map (N, 2|3) crop points back to image pixels (z scaled like x)."""
+    inv = cv2.invertAffineTransform(m)
+    xy = points[:, :2] @ inv[:, :2].T + inv[:, 2]
+    if points.shape[1] == 2:
+        return xy
+    scale = math.hypot(inv[0, 0], inv[1, 0])
+    return np.column_stack([xy, points[:, 2] * scale])
+
+
+def roi_from_points(points: np.ndarray, left: int, right: int, scale: float) -> Roi:
+    """Square ROI around ``points`` rotated so that the ``left``→``right`` line is level."""
+    p, q = points[left, :2], points[right, :2]
+    angle = math.atan2(q[1] - p[1], q[0] - p[0])
+    c, s = math.cos(-angle), math.sin(-angle)
+    rot = points[:, :2] @ np.array([[c, s], [-s, c]])
+    lo, hi = rot.min(axis=0), rot.max(axis=0)
+    mid = (lo + hi) / 2
+    center = mid @ np.array([[c, -s], [s, c]])
+    size = float(max(hi - lo)) * scale
+    return Roi(float(center[0]), float(center[1]), size, angle)
+
+
+def roi_from_detection(box: tuple[float, float, float, float], eyes: np.ndarray) -> Roi:
+    """FaceMesh ROI from a detector box and its two eye points (MediaPipe's recipe)."""
+    x1, y1, x2, y2 = box
+    angle = math.atan2(eyes[1, 1] - eyes[0, 1], eyes[1, 0] - eyes[0, 0])
+    size = max(x2 - x1, y2 - y1) * MESH_ROI_SCALE
+    return Roi((x1 + x2) / 2, (y1 + y2) / 2, size, angle)
+
+
+@dataclass(frozen=True)
+class MeshResult:
+    points: np.ndarray  # (468, 3) image pixels; z in pixel units, smaller = nearer
+    face_score: float
+    roi: Roi
+
+
+class FaceMesh(InferenceModel):
+    """``predict(rgb, roi) -> MeshResult | None``."""
+
+    def _predict(
+        self, session: ort.InferenceSession, image_rgb: np.ndarray, roi: Roi
+    ) -> MeshResult | None:
+        crop, m = _crop(image_rgb, roi, MESH_SIZE)
+        feed = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+        raw, flag = self.run(session, np.ascontiguousarray(feed))
+        score = float(1.0 / (1.0 + math.exp(-float(flag.ravel()[0]))))
+        if score < FACE_FLAG_THRESHOLD:
+            return None
+        pts = raw.reshape(468, 3).astype(np.float64)
+        return MeshResult(_to_image(pts, m), score, roi)
+
+
+@dataclass(frozen=True)
+class EyeResult:
+    contour: np.ndarray  # (71, 2) image pixels; 0..8 lower lid (corner to corner), 9..15 upper
+    iris: np.ndarray  # (5, 2)
+
+    @property
+    def openness(self) -> float:
+        """Eye aspect ratio from the eyelid contour: lid gap / eye width."""
+        c = self.contour
+        width = float(np.linalg.norm(c[0] - c[8])) + 1e-6
+        gaps = [np.linalg.norm(c[9 + k] - c[1 + k]) for k in (1, 2, 3, 4, 5)]
+        return float(np.mean(gaps)) / width
+
+
+class EyeContour(InferenceModel):
+    """``predict(rgb, mesh_points) -> (eye_a, eye_b)``; eye_b is mirrored as the model wants."""
+
+    def _predict(
+        self, session: ort.InferenceSession, image_rgb: np.ndarray, mesh: np.ndarray
+    ) -> tuple[EyeResult, EyeResult]:
+        out = []
+        for (a, b), flip in ((EYE_A, False), (EYE_B, True)):
+            roi = roi_from_points(mesh[[a, b]], 0, 1, IRIS_ROI_SCALE)
+            crop, m = _crop(image_rgb, roi, IRIS_SIZE, flip)
+            feed = (crop.astype(np.float32) / 255.0).transpose(2, 0, 1)[None]
+            contour, iris = self.run(session, np.ascontiguousarray(feed))
+            c = _to_image(contour.reshape(71, 3)[:, :2].astype(np.float64), m)
+            i = _to_image(iris.reshape(5, 3)[:, :2].astype(np.float64), m)
+            out.append(EyeResult(c, i))
+        return out[0], out[1]
+
+
+def yaw_degrees(mesh: np.ndarray) -> float:
+    """Head yaw from the mesh's 3-D points: positive when the nose turns to image right.
+
+    For symmetric cheek/jaw pairs, the depth difference over the horizontal distance is the
+    tangent of the turn (the mesh's z is in the same units as x). Roll is removed first.
+    """
+    a, b = mesh[EYE_A[0], :2], mesh[EYE_B[1], :2]
+    roll = math.atan2(b[1] - a[1], b[0] - a[0])
+    c, s = math.cos(-roll), math.sin(-roll)
+    angles = []
+    for i, j in YAW_PAIRS:
+        d = mesh[j] - mesh[i]
+        dx = d[0] * c - d[1] * s
+        # z grows away from the camera: when the nose turns to image right, the image-right
+        # point goes back (dz > 0).
+        angles.append(math.degrees(math.atan2(d[2], dx)))
+    return float(np.median(angles))
+
+
+def inter_ocular(mesh: np.ndarray) -> float:
+    ca = (mesh[EYE_A[0], :2] + mesh[EYE_A[1], :2]) / 2
+    cb = (mesh[EYE_B[0], :2] + mesh[EYE_B[1], :2]) / 2
+    return float(np.linalg.norm(ca - cb))

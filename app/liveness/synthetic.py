@@ -1,0 +1,230 @@
+"""Labelled-synthetic evaluation data built from real footage (tests and bench only).
+
+Nothing here runs in the API. Every builder starts from a real image or video frame and
+says what it simulates:
+
+- :func:`turn_head`: a real face re-rendered with its own 3-D mesh rotated about the
+  vertical axis (piecewise-affine warp of the mesh triangles, drawn back to front), so that
+  genuine head shakes beyond the ±12° of the carphone clip exist.
+- :func:`print_attack`: a real photo held as a print and turned by hand: the whole image
+  moves through the planar homographies of a rotating plane.
+- :func:`screen_replay`: real frames shown on an RGB-stripe screen and re-filmed: sub-pixel
+  grid, optical blur, slight rotation, resampling (moiré).
+- :func:`swap_face`: another real person's face warped onto the mesh of a video frame
+  (a face swap from some frame on).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+_RING = 24  # anchor points around the face that stay still (hair, neck, background)
+
+
+def _triangles(points: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Delaunay triangles of ``points`` as index triples."""
+    sub = cv2.Subdiv2D((-w, -h, 3 * w, 3 * h))
+    pts = [(float(x), float(y)) for x, y in points]
+    sub.insert(pts)
+    tri = np.asarray(sub.getTriangleList(), dtype=np.float64).reshape(-1, 3, 2)
+    out = []
+    for t in tri:
+        d = np.linalg.norm(points[None, :, :] - t[:, None, :], axis=2)
+        idx = d.argmin(axis=1)
+        if d[np.arange(3), idx].max() < 1e-2 and len(set(idx.tolist())) == 3:
+            out.append(idx)
+    return np.array(out, dtype=np.int64)
+
+
+def _anchors(mesh: np.ndarray, w: int, h: int) -> np.ndarray:
+    lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
+    c, r = (lo + hi) / 2, (hi - lo) / 2
+    ang = np.linspace(0, 2 * np.pi, _RING, endpoint=False)
+    ring = c + np.column_stack([np.cos(ang) * r[0] * 1.7, np.sin(ang) * r[1] * 1.5])
+    corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], dtype=np.float64)
+    return np.concatenate([ring, corners])
+
+
+def _warp_triangles(
+    src_img: np.ndarray,
+    dst_img: np.ndarray,
+    src_pts: np.ndarray,
+    dst_pts: np.ndarray,
+    tris: np.ndarray,
+    order: np.ndarray,
+) -> None:
+    h, w = dst_img.shape[:2]
+    for k in order:
+        s = src_pts[tris[k]].astype(np.float32)
+        d = dst_pts[tris[k]].astype(np.float32)
+        x, y, bw, bh = cv2.boundingRect(d)
+        x0, y0 = max(x, 0), max(y, 0)
+        x1, y1 = min(x + bw, w), min(y + bh, h)
+        if x1 <= x0 or y1 <= y0:
+            continue
+        m = cv2.getAffineTransform(s, d - np.array([x0, y0], dtype=np.float32))
+        patch = cv2.warpAffine(
+            src_img,
+            m,
+            (x1 - x0, y1 - y0),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REFLECT_101,
+        )
+        mask = np.zeros((y1 - y0, x1 - x0), dtype=np.uint8)
+        cv2.fillConvexPoly(mask, np.round(d - [x0, y0]).astype(np.int32), 255, lineType=cv2.LINE_8)
+        roi = dst_img[y0:y1, x0:x1]
+        roi[mask > 0] = patch[mask > 0]
+
+
+def turn_head(image: np.ndarray, mesh: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """Re-render ``image`` with the face (mesh (468, 3), image pixels) turned by ``yaw_deg``.
+
+    Positive turns the nose to image right (the sign of :func:`landmarks.yaw_degrees`).
+    The head rotates about a vertical axis behind the face (a neck), so the face also
+    shifts a little, as it does for a real person.
+    """
+    h, w = image.shape[:2]
+    mesh = mesh.astype(np.float64)
+    fw = float(np.ptp(mesh[:, 0]))
+    cx = float(mesh[:, 0].mean())
+    cz = float(mesh[:, 2].mean()) + 0.45 * fw
+    th = math.radians(yaw_deg)
+    c, s = math.cos(th), math.sin(th)
+    x, z = mesh[:, 0] - cx, mesh[:, 2] - cz
+    new = mesh.copy()
+    new[:, 0] = cx + x * c - z * s
+    new[:, 2] = cz + x * s + z * c
+    anchors = _anchors(mesh, w, h)
+    src = np.concatenate([mesh[:, :2], anchors])
+    dst = np.concatenate([new[:, :2], anchors])
+    tris = _triangles(src, w, h)
+    depth = np.concatenate([new[:, 2], np.full(len(anchors), new[:, 2].max() + fw)])
+    order = np.argsort(-depth[tris].mean(axis=1))  # far first
+    out = image.copy()
+    _warp_triangles(image, out, src, dst, tris, order)
+    return out
+
+
+def yaw_profile(n: int, amplitude: float, start: float = 0.1, end: float = 0.8) -> np.ndarray:
+    """Yaw per frame: still, then one full shake (+A, -A, back to 0), then still."""
+    out = np.zeros(n)
+    a, b = int(start * n), int(end * n)
+    if b > a:
+        ph = np.linspace(0, 1, b - a)
+        out[a:b] = amplitude * np.sin(2 * np.pi * ph)
+    return out
+
+
+def plane_homography(
+    w: int,
+    h: int,
+    yaw_deg: float,
+    pitch_deg: float = 0.0,
+    shift: tuple[float, float] = (0.0, 0.0),
+    scale: float = 1.0,
+) -> np.ndarray:
+    """Homography of a w×h picture on a plane rotated in front of a pinhole camera."""
+    f = 1.2 * max(w, h)
+    ry, rx = math.radians(yaw_deg), math.radians(pitch_deg)
+    rot_y = np.array([[math.cos(ry), 0, math.sin(ry)], [0, 1, 0], [-math.sin(ry), 0, math.cos(ry)]])
+    rot_x = np.array([[1, 0, 0], [0, math.cos(rx), -math.sin(rx)], [0, math.sin(rx), math.cos(rx)]])
+    r = rot_x @ rot_y
+    k = np.array([[f, 0, w / 2], [0, f, h / 2], [0, 0, 1]])
+    # Plane at depth f (so it fills the view at scale 1), points centred on the optical axis.
+    src = np.array([[0, 0], [w, 0], [0, h], [w, h]], dtype=np.float64)
+    p3 = np.column_stack([(src[:, 0] - w / 2) * scale, (src[:, 1] - h / 2) * scale, np.zeros(4)])
+    cam = p3 @ r.T + np.array([shift[0] * w, shift[1] * h, f])
+    proj = cam @ k.T
+    dst = proj[:, :2] / proj[:, 2:3]
+    hom: np.ndarray = cv2.getPerspectiveTransform(src.astype(np.float32), dst.astype(np.float32))
+    return hom
+
+
+def print_attack(
+    photo: np.ndarray, n: int, amplitude: float, *, pitch: float = 0.0, seed: int = 0
+) -> list[np.ndarray]:
+    """A print of ``photo`` turned left and right by hand (±amplitude degrees), hand jitter."""
+    rng = np.random.default_rng(seed)
+    h, w = photo.shape[:2]
+    yaws = yaw_profile(n, amplitude, 0.05, 0.95)
+    out = []
+    for i, y in enumerate(yaws):
+        hom = plane_homography(
+            w, h, y, pitch * math.sin(i / 7.0), (rng.normal(0, 0.004), rng.normal(0, 0.004)), 0.95
+        )
+        img = cv2.warpPerspective(
+            photo,
+            hom,
+            (w, h),
+            flags=cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(40, 40, 40),
+        )
+        noise = rng.normal(0, 2.0, img.shape)
+        out.append(np.clip(img.astype(np.float64) + noise, 0, 255).astype(np.uint8))
+    return out
+
+
+def screen_replay(
+    frames: list[np.ndarray],
+    *,
+    out_size: tuple[int, int] | None = None,
+    pitch: float = 1.6,
+    angle: float = 2.0,
+    seed: int = 0,
+) -> list[np.ndarray]:
+    """Frames shown full-screen on an RGB-stripe display and filmed by a phone.
+
+    ``pitch`` is the number of screen pixels per camera pixel (1.2–2.5 is typical of a
+    phone filming a phone or monitor at arm's length): the sub-pixel grid aliases into
+    moiré when resampled to the camera's pixels.
+    """
+    rng = np.random.default_rng(seed)
+    h0, w0 = frames[0].shape[:2]
+    ow, oh = out_size or (w0, h0)
+    sw, sh = int(ow * pitch), int(oh * pitch)
+    # Each screen pixel: three vertical sub-pixel stripes R, G, B and a dark gap row.
+    sub = np.zeros((3, 3, 3), dtype=np.float32)
+    sub[:2, 0, 2] = 1.0  # BGR order: column 0 red
+    sub[:2, 1, 1] = 1.0
+    sub[:2, 2, 0] = 1.0
+    mask = np.tile(sub, (sh, sw, 1))
+    rot = np.asarray(cv2.getRotationMatrix2D((sw * 3 / 2, sh * 3 / 2), angle, 1.0), np.float64)
+    rot = rot / (3 * pitch)  # screen sub-pixel grid -> camera pixels
+    out = []
+    for f in frames:
+        screen = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_CUBIC).astype(np.float32)
+        lit: np.ndarray = np.repeat(np.repeat(screen, 3, axis=0), 3, axis=1) * mask * 4.5
+        lit = np.asarray(cv2.GaussianBlur(lit, (0, 0), 0.8))
+        cam = cv2.warpAffine(
+            lit, rot, (ow, oh), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+        )
+        cam = cam + rng.normal(0, 2.0, cam.shape)
+        out.append(np.clip(cam, 0, 255).astype(np.uint8))
+    return out
+
+
+def swap_face(
+    target: np.ndarray, target_mesh: np.ndarray, source: np.ndarray, source_mesh: np.ndarray
+) -> np.ndarray:
+    """Paste ``source``'s face onto ``target`` at ``target_mesh`` (feathered, colour-matched)."""
+    h, w = target.shape[:2]
+    tris = _triangles(target_mesh[:, :2], w, h)
+    warped = target.copy()
+    order = np.arange(len(tris))
+    _warp_triangles(source, warped, source_mesh[:, :2], target_mesh[:, :2], tris, order)
+    hull = cv2.convexHull(np.round(target_mesh[:, :2]).astype(np.int32))
+    mask: np.ndarray = np.zeros((h, w), dtype=np.float32)
+    cv2.fillConvexPoly(mask, hull, 1.0)
+    k = max(3, int(np.ptp(target_mesh[:, 0]) * 0.08) | 1)
+    mask = cv2.GaussianBlur(cv2.erode(mask, np.ones((k, k))), (k, k), 0)[..., None]
+    # Match the pasted face's mean colour to the target face (lighting).
+    inner = mask[..., 0] > 0.5
+    if inner.any():
+        shift = target[inner].mean(axis=0) - warped[inner].mean(axis=0)
+        warped = np.clip(warped.astype(np.float32) + shift, 0, 255)
+    out = target.astype(np.float32) * (1 - mask) + warped.astype(np.float32) * mask
+    return np.clip(out, 0, 255).astype(np.uint8)

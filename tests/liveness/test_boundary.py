@@ -1,0 +1,14 @@
+import subprocess
+import sys
+
+
+def test_liveness_imports_no_web_db_or_settings_modules() -> None:
+    code = (
+        "import sys, app.liveness, app.liveness.analyzer, app.liveness.video;"
+        "bad=[m for m in sys.modules if m.split('.')[0] in "
+        "('fastapi','starlette','sqlalchemy','pydantic_settings','tflite2onnx','onnx','tflite')"
+        " or m == 'app.config'];"
+        "print(','.join(bad)); sys.exit(1 if bad else 0)"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert res.returncode == 0, f"app.liveness pulled in: {res.stdout} {res.stderr[-500:]}"
