@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from app.config import Settings, get_settings
 from app.context import AppContext
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
+from app.logs import configure_logging, request_id
 from app.storage import EncryptedStorage, LocalStorage
 from app.tokens import TokenCodec
 
@@ -85,6 +87,7 @@ def build_phones(settings: Settings, http: httpx.AsyncClient) -> Any:
 
 def create_app(settings: Settings | None = None, pipeline: CapturePipeline | None = None) -> FastAPI:
     settings = settings or get_settings()
+    configure_logging(json_logs=settings.app_env == "prod")
     # httpx logs request URLs at INFO, and WeChat puts its access token in the query string.
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -121,6 +124,17 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
         description="Mobile-capture verification backend for ICP and algorithm filing.",
         lifespan=lifespan,
     )
+
+    @app.middleware("http")
+    async def _request_id(request: Request, call_next: Any) -> Any:
+        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
+        token = request_id.set(rid)
+        try:
+            response = await call_next(request)
+        finally:
+            request_id.reset(token)
+        response.headers["X-Request-Id"] = rid
+        return response
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:

@@ -1,0 +1,42 @@
+"""No ID number, name, mobile or token in the logs of a full flow."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from app.logs import mask
+from tests.conftest import ID_A, Api
+from tests.test_flow import face, new_order, open_session, qr, upload
+
+
+def test_mask_patterns() -> None:
+    assert mask(f"id={ID_A}") == f"id={ID_A[:4]}**********{ID_A[-4:]}"
+    assert mask("call 13800138000 or +8613900139000") == "call 138****8000 or +86139****9000"
+    assert mask("Authorization: Bearer abcdefghijkl") == "Authorization: Bearer [token]"
+    assert mask("/m/qr?t=eyJhbGciOi.eyJzdWIiOiJ4.c2lnbmF0dXJl") == "/m/qr?t=[token]"
+    assert mask("key hy_" + "a" * 40) == "key hy_[key]"
+    assert mask("order 0123456789abcdef0123456789abcdef") == "order 0123456789abcdef0123456789abcdef"
+
+
+async def test_full_flow_logs_no_pii(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    order = await new_order(api)
+    token = await qr(api, order["id"])
+    s = await open_session(api, token)
+    for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
+        await upload(api, s, step)
+    await face(api, s)
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": token, "platform": "dev", "mobile": "13900000000"}
+    )
+    assert r.status_code == 409
+    # Something that logs the raw values on purpose: the masking must catch it.
+    logging.getLogger("heyan.test").warning(
+        "debug %s %s %s", ID_A, "13800138000", s["session_token"]
+    )
+    text = caplog.text
+    assert "heyan.test" in text or "debug" in text
+    for secret in (ID_A, "13800138000", "13900000000", token, s["session_token"], api.api_key):
+        assert secret not in text, secret
