@@ -58,6 +58,24 @@ async def _provider_list() -> list[dict[str, object]]:
         await engine.dispose()
 
 
+async def _purge() -> dict[str, int]:
+    from app.db import make_engine, make_sessionmaker
+    from app.retention import purge_due
+    from app.storage import EncryptedStorage, LocalStorage
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            storage = EncryptedStorage(LocalStorage(settings.data_dir / "materials"))
+            return await purge_due(
+                db, storage, retention_days=settings.retention_days,
+                abandon_days=settings.abandon_days,
+            )  # fmt: skip
+    finally:
+        await engine.dispose()
+
+
 async def _rotate() -> dict[str, int]:
     from app.db import make_engine, make_sessionmaker
     from app.keys import rotate
@@ -110,6 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     create = psub.add_parser("create", help="create a provider and print its API key once")
     create.add_argument("name")
     psub.add_parser("list", help="list providers")
+    sub.add_parser("purge", help="delete materials and identity data past retention")
     keys = sub.add_parser("keys", help="encryption keys")
     keys.add_argument("action", choices=["rotate", "new"], help="rotate: re-encrypt; new: print a key")
     models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
@@ -150,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
             _print(asyncio.run(_provider_create(args.name)))
         else:
             _print(asyncio.run(_provider_list()))
+        return 0
+    if args.cmd == "purge":
+        _print(asyncio.run(_purge()))
         return 0
     if args.cmd == "keys":
         if args.action == "new":

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     alipay_public_key: str = ""  # PEM text, or a path to a PEM file
     alipay_aes_key: str = ""  # base64
 
+    # Retention: days after completion / after the last change of an unfinished order.
+    retention_days: int = Field(default=90, ge=1)
+    abandon_days: int = Field(default=30, ge=1)
     liveness_actions: str = "blink,shake_head"
     # Separate consent to face processing, shown by the mini-program before the face step.
     face_consent_version: str = "2026-11"

@@ -133,6 +133,8 @@ class Order(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     # Id of the newest event: the cursor for `changed_since` polling.
     last_event_id: Mapped[int] = mapped_column(BigIntPK, default=0, index=True)
+    # Set when retention deleted the files and identity data (the events stay).
+    purged_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
 
 class Principal(Base):

@@ -48,11 +48,14 @@ async def test_no_plaintext_identity_data_at_rest(api: Api) -> None:
         data = f.read_bytes()
         assert data.startswith(crypto.FILE_MAGIC), f
         assert b"JFIF" not in data[:64] and b"ftyp" not in data[:64]
-    face_files = [f for f in files if "/faces/" in str(f)]
-    assert face_files
-    key = str(face_files[0].relative_to(ctx.settings.data_dir / "materials"))
-    assert crypto.Keyring.kid_of(face_files[0].read_bytes()) == crypto.keyring("faces").current_kid
-    assert ctx.storage.get(key)  # decrypts with the face keyring
+    # The raw face video is never kept (only a chosen frame, when the models pick one).
+    assert not [f for f in files if f.suffix in (".mp4", ".mov", ".webm")]
+    ring = crypto.keyring("faces")
+    ctx.storage.put("orders/x/faces/probe.jpg", b"face bytes")
+    raw = (ctx.settings.data_dir / "materials" / "orders/x/faces/probe.jpg").read_bytes()
+    assert crypto.Keyring.kid_of(raw) == ring.current_kid != crypto.keyring("documents").current_kid
+    assert ctx.storage.get("orders/x/faces/probe.jpg") == b"face bytes"
+    ctx.storage.delete("orders/x/faces/probe.jpg")
     # The provider still reads everything, decrypted.
     got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
     assert got["subject"]["principal"]["document"]["number"] == ID_A
@@ -110,3 +113,38 @@ async def test_keys_rotate_reencrypts_rows_and_files(api: Api) -> None:
     mid = got["materials"][0]["id"]
     dl = await api.client.get(f"/v1/orders/{order['id']}/materials/{mid}", headers=api.auth)
     assert dl.status_code == 200
+
+
+async def test_purge_leaves_only_the_audit_trail(api: Api) -> None:
+    from datetime import timedelta
+
+    from app.models import utcnow
+    from app.retention import purge_due
+
+    order = await new_order(api)
+    oid = order["id"]
+    s = await open_session(api, await qr(api, oid))
+    for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
+        assert (await upload(api, s, step)).status_code == 201
+    ctx = api.app.state.ctx
+    before = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
+    keys = list((ctx.settings.data_dir / "materials" / "orders" / oid).rglob("*.*"))
+    assert len(keys) == 3
+    async with ctx.sessionmaker() as db:
+        # Not due yet: nothing happens.
+        assert (await purge_due(db, ctx.storage, retention_days=90, abandon_days=30))["files"] == 0
+        later = utcnow() + timedelta(days=31)
+        result = await purge_due(db, ctx.storage, retention_days=90, abandon_days=30, now=later)
+        assert result["files"] >= 3
+    assert not list((ctx.settings.data_dir / "materials" / "orders" / oid).rglob("*.*"))
+    got = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
+    assert got["subject"]["principal"]["name"] == ""
+    assert got["subject"]["principal"]["mobile"] == ""
+    assert got["materials"] == []
+    async with ctx.engine.connect() as conn:
+        rows = (await conn.execute(text("SELECT * FROM principals WHERE order_id = :o"), {"o": oid})).all()
+    assert all(ID_A not in str(r) for r in rows)
+    events = (await api.client.get(f"/v1/orders/{oid}/events?limit=500", headers=api.auth)).json()
+    purged = [e for e in events["items"] if e["type"] == "order.purged"]
+    assert len(purged) == 1
+    assert {f["sha256"] for f in purged[0]["data"]["files"]} == {m["sha256"] for m in before}

@@ -359,6 +359,11 @@ async def take_capture(
         for d in outcome.derived
     ]
     blobs = [(main, outcome.stored)] + [(m, d.data) for m, d in zip(derived, outcome.derived, strict=True)]
+    if step.canonical == "face":
+        # The raw video or frames are not kept once the decision is made: only the chosen
+        # frame (a derived material) and the scores remain; the hash and size stay on record.
+        main.storage_key = None
+        blobs = blobs[1:]
     written: list[str] = []
     try:
         for m, data in blobs:

@@ -53,6 +53,7 @@ def upgrade() -> None:
     sa.Column('updated_at', app.models.TZDateTime(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('last_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('purged_at', app.models.TZDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['provider_id'], ['providers.id'], name=op.f('fk_orders_provider_id_providers')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
     sa.UniqueConstraint('provider_id', 'external_id', name=op.f('uq_orders_provider_id'))
