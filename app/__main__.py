@@ -30,6 +30,22 @@ async def _provider_create(name: str) -> dict[str, str]:
         await engine.dispose()
 
 
+async def _keys_cmd(revoke: str | None = None, add: str | None = None) -> dict[str, object]:
+    from app.db import make_engine, make_sessionmaker
+    from app.providers import add_api_key, revoke_api_key
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            if revoke is not None:
+                return {"revoked": await revoke_api_key(db, revoke)}
+            assert add is not None
+            return {"provider_id": add, "api_key": await add_api_key(db, add)}
+    finally:
+        await engine.dispose()
+
+
 async def _provider_list() -> list[dict[str, object]]:
     from app.db import make_engine, make_sessionmaker
     from app.models import ApiKey, Provider
@@ -128,6 +144,10 @@ def main(argv: list[str] | None = None) -> int:
     create = psub.add_parser("create", help="create a provider and print its API key once")
     create.add_argument("name")
     psub.add_parser("list", help="list providers")
+    revoke = psub.add_parser("revoke-key", help="revoke an API key by its prefix")
+    revoke.add_argument("prefix")
+    addkey = psub.add_parser("add-key", help="add an API key to a provider (printed once)")
+    addkey.add_argument("provider_id")
     sub.add_parser("purge", help="delete materials and identity data past retention")
     keys = sub.add_parser("keys", help="encryption keys")
     keys.add_argument("action", choices=["rotate", "new"], help="rotate: re-encrypt; new: print a key")
@@ -167,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "provider":
         if args.pcmd == "create":
             _print(asyncio.run(_provider_create(args.name)))
+        elif args.pcmd == "revoke-key":
+            _print(asyncio.run(_keys_cmd(revoke=args.prefix)))
+        elif args.pcmd == "add-key":
+            _print(asyncio.run(_keys_cmd(add=args.provider_id)))
         else:
             _print(asyncio.run(_provider_list()))
         return 0

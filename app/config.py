@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     alipay_public_key: str = ""  # PEM text, or a path to a PEM file
     alipay_aes_key: str = ""  # base64
 
+    # Rate limits per process: requests a minute per provider API key / per client address.
+    rate_limit_provider_per_minute: int = Field(default=1200, ge=1)
+    rate_limit_address_per_minute: int = Field(default=300, ge=1)
     # Retention: days after completion / after the last change of an unfinished order.
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)

@@ -23,6 +23,7 @@ from app.context import AppContext
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
 from app.logs import configure_logging, request_id
+from app.ratelimit import RateLimiter, limiter_middleware
 from app.storage import EncryptedStorage, LocalStorage
 from app.tokens import TokenCodec
 
@@ -123,6 +124,13 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
         version="0.1.0",
         description="Mobile-capture verification backend for ICP and algorithm filing.",
         lifespan=lifespan,
+    )
+
+    app.middleware("http")(
+        limiter_middleware(
+            RateLimiter(settings.rate_limit_provider_per_minute),
+            RateLimiter(settings.rate_limit_address_per_minute),
+        )
     )
 
     @app.middleware("http")
