@@ -70,6 +70,19 @@ class Settings(BaseSettings):
         "您可以拒绝,拒绝后请前往接入商核验点当面核验。"
     )
 
+    # Webhooks: one dispatcher task per process (off for a process that must not send).
+    webhook_dispatcher: bool = True
+    webhook_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Retry back-off: base doubling per attempt, capped, with jitter.
+    webhook_retry_base_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # Retries go on for at least this long, then the delivery is dead (24 h at least).
+    webhook_max_age_seconds: int = Field(default=24 * 3600, ge=24 * 3600)
+    # How long a claimed delivery stays with its sender; 0 = timeout * 2 + 30 s.
+    webhook_lease_seconds: float = Field(default=0, ge=0)
+    # Deliveries one process claims per pass (sent concurrently).
+    webhook_batch: int = Field(default=20, ge=1, le=500)
 
     @model_validator(mode="after")
     def _defaults_and_prod_rules(self) -> Settings:

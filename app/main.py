@@ -111,9 +111,25 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
             http=http,
             phones=build_phones(settings, http),
         )
+        dispatcher = None
+        if settings.webhook_dispatcher:
+            from app.webhooks.dispatcher import Dispatcher
+
+            # One background sender per process; several processes share the outbox safely.
+            dispatcher = Dispatcher.from_settings(app.state.ctx.sessionmaker, settings)
+            dispatcher.start()
+        app.state.webhook_dispatcher = dispatcher
+        from app.filing.service import start_sms_sweeper
+
+        # SMS-check deadlines (20 h / 24 h webhooks); SMS_SWEEPER=false turns it off.
+        sms_sweeper = start_sms_sweeper(app.state.ctx.sessionmaker)
         try:
             yield
         finally:
+            if sms_sweeper is not None:
+                await sms_sweeper.stop()
+            if dispatcher is not None:
+                await dispatcher.stop()
             if pipeline is None:
                 pipe.close()
             await http.aclose()
@@ -204,6 +220,14 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
     app.include_router(capture_router)
     app.include_router(precheck_router)
     app.include_router(landing)
+    from app.webhooks.router import router as webhooks_router
+
+    app.include_router(webhooks_router)
+    from app.filing.router import public_router as sheet_check_router
+    from app.filing.router import router as filing_router
+
+    app.include_router(filing_router)
+    app.include_router(sheet_check_router)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz() -> dict[str, str]:

@@ -38,7 +38,12 @@ async def test_no_plaintext_identity_data_at_rest(api: Api) -> None:
     url = ctx.settings.database_url
     if url.startswith("sqlite"):
         db_file = Path(url.split("///", 1)[1])
-        raw = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+        # Read through another process: closing any descriptor of a SQLite file in this
+        # process would drop this process's POSIX locks on it (a known SQLite pitfall).
+        import subprocess
+
+        paths = [str(p) for p in db_file.parent.glob(db_file.name + "*")]
+        raw = subprocess.run(["cat", *paths], capture_output=True, check=True).stdout
         for secret in SECRETS:
             assert secret.encode() not in raw, secret
     # Every material file is ciphertext; faces use the face keyring.
