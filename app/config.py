@@ -61,6 +61,7 @@ class Settings(BaseSettings):
     # Retention: days after completion / after the last change of an unfinished order.
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)
+    retention_interval_seconds: int = Field(default=3600, ge=0)  # 0 turns the task off
     liveness_actions: str = "blink,shake_head"
     # Separate consent to face processing, shown by the mini-program before the face step.
     face_consent_version: str = "2026-11"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator
@@ -86,6 +87,24 @@ def build_phones(settings: Settings, http: httpx.AsyncClient) -> Any:
     )
 
 
+async def _retention_loop(ctx: AppContext) -> None:
+    """Purge orders past retention periodically; each order is claimed by one process."""
+    from app.retention import purge_due
+
+    s = ctx.settings
+    while True:
+        await asyncio.sleep(s.retention_interval_seconds)
+        try:
+            async with ctx.sessionmaker() as db:
+                done = await purge_due(
+                    db, ctx.storage, retention_days=s.retention_days, abandon_days=s.abandon_days
+                )
+            if done["orders"]:
+                log.info("retention purged %d orders, %d files", done["orders"], done["files"])
+        except Exception:
+            log.exception("retention pass failed; retrying next interval")
+
+
 def create_app(settings: Settings | None = None, pipeline: CapturePipeline | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json_logs=settings.app_env == "prod")
@@ -123,9 +142,16 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
 
         # SMS-check deadlines (20 h / 24 h webhooks); SMS_SWEEPER=false turns it off.
         sms_sweeper = start_sms_sweeper(app.state.ctx.sessionmaker)
+        retention = (
+            asyncio.create_task(_retention_loop(app.state.ctx))
+            if settings.retention_interval_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
+            if retention is not None:
+                retention.cancel()
             if sms_sweeper is not None:
                 await sms_sweeper.stop()
             if dispatcher is not None:
