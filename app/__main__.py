@@ -150,7 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     addkey.add_argument("provider_id")
     sub.add_parser("purge", help="delete materials and identity data past retention")
     keys = sub.add_parser("keys", help="encryption keys")
-    keys.add_argument("action", choices=["rotate", "new"], help="rotate: re-encrypt; new: print a key")
+    keys.add_argument(
+        "action", choices=["rotate", "new"], help="rotate: re-encrypt; new: print a key"
+    )
     models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
     models.add_argument("action", nargs="?", default="list", choices=["list", "prepare"])
     models.add_argument("--force", action="store_true")

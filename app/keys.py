@@ -32,13 +32,19 @@ async def rotate(db: AsyncSession, storage: EncryptedStorage, batch: int = 200) 
         while True:
             # The ciphertext as stored (type_coerce skips the decrypting TypeDecorator).
             raw = (
-                await db.execute(
-                    select(table.c.id, *[type_coerce(table.c[c], Text).label(c) for c in columns])
-                    .where(table.c.id > last)
-                    .order_by(table.c.id)
-                    .limit(batch)
+                (
+                    await db.execute(
+                        select(
+                            table.c.id, *[type_coerce(table.c[c], Text).label(c) for c in columns]
+                        )
+                        .where(table.c.id > last)
+                        .order_by(table.c.id)
+                        .limit(batch)
+                    )
                 )
-            ).mappings().all()
+                .mappings()
+                .all()
+            )
             if not raw:
                 break
             last = raw[-1]["id"]

@@ -84,5 +84,7 @@ def configure_logging(json_logs: bool, level: str = "INFO") -> None:
             lg.handlers = []
             lg.propagate = True
     elif not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        logging.basicConfig(
+            format="%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+        )
     root.setLevel(level)

@@ -56,9 +56,7 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
 
         document = DocumentAnalyzer()
         face = FaceAnalyzer(settings.resolved_model_dir / "face")
-    return CapturePipeline(
-        limits, document=document, face=face, workers=settings.inference_workers
-    )
+    return CapturePipeline(limits, document=document, face=face, workers=settings.inference_workers)
 
 
 def build_phones(settings: Settings, http: httpx.AsyncClient) -> Any:
@@ -105,7 +103,9 @@ async def _retention_loop(ctx: AppContext) -> None:
             log.exception("retention pass failed; retrying next interval")
 
 
-def create_app(settings: Settings | None = None, pipeline: CapturePipeline | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, pipeline: CapturePipeline | None = None
+) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(json_logs=settings.app_env == "prod")
     # httpx logs request URLs at INFO, and WeChat puts its access token in the query string.
@@ -211,7 +211,10 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: ("NOT_FOUND", "未找到该资源"), 405: ("METHOD_NOT_ALLOWED", "不支持该请求方法")}
+        codes = {
+            404: ("NOT_FOUND", "未找到该资源"),
+            405: ("METHOD_NOT_ALLOWED", "不支持该请求方法"),
+        }
         code, zh = codes.get(exc.status_code, ("HTTP_ERROR", "请求有误"))
         err = AppError(code=code, status=exc.status_code, zh=zh, en=str(exc.detail))
         return problem_response(err, request)
@@ -231,6 +234,7 @@ def create_app(settings: Settings | None = None, pipeline: CapturePipeline | Non
 
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+        del exc  # logged with its traceback by log.exception
         log.exception("unhandled error on %s", request.url.path)
         err = AppError(code="INTERNAL", status=500, zh="服务异常,请稍后重试", en="Internal error")
         return problem_response(err, request)

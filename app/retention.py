@@ -68,9 +68,7 @@ async def purge_order(db: AsyncSession, storage: Storage, order_id: str, reason:
     if o.subject_nature == "individual":
         o.subject_name = ""
     o.subject_doc_number = ""
-    await service.record_event(
-        db, o, "order.purged", data={"reason": reason, "files": deleted}
-    )
+    await service.record_event(db, o, "order.purged", data={"reason": reason, "files": deleted})
     await db.commit()
     return len(deleted)
 
@@ -86,4 +84,3 @@ async def purge_due(
         orders += 1
         files += n
     return {"orders": orders, "files": files}
-

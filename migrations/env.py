@@ -7,10 +7,10 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app.db import Base, make_engine
 from app import models  # noqa: F401  (registers the tables)
-from app.webhooks import models as webhook_models  # noqa: F401
+from app.db import Base, make_engine
 from app.filing import models as filing_models  # noqa: F401
+from app.webhooks import models as webhook_models  # noqa: F401
 
 config = context.config
 target_metadata = Base.metadata

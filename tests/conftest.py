@@ -67,7 +67,9 @@ async def _pg_exec(sql: str) -> None:
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
-def db_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def db_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     data_dir = tmp_path_factory.mktemp(f"data-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite+aiosqlite:///{data_dir / 'test.db'}"
@@ -234,9 +236,8 @@ def document_analyzer() -> Any:
 
 @pytest.fixture(scope="session")
 def face_analyzer() -> Any:
-    from tests.liveness.conftest import face_model_dir
-
     from app.liveness import FaceAnalyzer, list_models, prepare_models
+    from tests.liveness.conftest import face_model_dir
 
     d = face_model_dir()
     if len(list_models(d)) < 4:

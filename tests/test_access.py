@@ -34,11 +34,19 @@ async def test_rate_limit_answers_429_problem(api: Api) -> None:
     from app.ratelimit import RateLimiter as RL
 
     # Find the address limiter installed by create_app and shrink it for this test.
-    mw = [m for m in api.app.user_middleware if "limiter" in getattr(m.kwargs.get("dispatch"), "__qualname__", "")]
+    mw = [
+        m
+        for m in api.app.user_middleware
+        if "limiter" in getattr(m.kwargs.get("dispatch"), "__qualname__", "")
+    ]
     assert mw
     closure = mw[0].kwargs["dispatch"].__closure__
     limiters = [c.cell_contents for c in closure if isinstance(c.cell_contents, RL)]
-    address = next(lim for lim in limiters if lim.per_minute == api.app.state.ctx.settings.rate_limit_address_per_minute)
+    address = next(
+        lim
+        for lim in limiters
+        if lim.per_minute == api.app.state.ctx.settings.rate_limit_address_per_minute
+    )
     saved = address.per_minute
     address.per_minute = 0
     try:

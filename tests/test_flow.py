@@ -91,7 +91,10 @@ async def test_full_flow_moves_order_to_complete(api: Api) -> None:
     assert s["scope"] == "order"
     assert s["next_step"] == "subject_document"
     view = s["order"]
-    assert view["person"]["document_number"] == "4412**********4011"[:4] + "*" * 10 + view["person"]["document_number"][-4:]
+    assert (
+        view["person"]["document_number"]
+        == "4412**********4011"[:4] + "*" * 10 + view["person"]["document_number"][-4:]
+    )
     assert view["person"]["mobile"] == "138****8000"
     assert view["person"]["name"] == "张*"
     assert "13800138000" not in str(s)
@@ -141,7 +144,11 @@ async def test_full_flow_moves_order_to_complete(api: Api) -> None:
     assert types.count("order.status_changed") == 3
     assert "session.opened" in types
     verified = [e for e in events if e["type"] == "part.verified"]
-    assert {e["part"] for e in verified} == {"subject", f"website:{order['websites'][0]['id']}", "sheet"}
+    assert {e["part"] for e in verified} == {
+        "subject",
+        f"website:{order['websites'][0]['id']}",
+        "sheet",
+    }
     opened = next(e for e in events if e["type"] == "session.opened")
     assert opened["phone_masked"] == "138****8000"
     assert opened["client_ip"] == "203.0.113.7"
@@ -174,12 +181,18 @@ async def test_qr_errors(api: Api) -> None:
     order = await new_order(api)
     old = await qr(api, order["id"])
     new = await qr(api, order["id"])
-    r = await api.client.post("/m/v1/sessions", json={"qr_token": old, "platform": "dev", "mobile": "13800138000"})
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": old, "platform": "dev", "mobile": "13800138000"}
+    )
     assert (r.status_code, r.json()["code"]) == (410, "QR_REVOKED")
     forged = new[:-4] + ("AAAA" if not new.endswith("AAAA") else "BBBB")
-    r = await api.client.post("/m/v1/sessions", json={"qr_token": forged, "platform": "dev", "mobile": "13800138000"})
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": forged, "platform": "dev", "mobile": "13800138000"}
+    )
     assert (r.status_code, r.json()["code"]) == (401, "QR_INVALID")
-    r = await api.client.post("/m/v1/sessions", json={"qr_token": "garbage", "platform": "dev", "mobile": "13800138000"})
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": "garbage", "platform": "dev", "mobile": "13800138000"}
+    )
     assert (r.status_code, r.json()["code"]) == (401, "QR_INVALID")
     # A genuine token past its expiry.
     from datetime import timedelta
@@ -190,11 +203,21 @@ async def test_qr_errors(api: Api) -> None:
     codec = api.app.state.ctx.codec
     claims = codec.read_qr(new, utcnow())
     expired = codec.qr_token(
-        QrClaims(claims.token_id, claims.order_id, claims.scope, claims.version, utcnow() - timedelta(seconds=5))
+        QrClaims(
+            claims.token_id,
+            claims.order_id,
+            claims.scope,
+            claims.version,
+            utcnow() - timedelta(seconds=5),
+        )
     )
-    r = await api.client.post("/m/v1/sessions", json={"qr_token": expired, "platform": "dev", "mobile": "13800138000"})
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": expired, "platform": "dev", "mobile": "13800138000"}
+    )
     assert (r.status_code, r.json()["code"]) == (410, "QR_EXPIRED")
-    r = await api.client.post("/m/v1/sessions", json={"qr_token": new, "platform": "wechat", "code": "x"})
+    r = await api.client.post(
+        "/m/v1/sessions", json={"qr_token": new, "platform": "wechat", "code": "x"}
+    )
     assert r.json()["code"] == "PLATFORM_NOT_CONFIGURED"
 
 
@@ -237,14 +260,18 @@ async def test_split_capture_scopes(api: Api) -> None:
     assert await status(api, oid) == "complete"
 
     # 重核网站: website 2 goes back, and the sheet with it.
-    r = await api.client.post(f"/v1/orders/{oid}/reverify", json={"part": f"website:{w2}"}, headers=api.auth)
+    r = await api.client.post(
+        f"/v1/orders/{oid}/reverify", json={"part": f"website:{w2}"}, headers=api.auth
+    )
     assert r.status_code == 200
     body = r.json()
     assert body["status"] == "subject_verified"
     parts = {p["part"]: p["done"] for p in body["parts"]}
     assert parts == {"subject": True, f"website:{w1}": True, f"website:{w2}": False, "sheet": False}
     assert all(m["cleared"] for m in body["materials"] if m["person_id"] == site2_person(body, w2))
-    r = await api.client.post(f"/v1/orders/{oid}/reverify", json={"part": "bogus"}, headers=api.auth)
+    r = await api.client.post(
+        f"/v1/orders/{oid}/reverify", json={"part": "bogus"}, headers=api.auth
+    )
     assert r.json()["code"] == "PART_INVALID"
     # The same session can capture website 2 again.
     assert (await upload(api, site2, "website_principal_id_front")).status_code == 201
@@ -259,22 +286,42 @@ async def test_intake_errors(api: Api) -> None:
     s = await open_session(api, await qr(api, order["id"]))
     h = bearer(s)
     big = b"\xff\xd8\xff" + b"0" * (4 * 1024 * 1024 + 10)
-    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", big, "image/jpeg")}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/subject_document", files={"file": ("a.jpg", big, "image/jpeg")}, headers=h
+    )
     assert (r.status_code, r.json()["code"]) == (413, "FILE_TOO_LARGE")
-    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", b"%PDF-1.4 fake", "image/jpeg")}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/subject_document",
+        files={"file": ("a.jpg", b"%PDF-1.4 fake", "image/jpeg")},
+        headers=h,
+    )
     assert (r.status_code, r.json()["code"]) == (415, "UNSUPPORTED_FORMAT")
-    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg()[:300], "image/jpeg")}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/subject_document",
+        files={"file": ("a.jpg", synthetic_jpeg()[:300], "image/jpeg")},
+        headers=h,
+    )
     assert (r.status_code, r.json()["code"]) == (422, "FILE_UNDECODABLE")
-    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg(100, 80), "image/jpeg")}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/subject_document",
+        files={"file": ("a.jpg", synthetic_jpeg(100, 80), "image/jpeg")},
+        headers=h,
+    )
     assert r.status_code == 422
     assert r.json()["code"] == "CAPTURE_REJECTED"
     assert r.json()["accepted"] is False
     assert [c["code"] for c in r.json()["checks"] if not c["passed"]] == ["IMAGE_TOO_SMALL"]
     r = await api.client.post("/m/v1/captures/subject_document", headers=h)
     assert r.json()["code"] == "UPLOAD_MALFORMED"
-    r = await api.client.post("/m/v1/captures/subject_document", files={"other": ("a.jpg", synthetic_jpeg(), "image/jpeg")}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/subject_document",
+        files={"other": ("a.jpg", synthetic_jpeg(), "image/jpeg")},
+        headers=h,
+    )
     assert r.json()["code"] == "FILE_MISSING"
-    r = await api.client.post("/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg(), "image/jpeg")})
+    r = await api.client.post(
+        "/m/v1/captures/subject_document", files={"file": ("a.jpg", synthetic_jpeg(), "image/jpeg")}
+    )
     assert (r.status_code, r.json()["code"]) == (401, "SESSION_INVALID")
     # Nothing was accepted by any of that.
     got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
@@ -289,12 +336,24 @@ async def test_face_step_needs_a_fresh_challenge(api: Api) -> None:
         assert (await upload(api, s, step)).status_code == 201
     h = bearer(s)
     video = synthetic_mp4()
-    r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, headers=h
+    )
     assert r.json()["code"] == "CHALLENGE_REQUIRED"
     ch = (await challenge(api, s)).json()
-    r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100, "video/mp4")}, data={"challenge_id": ch["challenge_id"]}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files={"video": ("f.mp4", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100, "video/mp4")},
+        data={"challenge_id": ch["challenge_id"]},
+        headers=h,
+    )
     assert r.json()["code"] == "FILE_UNDECODABLE"
-    r = await api.client.post("/m/v1/captures/face", files={"video": ("f.mp4", video, "video/mp4")}, data={"challenge_id": ch["challenge_id"]}, headers=h)
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files={"video": ("f.mp4", video, "video/mp4")},
+        data={"challenge_id": ch["challenge_id"]},
+        headers=h,
+    )
     assert (r.status_code, r.json()["code"]) == (410, "CHALLENGE_EXPIRED")  # single use
 
 
@@ -312,7 +371,9 @@ async def test_racing_uploads_leave_one_result(api: Api) -> None:
     got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
     accepted = [m for m in got["materials"] if m["accepted"] and m["step"] == "subject_document"]
     assert len(accepted) == 1
-    events = (await api.client.get(f"/v1/orders/{order['id']}/events", headers=api.auth)).json()["items"]
+    events = (await api.client.get(f"/v1/orders/{order['id']}/events", headers=api.auth)).json()[
+        "items"
+    ]
     assert [e["type"] for e in events].count("capture.accepted") == 1
 
 

@@ -157,8 +157,14 @@ async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
     p, c, rng = _people(14)
     oid, s = await _session(api, _order_body(p, c))
     for step, img in (
-        ("subject_document", S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image),
-        ("subject_principal_id_front", S.photograph(R.render_id_front(p, rng), rng, tilt=0.02).image),
+        (
+            "subject_document",
+            S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image,
+        ),
+        (
+            "subject_principal_id_front",
+            S.photograph(R.render_id_front(p, rng), rng, tilt=0.02).image,
+        ),
         ("subject_principal_id_back", S.photograph(R.render_id_back(p, rng), rng, tilt=0.02).image),
     ):
         assert (await _put(api, s, step, img)).status_code == 201, step

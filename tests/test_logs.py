@@ -17,7 +17,9 @@ def test_mask_patterns() -> None:
     assert mask("Authorization: Bearer abcdefghijkl") == "Authorization: Bearer [token]"
     assert mask("/m/qr?t=eyJhbGciOi.eyJzdWIiOiJ4.c2lnbmF0dXJl") == "/m/qr?t=[token]"
     assert mask("key hy_" + "a" * 40) == "key hy_[key]"
-    assert mask("order 0123456789abcdef0123456789abcdef") == "order 0123456789abcdef0123456789abcdef"
+    assert (
+        mask("order 0123456789abcdef0123456789abcdef") == "order 0123456789abcdef0123456789abcdef"
+    )
 
 
 async def test_full_flow_logs_no_pii(api: Api, caplog: pytest.LogCaptureFixture) -> None:

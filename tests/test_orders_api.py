@@ -144,11 +144,15 @@ async def test_changed_since_pages_through_changes(api: Api) -> None:
     first = await api.client.get("/v1/orders?changed_since=0&limit=500", headers=api.auth)
     cursor = first.json()["next_cursor"]
     while first.json()["has_more"]:
-        first = await api.client.get(f"/v1/orders?changed_since={cursor}&limit=500", headers=api.auth)
+        first = await api.client.get(
+            f"/v1/orders?changed_since={cursor}&limit=500", headers=api.auth
+        )
         cursor = first.json()["next_cursor"]
     a = await create(api, order_body())
     b = await create(api, order_body())
-    page = (await api.client.get(f"/v1/orders?changed_since={cursor}&limit=1", headers=api.auth)).json()
+    page = (
+        await api.client.get(f"/v1/orders?changed_since={cursor}&limit=1", headers=api.auth)
+    ).json()
     assert [i["id"] for i in page["items"]] == [a["id"]]
     assert page["has_more"] is True
     page2 = (
@@ -176,10 +180,14 @@ async def test_qr_issue_png_svg_and_scopes(api: Api) -> None:
     r = await api.client.post(f"/v1/orders/{oid}/qr", json={"scope": "order"}, headers=api.auth)
     assert r.status_code == 409
     assert r.json()["code"] == "SCOPE_NEEDS_SPLIT"
-    r = await api.client.post(f"/v1/orders/{oid}/qr", json={"scope": "website:nope"}, headers=api.auth)
+    r = await api.client.post(
+        f"/v1/orders/{oid}/qr", json={"scope": "website:nope"}, headers=api.auth
+    )
     assert r.json()["code"] == "SCOPE_INVALID"
     wid = order["websites"][1]["id"]
-    r = await api.client.post(f"/v1/orders/{oid}/qr", json={"scope": f"website:{wid}"}, headers=api.auth)
+    r = await api.client.post(
+        f"/v1/orders/{oid}/qr", json={"scope": f"website:{wid}"}, headers=api.auth
+    )
     assert r.status_code == 201
     qr = r.json()
     assert qr["url"] == f"https://heyan.example/m/qr?t={qr['token']}"

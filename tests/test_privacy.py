@@ -147,7 +147,9 @@ async def test_purge_leaves_only_the_audit_trail(api: Api) -> None:
     assert got["subject"]["principal"]["mobile"] == ""
     assert got["materials"] == []
     async with ctx.engine.connect() as conn:
-        rows = (await conn.execute(text("SELECT * FROM principals WHERE order_id = :o"), {"o": oid})).all()
+        rows = (
+            await conn.execute(text("SELECT * FROM principals WHERE order_id = :o"), {"o": oid})
+        ).all()
     assert all(ID_A not in str(r) for r in rows)
     events = (await api.client.get(f"/v1/orders/{oid}/events?limit=500", headers=api.auth)).json()
     purged = [e for e in events["items"] if e["type"] == "order.purged"]

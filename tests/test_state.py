@@ -47,7 +47,10 @@ def test_scope_steps() -> None:
         "subject_document", "subject_principal_id_front", "subject_principal_id_back",
         "face", "verification_sheet",
     ]  # fmt: skip
-    assert names(state.scope_steps(UNIT_SPLIT, "website:w2")) == ["website_principal_document", "face"]
+    assert names(state.scope_steps(UNIT_SPLIT, "website:w2")) == [
+        "website_principal_document",
+        "face",
+    ]
     assert names(state.scope_steps(INDIVIDUAL, "subject")) == [
         "subject_principal_id_front", "subject_principal_id_back", "verification_sheet",
     ]  # fmt: skip

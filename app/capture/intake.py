@@ -151,9 +151,7 @@ def probe_video(data: bytes, max_seconds: float) -> None:
             stream = next(iter(container.streams.video), None)
             if stream is None:
                 raise Undecodable(zh="视频中没有画面,请重新录制", en="No video stream")
-            duration = (
-                float(container.duration) / 1_000_000 if container.duration else None
-            )
+            duration = float(container.duration) / 1_000_000 if container.duration else None
             if duration is not None and duration > max_seconds + 0.5:
                 raise AppError(
                     code="VIDEO_TOO_LONG",

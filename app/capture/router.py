@@ -76,7 +76,9 @@ async def precheck(
     session: CaptureSessionDep,
     db: DbDep,
     ctx: CtxDep,
-    step: str = Query(description="a document step of this session, e.g. subject_principal_id_front"),
+    step: str = Query(
+        description="a document step of this session, e.g. subject_principal_id_front"
+    ),
 ) -> Any:
     """Pre-check a document photo (预检): the same checks, nothing stored, no state change."""
     form = await _form(request, ctx)

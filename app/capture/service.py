@@ -7,6 +7,7 @@ the same step leave exactly one accepted material and one consistent event trail
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from datetime import timedelta
@@ -206,7 +207,9 @@ async def check_face_attempts(db: AsyncSession, session: CaptureSession) -> None
                 )
 
 
-async def _consume_challenge(db: AsyncSession, session: CaptureSession, cid: str | None) -> list[str]:
+async def _consume_challenge(
+    db: AsyncSession, session: CaptureSession, cid: str | None
+) -> list[str]:
     if not cid:
         raise ChallengeRequired()
     now = utcnow()
@@ -237,14 +240,16 @@ def _frames(form: Form) -> list[tuple[float, bytes]] | None:
         )
     raw = form.fields.get("timestamps", "")
     try:
-        stamps = [float(x) for x in json.loads(raw)] if raw.strip().startswith("[") else [
-            float(x) for x in raw.split(",") if x.strip()
-        ]
+        stamps = (
+            [float(x) for x in json.loads(raw)]
+            if raw.strip().startswith("[")
+            else [float(x) for x in raw.split(",") if x.strip()]
+        )
     except (ValueError, TypeError) as exc:
         raise AppError(
             code="TIMESTAMPS_INVALID", status=422, zh="帧时间戳格式有误", en="Bad timestamps"
         ) from exc
-    if len(stamps) != len(parts) or any(b < a for a, b in zip(stamps, stamps[1:], strict=False)):
+    if len(stamps) != len(parts) or any(b < a for a, b in itertools.pairwise(stamps)):
         raise AppError(
             code="TIMESTAMPS_INVALID",
             status=422,
@@ -271,7 +276,11 @@ async def run_checks(
             state.PersonShape(person.id, person.doc_type, person.doc_number)
         )
         portrait_m = bundle.current(person.id, portrait_step, kind="portrait")
-        portrait = ctx.storage.get(portrait_m.storage_key) if portrait_m and portrait_m.storage_key else None
+        portrait = (
+            ctx.storage.get(portrait_m.storage_key)
+            if portrait_m and portrait_m.storage_key
+            else None
+        )
         outcome = await pipeline.face(
             video=bytes(video_part.data) if video_part else None,
             frames=frames,
@@ -353,12 +362,20 @@ async def take_capture(
     )  # fmt: skip
     derived = [
         _material(
-            bundle, session, step, kind=d.kind, data=d.data, content_type=d.content_type,
-            accepted=accepted, parent_id=main.id,
-        )  # fmt: skip
+            bundle,
+            session,
+            step,
+            kind=d.kind,
+            data=d.data,
+            content_type=d.content_type,
+            accepted=accepted,
+            parent_id=main.id,
+        )
         for d in outcome.derived
     ]
-    blobs = [(main, outcome.stored)] + [(m, d.data) for m, d in zip(derived, outcome.derived, strict=True)]
+    blobs = [(main, outcome.stored)] + [
+        (m, d.data) for m, d in zip(derived, outcome.derived, strict=True)
+    ]
     if step.canonical == "face":
         # The raw video or frames are not kept once the decision is made: only the chosen
         # frame (a derived material) and the scores remain; the hash and size stay on record.
@@ -463,12 +480,18 @@ async def precheck_step(
     bundle = await service.load_bundle(db, session.order_id)
     if step_name not in STEP_TITLES:
         raise StepUnknown()
-    step = next((s for s in state.scope_steps(bundle.shape, session.scope) if s.name == step_name), None)
+    step = next(
+        (s for s in state.scope_steps(bundle.shape, session.scope) if s.name == step_name), None
+    )
     if step is None:
         raise StepNotInScope()
     if step.canonical == "face":
-        raise AppError(code="PRECHECK_NOT_SUPPORTED", status=422,
-                       zh="人脸核验不支持预检", en="The face step cannot be pre-checked")  # fmt: skip
+        raise AppError(
+            code="PRECHECK_NOT_SUPPORTED",
+            status=422,
+            zh="人脸核验不支持预检",
+            en="The face step cannot be pre-checked",
+        )
     part = form.file("file")
     if part is None:
         raise FileMissing()
@@ -491,7 +514,9 @@ async def precheck_provider(
         raise FileMissing()
     if order_id and step_name:
         bundle = await service.load_bundle(db, order_id, provider_id)
-        steps = {s.name: s for s in state.scope_steps(bundle.shape, "order")} if _single(bundle) else {}
+        steps = (
+            {s.name: s for s in state.scope_steps(bundle.shape, "order")} if _single(bundle) else {}
+        )
         for w in bundle.shape.websites:
             steps.update({s.name: s for s in state.scope_steps(bundle.shape, f"website:{w.id}")})
         steps.update({s.name: s for s in state.scope_steps(bundle.shape, "subject")})

@@ -62,7 +62,9 @@ async def read_form(
     ctype, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise BadUpload(zh="请以 multipart/form-data 格式上传文件", en="Expected multipart/form-data")
+        raise BadUpload(
+            zh="请以 multipart/form-data 格式上传文件", en="Expected multipart/form-data"
+        )
 
     form = Form()
     state: dict[str, object] = {"headers": {}, "field": b"", "value": b""}

@@ -28,7 +28,11 @@ class SessionIn(BaseModel):
     def proof(self) -> dict[str, Any]:
         return {
             k: v
-            for k, v in {"code": self.code, "response": self.response, "mobile": self.mobile}.items()
+            for k, v in {
+                "code": self.code,
+                "response": self.response,
+                "mobile": self.mobile,
+            }.items()
             if v is not None
         }
 

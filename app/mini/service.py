@@ -265,4 +265,3 @@ async def new_challenge(
     )
     await db.commit()
     return row
-

@@ -76,8 +76,12 @@ def id_composite(b: Bundle, storage: Storage, person: str) -> bytes:
 
     p = person_for(b, person)
     if p.doc_type not in state.TWO_SIDED_DOCUMENTS:
-        raise AppError(code="COMPOSITE_NOT_APPLICABLE", status=422,
-                       zh="该证件只有一面,无需合成", en="One-page document: no composite")  # fmt: skip
+        raise AppError(
+            code="COMPOSITE_NOT_APPLICABLE",
+            status=422,
+            zh="该证件只有一面,无需合成",
+            en="One-page document: no composite",
+        )
     front = b.current(p.id, "id_front")
     back = b.current(p.id, "id_back")
     if front is None or back is None or not front.storage_key or not back.storage_key:

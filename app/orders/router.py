@@ -6,13 +6,12 @@ import hashlib
 import io
 import json
 from typing import Any
-
-import segno
 from urllib.parse import quote
 
+import segno
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import StreamingResponse
 from fastapi.encoders import jsonable_encoder
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
 from app.deps import CtxDep, DbDep, ProviderDep
@@ -91,9 +90,7 @@ async def list_orders(
     response_model=OrderOut,
     responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
 )
-async def get_order(
-    order_id: str, db: DbDep, provider_id: ProviderDep, request: Request
-) -> Any:
+async def get_order(order_id: str, db: DbDep, provider_id: ProviderDep, request: Request) -> Any:
     """Read an order: status, parts with their steps and checks, materials; ETag for polling."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     view = await service.order_view(db, bundle)
@@ -130,25 +127,29 @@ def qr_url(base: str, token: str) -> str:
     return f"{base.rstrip('/')}/m/qr?t={token}"
 
 
-async def _current_qr(
-    db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, scope: str
-) -> str:
+async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, scope: str) -> str:
     bundle = await service.load_bundle(db, order_id, provider_id)
     scope = service.check_scope(bundle, scope)
     row = (
-        await db.execute(
-            select(QrToken)
-            .where(
-                QrToken.order_id == order_id,
-                QrToken.scope == scope,
-                QrToken.revoked_at.is_(None),
-                QrToken.expires_at > service.now_utc(),
+        (
+            await db.execute(
+                select(QrToken)
+                .where(
+                    QrToken.order_id == order_id,
+                    QrToken.scope == scope,
+                    QrToken.revoked_at.is_(None),
+                    QrToken.expires_at > service.now_utc(),
+                )
+                .order_by(QrToken.version.desc())
             )
-            .order_by(QrToken.version.desc())
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
     if row is None:
-        token, row = await service.issue_qr(db, ctx.codec, bundle, scope, ctx.settings.qr_ttl_seconds)
+        token, row = await service.issue_qr(
+            db, ctx.codec, bundle, scope, ctx.settings.qr_ttl_seconds
+        )
     else:
         from app.tokens import QrClaims
 
@@ -241,7 +242,9 @@ async def events(
 
 
 @router.get("/orders/{order_id}/materials", response_model=list[MaterialListItem])
-async def list_materials(order_id: str, db: DbDep, provider_id: ProviderDep) -> list[dict[str, Any]]:
+async def list_materials(
+    order_id: str, db: DbDep, provider_id: ProviderDep
+) -> list[dict[str, Any]]:
     """List the order's materials with their checks and extracted fields."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     stored = [m for m in bundle.materials if m.storage_key is not None]
@@ -291,14 +294,18 @@ async def id_composite(
     response_class=StreamingResponse,
     responses={200: {"content": {"application/zip": {}}}},
 )
-async def package(order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep) -> StreamingResponse:
+async def package(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
+) -> StreamingResponse:
     """Download every accepted material, the ID composites and a manifest, as one zip."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     current = materials.current_materials(bundle)
     rows = await service.checks_for(db, [m.id for m in current])
     checks = {mid: [service.check_dict(r) for r in rs] for mid, rs in rows.items()}
     events = list(
-        (await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))).scalars()
+        (
+            await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))
+        ).scalars()
     )
     extra: list[tuple[str, bytes]] = []
     people = [("subject_principal", bundle.shape.subject_principal)] + [

@@ -31,11 +31,11 @@ from app.tokens import QrClaims, TokenCodec
 from app.validators import (
     id_number_problem,
     is_valid_uscc,
+    nfkc,
     normalize_domain,
     normalize_id_number,
     normalize_mobile,
     normalize_uscc,
-    nfkc,
 )
 from app.webhooks.service import enqueue_for_event
 
@@ -370,7 +370,9 @@ class Bundle:
         return None
 
 
-def _shape(order: Order, principals: dict[str, Principal], sites: list[Website]) -> state.OrderShape:
+def _shape(
+    order: Order, principals: dict[str, Principal], sites: list[Website]
+) -> state.OrderShape:
     def ps(p: Principal) -> state.PersonShape:
         return state.PersonShape(p.id, p.doc_type, p.doc_number)
 
@@ -381,9 +383,7 @@ def _shape(order: Order, principals: dict[str, Principal], sites: list[Website])
     )
 
 
-async def load_bundle(
-    db: AsyncSession, order_id: str, provider_id: str | None = None
-) -> Bundle:
+async def load_bundle(db: AsyncSession, order_id: str, provider_id: str | None = None) -> Bundle:
     # populate_existing: a retry in the same DB session must see rows as they are now.
     query = select(Order).where(Order.id == order_id).execution_options(populate_existing=True)
     if provider_id is not None:

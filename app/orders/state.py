@@ -139,7 +139,8 @@ def subject_done(shape: OrderShape, evidence: Evidence) -> bool:
     return _done(evidence, subject_steps(shape))
 
 
-def website_done(shape: OrderShape, website: WebsiteShape, evidence: Evidence) -> bool:
+def website_done(website: WebsiteShape, evidence: Evidence) -> bool:
+    """The principal's ID (from whichever part captured it) and their matched live face."""
     p = website.principal
     person_ids = [Step("", c, p.id, "") for c in id_steps(p)]
     face = Step("face", "face", p.id, "")
@@ -160,7 +161,7 @@ class Parts:
 def parts(shape: OrderShape, evidence: Evidence) -> Parts:
     return Parts(
         subject=subject_done(shape, evidence),
-        websites={w.id: website_done(shape, w, evidence) for w in shape.websites},
+        websites={w.id: website_done(w, evidence) for w in shape.websites},
         sheet=sheet_done(evidence),
     )
 
