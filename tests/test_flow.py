@@ -419,6 +419,8 @@ async def test_materials_list_and_package(api: Api) -> None:
     names = zf.namelist()
     assert "manifest.json" in names
     assert "证件合成图-张三.jpg" in names
+    sheet = next(n for n in names if n.startswith("电子核验单-"))
+    assert zf.read(sheet).startswith(b"%PDF")
     manifest = json.loads(zf.read("manifest.json"))
     import hashlib
 

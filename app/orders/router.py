@@ -320,6 +320,10 @@ async def package(
             data = await ctx.pipeline.run(materials.id_composite, bundle, ctx.storage, key)
             name = bundle.principals[p.id].name
             extra.append((f"证件合成图-{materials._safe(name)}.jpg", data))
+    from app.filing.service import sheet_file
+
+    # The electronic verification sheet (电子版用户真实性核验单), with its code recorded.
+    extra.append(await sheet_file(db, bundle, ctx.storage, ctx.settings.signing_key()))
     filename = f"heyan-{bundle.order.external_id}.zip"
     return StreamingResponse(
         materials.package_zip(bundle, ctx.storage, checks, events, extra),
