@@ -1,0 +1,64 @@
+"""Write a labelled-synthetic filing order and matching document photos for trying the API.
+
+    .venv/bin/python bench/sample_docs.py samples/     # order.json, licence.jpg, id_front.jpg,
+                                                        # id_back.jpg, sheet.jpg (all SYNTHETIC)
+
+The people, company and numbers are made up (valid check digits); every image carries a
+"SYNTHETIC" mark. Used by README's curl walk-through and the load test.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from datetime import date
+from pathlib import Path
+
+import cv2
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.docgen import render as R  # noqa: E402
+from tests.docgen import scene as S  # noqa: E402
+from tests.docgen.identities import make_company, make_person  # noqa: E402
+
+
+def main(out: Path, seed: int = 7) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(seed)
+    today = date.today()
+    p = make_person(rng, today)
+    c = make_company(rng, today)
+    principal = {
+        "name": p.name,
+        "document": {"type": "resident_id", "number": p.id_number},
+        "mobile": "13800138000",
+    }
+    order = {
+        "external_id": f"demo-{seed}",
+        "business_type": "new_filing",
+        "subject": {
+            "nature": "enterprise",
+            "name": c.name,
+            "document": {"type": "business_licence", "number": c.uscc},
+            "province": "广东省",
+            "principal": principal,
+        },
+        "websites": [{"name": "示例官网", "domains": ["example.cn"], "principal": principal}],
+    }
+    (out / "order.json").write_text(json.dumps(order, ensure_ascii=False, indent=2))
+    shots = {
+        "licence.jpg": R.render_licence(c, rng),
+        "id_front.jpg": R.render_id_front(p, rng),
+        "id_back.jpg": R.render_id_back(p, rng),
+    }
+    for name, doc in shots.items():
+        img = S.photograph(doc, rng, tilt=0.02, fill=0.66).image
+        cv2.imwrite(str(out / name), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    sys.stdout.write(f"wrote {', '.join(['order.json', *shots])} to {out}\n")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "samples"))
