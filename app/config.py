@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     # PostgreSQL schema (search_path) to use; empty means the server's default.
     database_schema: str = ""
     secret_key: str = ""
+    # Earlier SECRET_KEYs (comma-separated) still accepted when verifying tokens: rotation.
+    previous_secret_keys: str = ""
     # Older secrets still accepted for verifying tokens (comma-separated), for key rotation.
     # Encryption at rest (app/crypto.py): "kid:base64(32 bytes),..." — the last key encrypts
     # new writes; older ones stay readable. FACE_DATA_KEYS is separate for biometric data.

@@ -125,7 +125,10 @@ def create_app(
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
             storage=EncryptedStorage(LocalStorage(settings.data_dir / "materials")),
-            codec=TokenCodec(settings.signing_key()),
+            codec=TokenCodec(
+                settings.signing_key(),
+                [k.strip() for k in settings.previous_secret_keys.split(",") if k.strip()],
+            ),
             pipeline=pipe,
             http=http,
             phones=build_phones(settings, http),

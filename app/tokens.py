@@ -7,6 +7,7 @@ QR_EXPIRED.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,17 +52,33 @@ class QrClaims:
     expires_at: datetime
 
 
+def key_id(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()[:8]
+
+
 class TokenCodec:
-    def __init__(self, key: str) -> None:
+    """Signs with the current secret (its id in the JWT header ``kid``) and verifies with
+    the current or any previous secret, so SECRET_KEY can rotate without breaking the QR
+    codes and sessions already handed out."""
+
+    def __init__(self, key: str, previous: list[str] | None = None) -> None:
         self._key = key
+        self._kid = key_id(key)
+        self._keys = {key_id(k): k for k in [*(previous or []), key]}
 
     def _encode(self, claims: dict[str, Any]) -> str:
-        return jwt.encode({"iss": ISSUER, **claims}, self._key, algorithm=ALGORITHM)
+        return jwt.encode(
+            {"iss": ISSUER, **claims}, self._key, algorithm=ALGORITHM, headers={"kid": self._kid}
+        )
 
     def _decode(self, token: str, audience: str) -> dict[str, Any]:
+        kid = jwt.get_unverified_header(token).get("kid")
+        key = self._keys.get(kid) if isinstance(kid, str) else None
+        if key is None:
+            raise jwt.InvalidKeyError("unknown key id")
         claims: dict[str, Any] = jwt.decode(
             token,
-            self._key,
+            key,
             algorithms=[ALGORITHM],
             audience=audience,
             issuer=ISSUER,

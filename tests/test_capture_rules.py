@@ -81,3 +81,17 @@ async def test_precheck_changes_nothing(api: Api) -> None:
     assert got["materials"] == []
     assert got["status"] == "pending"
     assert (await upload(api, s, "subject_document")).status_code == 201
+
+
+async def test_full_inference_queue_answers_busy_at_once(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = await new_order(api)
+    s = await open_session(api, await qr(api, order["id"]))
+    monkeypatch.setattr(api.app.state.ctx.pipeline, "_queue_limit", 0)
+    r = await upload(api, s, "subject_document")
+    assert r.status_code == 503
+    assert r.json()["code"] == "BUSY"
+    assert r.headers["retry-after"] == "2"
+    monkeypatch.undo()
+    assert (await upload(api, s, "subject_document")).status_code == 201
