@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -24,6 +24,7 @@ from app.context import AppContext
 from app.db import make_engine, make_sessionmaker
 from app.errors import AppError
 from app.logs import configure_logging, request_id
+from app.metrics import WEBHOOK_BACKLOG, exposition, metrics_middleware
 from app.ratelimit import RateLimiter, limiter_middleware
 from app.storage import EncryptedStorage, LocalStorage
 from app.tokens import TokenCodec
@@ -178,6 +179,8 @@ def create_app(
         )
     )
 
+    app.middleware("http")(metrics_middleware)
+
     @app.middleware("http")
     async def _request_id(request: Request, call_next: Any) -> Any:
         rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
@@ -266,6 +269,26 @@ def create_app(
     async def healthz() -> dict[str, str]:
         """Report that the process is up."""
         return {"status": "ok"}
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics(request: Request) -> PlainTextResponse:
+        """Expose Prometheus metrics of this process."""
+        from sqlalchemy import func, select
+
+        from app.webhooks.models import WebhookDelivery
+
+        ctx: AppContext = request.app.state.ctx
+        try:
+            async with ctx.sessionmaker() as db:
+                backlog = await db.scalar(
+                    select(func.count())
+                    .select_from(WebhookDelivery)
+                    .where(WebhookDelivery.status.in_(["pending", "failed"]))
+                )
+            WEBHOOK_BACKLOG.set(backlog or 0)
+        except Exception:
+            log.warning("metrics: webhook backlog unavailable")
+        return PlainTextResponse(exposition(), media_type="text/plain; version=0.0.4")
 
     @app.get("/readyz", tags=["ops"])
     async def readyz(request: Request) -> JSONResponse:

@@ -56,3 +56,13 @@ async def test_rate_limit_answers_429_problem(api: Api) -> None:
         assert int(r.headers["retry-after"]) >= 1
     finally:
         address.per_minute = saved
+
+
+async def test_metrics_exposition(api: Api) -> None:
+    await api.client.get("/v1/orders", headers=api.auth)
+    r = await api.client.get("/metrics")
+    assert r.status_code == 200
+    text = r.text
+    assert 'heyan_http_request_seconds_count{method="GET",route="/v1/orders",status="200"}' in text
+    assert "heyan_inference_queue_depth" in text
+    assert "heyan_webhook_backlog" in text

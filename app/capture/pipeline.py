@@ -22,6 +22,7 @@ from PIL import Image
 from app.capture.intake import DecodedImage, decode_image, probe_video, require_video
 from app.checks import Check, ModelRef
 from app.errors import AppError
+from app.metrics import INFERENCE_SECONDS, QUEUE_DEPTH
 
 T = TypeVar("T")
 
@@ -139,12 +140,22 @@ class CapturePipeline:
         if self._waiting >= self._queue_limit:
             raise Busy(headers={"Retry-After": "2"})
         self._waiting += 1
+        QUEUE_DEPTH.set(self._waiting)
         try:
             async with self._slots:
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._pool, fn, *args)
         finally:
             self._waiting -= 1
+            QUEUE_DEPTH.set(self._waiting)
+
+    @staticmethod
+    def _timed(name: str, fn: Callable[..., T]) -> Callable[..., T]:
+        def run(*args: Any) -> T:
+            with INFERENCE_SECONDS.labels(name).time():
+                return fn(*args)
+
+        return run
 
     # -- documents -------------------------------------------------------------------
 
@@ -163,7 +174,9 @@ class CapturePipeline:
         )
         if self.document_analyzer is None or not outcome.accepted:
             return outcome
-        verdict = await self.run(self._analyze_document, decoded.bgr, expect)
+        verdict = await self.run(
+            self._timed("document", self._analyze_document), decoded.bgr, expect
+        )
         outcome.checks += verdict.checks
         outcome.extracted = dict(verdict.fields)
         if verdict.portrait is not None:
@@ -223,7 +236,9 @@ class CapturePipeline:
         )
         if self.face_analyzer is None:
             return outcome
-        verdict = await self.run(self._analyze_face, video, frames, actions, portrait)
+        verdict = await self.run(
+            self._timed("face", self._analyze_face), video, frames, actions, portrait
+        )
         outcome.checks += verdict.checks
         outcome.match_score = verdict.match_score
         if verdict.best_frame is not None:

@@ -21,6 +21,7 @@ from app.capture.upload import Form
 from app.checks import Check, check
 from app.context import AppContext
 from app.errors import AppError, Conflict, Forbidden, NotFound
+from app.metrics import CAPTURES, CHECK_FAILURES
 from app.mini.service import STEP_TITLES
 from app.models import CaptureSession, Challenge, CheckRow, Material, new_id, utcnow
 from app.orders import service, state
@@ -432,6 +433,9 @@ async def _commit(
         for type_, p, data in service.status_events(bundle.shape, before, after):
             await service.record_event(db, bundle.order, type_, part=p, session=session, data=data)
         await db.commit()
+        CAPTURES.labels(step.name, "accepted" if main.accepted else "refused").inc()
+        for code in failed:
+            CHECK_FAILURES.labels(code).inc()
         if lost_race:
             raise StepAlreadyDone()
         steps = state.scope_steps(bundle.shape, session.scope)
