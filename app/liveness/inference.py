@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,7 @@ def make_session(
     return ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
 
 
-class InferenceModel:
+class InferenceModel(ABC):
     """Base of every model: loaded once, then ``predict`` from any thread.
 
     ``InferenceSession.run`` is thread-safe; only loading is guarded by a lock.
@@ -125,8 +126,9 @@ class InferenceModel:
         session = self.session
         return self._predict(session, *args, **kwargs)
 
+    @abstractmethod
     def _predict(self, session: ort.InferenceSession, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        """Subclasses turn inputs into the session's feed and its outputs into results."""
 
     def run(self, session: ort.InferenceSession, feed: np.ndarray) -> list[np.ndarray]:
         out: list[np.ndarray] = session.run(None, {self.input_names[0]: feed})
