@@ -29,6 +29,17 @@ def nfkc(text: str) -> str:
     return unicodedata.normalize("NFKC", text)
 
 
+def clean_text(raw: str) -> str:
+    """NFKC, without control and format characters (zero-width, RTL overrides, NUL).
+
+    Such characters make two names look equal on screen while comparing unequal, or
+    reverse what a reviewer reads; they have no place in a name on a filing.
+    """
+    text = nfkc(raw)
+    text = "".join(c for c in text if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs"))
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def normalize_id_number(raw: str) -> str:
     return re.sub(r"\s", "", nfkc(raw)).upper()
 

@@ -29,9 +29,9 @@ from app.orders import state
 from app.orders.schemas import OrderIn, PrincipalIn
 from app.tokens import QrClaims, TokenCodec
 from app.validators import (
+    clean_text,
     id_number_problem,
     is_valid_uscc,
-    nfkc,
     normalize_domain,
     normalize_id_number,
     normalize_mobile,
@@ -107,6 +107,11 @@ def _check_person(p: PrincipalIn, where: str, errors: list[FieldError]) -> dict[
                 "A principal needs a personal document type",
             )
         )
+    name = clean_text(p.name)
+    if not name:
+        errors.append(
+            FieldError("NAME_INVALID", f"{where}.name", "姓名不能为空", "The name is empty")
+        )
     mobile = normalize_mobile(p.mobile)
     if mobile is None:
         errors.append(
@@ -118,7 +123,7 @@ def _check_person(p: PrincipalIn, where: str, errors: list[FieldError]) -> dict[
             )
         )
     return {
-        "name": nfkc(p.name).strip(),
+        "name": name,
         "doc_type": p.document.type.value,
         "doc_number": number,
         "mobile": mobile or "",
@@ -201,7 +206,7 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
                 domains.append(norm)
         websites.append(
             {
-                "name": nfkc(w.name).strip(),
+                "name": clean_text(w.name),
                 "domains": domains,
                 "principal": _check_person(w.principal, f"websites[{i}].principal", errors),
             }
@@ -240,7 +245,7 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
         "business_type": body.business_type.value,
         "subject": {
             "nature": nature,
-            "name": nfkc(s.name).strip(),
+            "name": clean_text(s.name),
             "document": {"type": s.document.type.value, "number": subject_number},
             "province": s.province,
             "principal": principal,
