@@ -32,8 +32,8 @@ async def due_orders(
         )
     ).scalars()
     due = []
-    for oid in rows:
-        bundle = await service.load_bundle(db, oid)
+    bundles = await service.load_bundles(db, list(rows))
+    for oid, bundle in bundles.items():
         complete = bundle.status() == state.Status.COMPLETE
         limit = retention_days if complete else abandon_days
         if bundle.order.updated_at < now - timedelta(days=limit):

@@ -69,18 +69,17 @@ async def list_orders(
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
-    items = []
-    for o in rows:
-        bundle = await service.load_bundle(db, o.id, provider_id)
-        items.append(
-            {
-                "id": o.id,
-                "external_id": o.external_id,
-                "status": bundle.status().value,
-                "updated_at": o.updated_at,
-                "cursor": o.last_event_id,
-            }
-        )
+    bundles = await service.load_bundles(db, [o.id for o in rows], provider_id)
+    items = [
+        {
+            "id": o.id,
+            "external_id": o.external_id,
+            "status": bundles[o.id].status().value,
+            "updated_at": o.updated_at,
+            "cursor": o.last_event_id,
+        }
+        for o in rows
+    ]
     next_cursor = rows[-1].last_event_id if rows else changed_since
     return {"items": items, "next_cursor": next_cursor, "has_more": has_more}
 
