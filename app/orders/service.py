@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -440,6 +441,22 @@ async def load_bundles(
 # Events
 
 
+async def _serialise_provider_events(db: AsyncSession, provider_id: str) -> None:
+    """Make one provider's event ids commit in id order (PostgreSQL).
+
+    `changed_since` polling hands out the newest event id as a cursor. If transaction A took
+    event id 10 and B took 11 but B committed first, a poll between the two commits would
+    return 11 and A's change would never be seen. A transaction-scoped advisory lock per
+    provider, taken before the id is drawn and held until commit, rules that out. SQLite
+    already has a single writer, so ids there always commit in order.
+    """
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(b"heyan-events:" + provider_id.encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
 async def record_event(
     db: AsyncSession,
     order: Order,
@@ -452,6 +469,7 @@ async def record_event(
     phone_masked: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
+    await _serialise_provider_events(db, order.provider_id)
     event = Event(
         order_id=order.id,
         provider_id=order.provider_id,
