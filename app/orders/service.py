@@ -441,7 +441,7 @@ async def load_bundles(
 # Events
 
 
-async def _serialise_provider_events(db: AsyncSession, provider_id: str) -> None:
+async def _serialise_provider_events(db: AsyncSession, order_id: str, provider_id: str) -> None:
     """Make one provider's event ids commit in id order (PostgreSQL).
 
     `changed_since` polling hands out the newest event id as a cursor. If transaction A took
@@ -449,9 +449,16 @@ async def _serialise_provider_events(db: AsyncSession, provider_id: str) -> None
     return 11 and A's change would never be seen. A transaction-scoped advisory lock per
     provider, taken before the id is drawn and held until commit, rules that out. SQLite
     already has a single writer, so ids there always commit in order.
+
+    Lock order is always the order's row first, then the provider lock (every writing
+    transaction touches one order), so a transaction that bumped the order's version and one
+    that only records an event cannot deadlock.
     """
     if db.get_bind().dialect.name != "postgresql":
         return
+    # FOR NO KEY UPDATE: the lock the UPDATE below takes anyway; it does not conflict with
+    # the KEY SHARE lock that inserting a material (foreign key) holds on the order.
+    await db.execute(select(Order.id).where(Order.id == order_id).with_for_update(key_share=True))
     digest = hashlib.sha256(b"heyan-events:" + provider_id.encode()).digest()
     key = int.from_bytes(digest[:8], "big", signed=True)
     await db.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
@@ -469,7 +476,7 @@ async def record_event(
     phone_masked: str | None = None,
     data: dict[str, Any] | None = None,
 ) -> Event:
-    await _serialise_provider_events(db, order.provider_id)
+    await _serialise_provider_events(db, order.id, order.provider_id)
     event = Event(
         order_id=order.id,
         provider_id=order.provider_id,
