@@ -45,13 +45,18 @@ def install_masking() -> None:
 
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         record = previous(*args, **kwargs)
+        record.request_id = request_id.get()
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            # uvicorn's AccessFormatter unpacks the args (client, method, path, version,
+            # status): keep the tuple, mask each text (a token can sit in the query string).
+            record.args = tuple(mask(a) if isinstance(a, str) else a for a in record.args)
+            return record
         try:
             message = record.getMessage()
         except Exception:  # a bad format string must not take logging down
             message = str(record.msg)
         record.msg = mask(message)
         record.args = None
-        record.request_id = request_id.get()
         return record
 
     logging.setLogRecordFactory(factory)

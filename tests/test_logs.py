@@ -42,3 +42,34 @@ async def test_full_flow_logs_no_pii(api: Api, caplog: pytest.LogCaptureFixture)
     assert "heyan.test" in text or "debug" in text
     for secret in (ID_A, "13800138000", "13900000000", token, s["session_token"], api.api_key):
         assert secret not in text, secret
+
+
+def test_uvicorn_access_lines_format_and_are_masked() -> None:
+    """uvicorn's AccessFormatter unpacks the record's args: the masking factory keeps them
+    as a tuple (a regression printed 'Logging error' for every request) and masks each."""
+    import io
+
+    from uvicorn.logging import AccessFormatter
+
+    from app.logs import install_masking
+
+    install_masking()
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s'))
+    logger = logging.getLogger("uvicorn.access")
+    logger.addHandler(handler)
+    level, was = logger.level, logger.propagate
+    try:
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+        logger.info(
+            '%s - "%s %s HTTP/%s" %d',
+            "127.0.0.1:5000", "GET", "/m/qr?t=eyJhbGciOi.eyJzdWIiOiJ4.c2lnbmF0dXJl", "1.1", 200,
+        )  # fmt: skip
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = was
+    line = out.getvalue()
+    assert '"GET /m/qr?t=[token] HTTP/1.1" 200' in line, line
