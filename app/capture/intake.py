@@ -12,6 +12,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -142,27 +143,82 @@ def require_video(data: bytes) -> str:
     return ctype
 
 
-def probe_video(data: bytes, max_seconds: float) -> None:
-    """Open the container and decode one frame: refuse undecodable or over-long videos early."""
+MAX_VIDEO_PACKETS = 10_000  # 15 s at 240 fps is 3 600; more is a crafted file
+
+
+def probe_video(data: bytes, max_seconds: float, max_pixels: int | None = None) -> None:
+    """Refuse undecodable, truncated, over-long or over-sized videos before any model runs.
+
+    The header's frame size and duration are checked first (a file may claim 65 535 px or
+    a day), then every packet is demuxed (cheap: nothing is decoded) so a file cut short
+    by a dropped upload, or packets stamped far past the limit, are caught, and one frame
+    is decoded to prove the codec data is real.
+    """
     import av
 
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             stream = next(iter(container.streams.video), None)
             if stream is None:
                 raise Undecodable(zh="视频中没有画面,请重新录制", en="No video stream")
-            duration = float(container.duration) / 1_000_000 if container.duration else None
-            if duration is not None and duration > max_seconds + 0.5:
+            w, h = stream.codec_context.width or 0, stream.codec_context.height or 0
+            if max_pixels is not None and (w * h > max_pixels or max(w, h) > 20000):
                 raise AppError(
-                    code="VIDEO_TOO_LONG",
+                    code="VIDEO_TOO_LARGE_PIXELS",
                     status=422,
-                    zh=f"视频过长,请录制 {int(max_seconds)} 秒以内的视频",
-                    en=f"The video is longer than {max_seconds:.0f} s",
+                    zh="视频分辨率过大,请使用手机相机的常规设置重新录制",
+                    en=f"The video frame size {w}x{h} is too large",
+                    extra={"width": w, "height": h},
                 )
-            for _frame in container.decode(stream):
+            duration = float(container.duration) / 1_000_000 if container.duration else None
+            too_long = AppError(
+                code="VIDEO_TOO_LONG",
+                status=422,
+                zh=f"视频过长,请录制 {int(max_seconds)} 秒以内的视频",
+                en=f"The video is longer than {max_seconds:.0f} s",
+            )
+            if duration is not None and duration > max_seconds + 0.5:
+                raise too_long
+            covered = _demux_span(container, stream, too_long)
+            if covered is not None and covered > max_seconds + 0.5:
+                raise too_long
+            # The video stream's own length when the container says it (an audio track may
+            # run longer); Matroska only has the segment's.
+            expected = (
+                float(stream.duration * stream.time_base)
+                if stream.duration and stream.time_base
+                else duration
+            )
+            if (
+                expected is not None
+                and covered is not None
+                and expected - covered > max(0.5, 0.25 * expected)
+            ):
+                # The header was written for a longer file: the upload was cut short.
+                raise Undecodable(
+                    zh="视频不完整,请重新录制并上传",
+                    en=f"Truncated video: {covered:.1f} s of {expected:.1f} s",
+                )
+        with av.open(io.BytesIO(data), mode="r") as container:
+            for _frame in container.decode(video=0):
                 return
     except AppError:
         raise
     except Exception as exc:  # PyAV raises many types for corrupt input
         raise Undecodable(zh="视频已损坏或无法读取,请重新录制", en="Undecodable video") from exc
     raise Undecodable(zh="视频中没有画面,请重新录制", en="No decodable frame")
+
+
+def _demux_span(container: Any, stream: Any, too_long: AppError) -> float | None:
+    """Seconds from the first to the end of the last video packet (None: no timestamps)."""
+    first = last = None
+    for n, packet in enumerate(container.demux(stream)):
+        if n > MAX_VIDEO_PACKETS:
+            raise too_long
+        if packet.pts is None or packet.size == 0:
+            continue
+        start = float(packet.pts * stream.time_base)
+        end = float((packet.pts + (packet.duration or 0)) * stream.time_base)
+        first = start if first is None else min(first, start)
+        last = end if last is None else max(last, end)
+    return None if first is None or last is None else last - first

@@ -56,6 +56,29 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+# rapidocr builds its own provider list from use_* flags; these are the ones it knows.
+_RAPIDOCR_FLAGS = {
+    "CUDAExecutionProvider": "EngineConfig.onnxruntime.use_cuda",
+    "DmlExecutionProvider": "EngineConfig.onnxruntime.use_dml",
+    "CANNExecutionProvider": "EngineConfig.onnxruntime.use_cann",
+    "CoreMLExecutionProvider": "EngineConfig.onnxruntime.use_coreml",
+}
+
+
+def rapidocr_provider_flags(providers: tuple[str, ...]) -> dict[str, bool]:
+    """rapidocr's use_* switches for the first non-CPU provider it supports (ONNX_PROVIDERS).
+
+    rapidocr puts one accelerator before the CPU provider; a provider it has no switch for
+    (TensorRT, OpenVINO...) leaves OCR on the CPU.
+    """
+    flags = dict.fromkeys(_RAPIDOCR_FLAGS.values(), False)
+    for name in providers:
+        if name in _RAPIDOCR_FLAGS:
+            flags[_RAPIDOCR_FLAGS[name]] = True
+            break
+    return flags
+
+
 def default_threads() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
@@ -63,8 +86,14 @@ def default_threads() -> int:
 class OcrEngine:
     """rapidocr with the det (PP-OCRv6 small) and rec (PP-OCRv6 small) models of its wheel."""
 
-    def __init__(self, threads: int | None = None, det_limit_side: int = 736) -> None:
+    def __init__(
+        self,
+        threads: int | None = None,
+        det_limit_side: int = 736,
+        providers: tuple[str, ...] = ("CPUExecutionProvider",),
+    ) -> None:
         self._threads = threads or default_threads()
+        self._providers = providers  # already filtered by app.liveness.select_providers
         self._det_limit_side = det_limit_side
         self._engine: Any = None
         self._models: list[ModelRef] = []
@@ -90,6 +119,7 @@ class OcrEngine:
                 "EngineConfig.onnxruntime.inter_op_num_threads": 1,
                 "EngineConfig.onnxruntime.enable_cpu_mem_arena": False,
                 "Det.limit_side_len": self._det_limit_side,
+                **rapidocr_provider_flags(self._providers),
             }
             engine = RapidOCR(params=params)
             # Create the det and rec sessions now rather than on the first request.

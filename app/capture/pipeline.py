@@ -218,7 +218,9 @@ class CapturePipeline:
                 from app.capture.upload import FileTooLarge
 
                 raise FileTooLarge()
-            await self.run(probe_video, video, self.limits.max_video_seconds)
+            await self.run(
+                probe_video, video, self.limits.max_video_seconds, self.limits.max_image_pixels
+            )
             stored, stored_type = video, ctype
         else:
             assert frames is not None

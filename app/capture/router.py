@@ -11,6 +11,7 @@ from app.capture import service
 from app.capture.upload import read_form
 from app.deps import CaptureSessionDep, CtxDep, DbDep, ProviderDep
 from app.mini.schemas import CaptureOut, PrecheckOut
+from app.openapi import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 provider_router = APIRouter(prefix="/v1", tags=["provider"])
@@ -51,6 +52,9 @@ async def _form(request: Request, ctx: CtxDep) -> Any:
         limits={"file": s.max_image_bytes, "frames": s.max_image_bytes, "video": s.max_video_bytes},
         default_limit=s.max_image_bytes,
         total_limit=s.max_video_bytes + 2 * s.max_image_bytes,
+        content_length=request.headers.get("content-length"),
+        idle_timeout=s.upload_idle_timeout_seconds,
+        total_timeout=s.upload_timeout_seconds,
     )
 
 
@@ -59,7 +63,12 @@ async def _form(request: Request, ctx: CtxDep) -> Any:
     status_code=201,
     response_model=CaptureOut,
     openapi_extra=_MULTIPART,
-    responses={422: {"description": "CAPTURE_REJECTED with the checks, or bad input"}},
+    responses={
+        422: {
+            **PROBLEM_RESPONSES[422],
+            "description": "CAPTURE_REJECTED with the checks, or bad input",
+        }
+    },
 )
 async def capture(
     step: str, request: Request, session: CaptureSessionDep, db: DbDep, ctx: CtxDep

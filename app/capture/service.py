@@ -7,6 +7,7 @@ the same step leave exactly one accepted material and one consistent event trail
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass
@@ -278,7 +279,7 @@ async def run_checks(
         )
         portrait_m = bundle.current(person.id, portrait_step, kind="portrait")
         portrait = (
-            ctx.storage.get(portrait_m.storage_key)
+            await asyncio.to_thread(ctx.storage.get, portrait_m.storage_key)
             if portrait_m and portrait_m.storage_key
             else None
         )
@@ -386,13 +387,14 @@ async def take_capture(
     try:
         for m, data in blobs:
             assert m.storage_key is not None
-            ctx.storage.put(m.storage_key, data)
+            # Off the event loop: on S3 a write is a network round trip.
+            await asyncio.to_thread(ctx.storage.put, m.storage_key, data)
             written.append(m.storage_key)
         status, body = await _commit(db, session, step, outcome, main, derived)
     except BaseException:
         await db.rollback()
         for key in written:
-            ctx.storage.delete(key)
+            await asyncio.to_thread(ctx.storage.delete, key)
         raise
     return status, body
 

@@ -1,15 +1,20 @@
 """Streaming multipart reader with per-part size limits enforced while the bytes arrive.
 
 Starlette's form parser spools a whole file before the endpoint sees it; a capture
-endpoint must refuse a 500 MB upload after 4 MB, not after reading it all.
+endpoint must refuse a 500 MB upload after 4 MB, not after reading it all, refuse a
+declared 5 GB body before reading any of it, and cut off a client that trickles its body
+(slowloris) instead of letting it hold a worker and its buffers for ever.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from python_multipart.multipart import MultipartParseError, MultipartParser, parse_options_header
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 
 from app.errors import AppError
 
@@ -26,6 +31,13 @@ class BadUpload(AppError):
     code = "UPLOAD_MALFORMED"
     zh = "上传内容格式有误,请重新上传"
     en = "The upload is not a valid multipart/form-data body"
+
+
+class UploadTimeout(AppError):
+    status = 408
+    code = "UPLOAD_TIMEOUT"
+    zh = "上传超时,请检查网络后重新上传"
+    en = "The upload was too slow and has been cut off"
 
 
 @dataclass
@@ -47,6 +59,10 @@ class Form:
 
 
 MAX_FIELD_BYTES = 64 * 1024
+# Refusals sent before the body is read to its end close the connection: otherwise the
+# server goes on reading (and discarding) what the client still sends, for as long as it
+# likes to send it.
+CLOSE = {"Connection": "close"}
 MAX_PARTS = 64
 
 
@@ -57,8 +73,28 @@ async def read_form(
     limits: dict[str, int],
     default_limit: int,
     total_limit: int,
+    content_length: str | None = None,
+    idle_timeout: float | None = None,
+    total_timeout: float | None = None,
 ) -> Form:
-    """Parse multipart/form-data; ``limits`` maps a file field name to its byte limit."""
+    """Parse multipart/form-data; ``limits`` maps a file field name to its byte limit.
+
+    ``content_length`` (the request header) over ``total_limit`` is refused before a byte
+    of the body is read. ``idle_timeout`` bounds the wait for each chunk, ``total_timeout``
+    the whole body: either raises :class:`UploadTimeout`.
+    """
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            raise BadUpload(zh="请求长度有误", en="Invalid Content-Length") from None
+        if declared > total_limit:
+            raise FileTooLarge(
+                zh=f"文件过大(上限 {total_limit // (1024 * 1024)} MB),请压缩后重新上传",
+                en=f"The declared body ({declared} bytes) exceeds {total_limit} bytes",
+                extra={"limit_bytes": total_limit},
+                headers=CLOSE,
+            )
     ctype, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
@@ -67,7 +103,7 @@ async def read_form(
         )
 
     form = Form()
-    state: dict[str, object] = {"headers": {}, "field": b"", "value": b""}
+    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b""}
     current: list[Part] = []
     total = 0
 
@@ -75,15 +111,15 @@ async def read_form(
         state["headers"] = {}
 
     def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] = bytes(state["field"]) + data[start:end]  # type: ignore[arg-type]
+        state["field"] = bytes(state["field"]) + data[start:end]
 
     def on_header_value(data: bytes, start: int, end: int) -> None:
-        state["value"] = bytes(state["value"]) + data[start:end]  # type: ignore[arg-type]
+        state["value"] = bytes(state["value"]) + data[start:end]
 
     def on_header_end() -> None:
         headers = state["headers"]
         assert isinstance(headers, dict)
-        headers[bytes(state["field"]).lower()] = bytes(state["value"])  # type: ignore[arg-type]
+        headers[bytes(state["field"]).lower()] = bytes(state["value"])
         state["field"] = b""
         state["value"] = b""
 
@@ -116,6 +152,7 @@ async def read_form(
                 zh=f"文件过大(上限 {limit // (1024 * 1024)} MB),请压缩后重新上传",
                 en=f"{part.name} exceeds {limit} bytes",
                 extra={"limit_bytes": limit, "field": part.name},
+                headers=CLOSE,
             )
 
     parser = MultipartParser(
@@ -130,10 +167,10 @@ async def read_form(
         },
     )
     try:
-        async for chunk in stream:
+        async for chunk in _timed(stream, idle_timeout, total_timeout):
             total += len(chunk)
             if total > total_limit:
-                raise FileTooLarge(extra={"limit_bytes": total_limit})
+                raise FileTooLarge(extra={"limit_bytes": total_limit}, headers=CLOSE)
             parser.write(chunk)
         parser.finalize()
     except MultipartParseError as exc:
@@ -145,3 +182,27 @@ async def read_form(
         else:
             form.files.setdefault(part.name, []).append(part)
     return form
+
+
+async def _timed(
+    stream: AsyncIterator[bytes], idle: float | None, total: float | None
+) -> AsyncIterator[bytes]:
+    """Yield the stream's chunks; raise UploadTimeout when one is late or the body is."""
+    loop = asyncio.get_running_loop()
+    deadline = None if total is None else loop.time() + total
+    it = aiter(stream)
+    while True:
+        wait = idle
+        if deadline is not None:
+            left = max(deadline - loop.time(), 0.0)
+            wait = left if wait is None else min(wait, left)
+        try:
+            async with asyncio.timeout(wait):
+                chunk = await anext(it)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise UploadTimeout(
+                extra={"idle_timeout_seconds": idle, "timeout_seconds": total}, headers=CLOSE
+            ) from None
+        yield chunk

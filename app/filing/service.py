@@ -111,7 +111,8 @@ async def issue_sheet(
     if run is not None:
         sheet = await run(build_sheet, bundle, storage, events, signing_key)
     else:
-        sheet = build_sheet(bundle, storage, events, signing_key)
+        # Off the event loop all the same: it renders a PDF and reads photos from storage.
+        sheet = await asyncio.to_thread(build_sheet, bundle, storage, events, signing_key)
     return sheet, await record_sheet(db, bundle.order.id, sheet)
 
 

@@ -28,6 +28,7 @@ from app.liveness.landmarks import (
     roi_from_detection,
     roi_from_points,
     yaw_degrees,
+    yaw_from_template,
 )
 from app.liveness.match import FaceEmbedder, align_112, cosine, five_from_mesh
 from app.liveness.models import ANTISPOOF, DETECTOR, EMBEDDING, IRIS, MESH, list_models
@@ -124,9 +125,10 @@ class LivenessConfig:
     # up to ``max_refine_frames`` more are analysed around eye-openness dips (blinks are
     # 100–300 ms and fall between sparse samples). Parallax tracking and blink detection
     # need about 8–10 analysed frames per second: with 20 frames over 4 s (5 fps) the
-    # evaluation lost blinks and the genuine parallax (bench/face_eval.py); clips longer
-    # than max_frames_cap / min_analysis_fps (7.5 s) are analysed more sparsely.
-    max_frames: int = 30
+    # evaluation lost blinks and the genuine parallax (bench/face_eval.py; its 4 s clips are
+    # analysed at 32 frames = 8 fps, and a 3 s capture at 24); clips longer than
+    # max_frames_cap / min_analysis_fps (7.5 s) are analysed more sparsely.
+    max_frames: int = 24
     min_analysis_fps: float = 8.0
     max_frames_cap: int = 60
     max_refine_frames: int = 12
@@ -176,6 +178,7 @@ class LivenessConfig:
     # ``parallax_min_deformation`` inter-ocular distances. Below the threshold: a flat face.
     parallax_threshold: float = 0.5
     parallax_min_deformation: float = 0.03
+    parallax_track_iod: float = 48.0  # larger faces are tracked downscaled to this
     # Moiré: log10 peak-to-background ratio of the face spectrum.
     moire_threshold: float = 1.5
     moire_frames: int = 5
@@ -213,9 +216,10 @@ class _Obs:
     t: float
     mesh: np.ndarray  # (468, 3) image pixels
     openness: float
-    yaw: float
+    yaw: float  # degrees; the template fit of :meth:`FaceAnalyzer._pose` once it ran
     iod: float
     faces: int | None  # significant faces seen by the detector on this frame (None: not run)
+    yaw_z: float = 0.0  # yaw from the mesh's regressed depth (yaw_degrees)
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -308,7 +312,20 @@ class FaceAnalyzer:
             yaw=yaw_degrees(mesh),
             iod=inter_ocular(mesh),
             faces=faces,
+            yaw_z=yaw_degrees(mesh),
         )
+
+    @staticmethod
+    def _pose(obs: list[_Obs]) -> None:
+        """Re-measure every frame's yaw against this person's most frontal frame.
+
+        The depth-based yaw picks the template; the turn itself is read from 2-D landmark
+        positions (:func:`yaw_from_template`), which follow a turn the regressed depth
+        under-reads.
+        """
+        tmpl = min(obs, key=lambda o: abs(o.yaw_z))
+        for o in obs:
+            o.yaw = tmpl.yaw_z + yaw_from_template(tmpl.mesh, o.mesh)
 
     @staticmethod
     def _roi_of(obs: _Obs) -> Roi:
@@ -405,10 +422,12 @@ class FaceAnalyzer:
             return FaceVerdict(
                 [check(NO_FACE, False, face_share, cfg.min_face_frames_ratio)], None, None, stats
             )
+        self._pose(obs)
         yaw = np.array([o.yaw for o in obs])
         openness = np.array([o.openness for o in obs])
         baseline = act.open_baseline(openness, yaw)
         obs = self._refine(frames, obs, baseline)
+        self._pose(obs)
         t = np.array([o.t for o in obs])
         yaw = np.array([o.yaw for o in obs])
         openness = np.array([o.openness for o in obs])
@@ -615,9 +634,30 @@ class FaceAnalyzer:
         cfg = self.config
         yaw = np.array([o.yaw for o in obs])
         ref = int(np.argmin(np.abs(yaw)))
-        grays = [cv2.cvtColor(frames[o.idx].image, cv2.COLOR_BGR2GRAY) for o in obs]
+        # Track on the region the face covers over the clip (plus a margin), not the whole
+        # frame: the pyramids LK builds per frame pair cost in proportion to the image.
+        h, w = frames[obs[0].idx].image.shape[:2]
+        lo = np.min([o.mesh[:, :2].min(axis=0) for o in obs], axis=0)
+        hi = np.max([o.mesh[:, :2].max(axis=0) for o in obs], axis=0)
+        pad = 0.25 * float(np.max(hi - lo))
+        x0, y0 = (int(max(0.0, v - pad)) for v in lo)
+        x1, y1 = int(min(w, hi[0] + pad)), int(min(h, hi[1] + pad))
+        # ... and at a fixed face scale: the residuals are measured in inter-ocular distances,
+        # so a large face (a 720p selfie) is tracked at ``parallax_track_iod`` px between the
+        # eyes; the LK windows scale with it (cost ~ iod²).
+        sc = min(1.0, cfg.parallax_track_iod / max(1.0, obs[ref].iod))
+        grays = []
+        for o in obs:
+            g = cv2.cvtColor(frames[o.idx].image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+            if sc < 1.0:
+                g = cv2.resize(g, None, fx=sc, fy=sc, interpolation=cv2.INTER_AREA)
+            grays.append(g)
+        shift = np.array([x0, y0, 0.0])
         px = flow_parallax(
-            grays, [o.mesh for o in obs], ref, min_deformation=cfg.parallax_min_deformation
+            grays,
+            [(o.mesh - shift) * sc for o in obs],
+            ref,
+            min_deformation=cfg.parallax_min_deformation,
         )
         pick = sorted({best, *[round(k) for k in np.linspace(0, len(obs) - 1, cfg.moire_frames)]})
         moire = float(np.median([_moire_of(frames[obs[i].idx].image, obs[i]) for i in pick]))

@@ -2,15 +2,18 @@
 
 Every model of the face library is an :class:`InferenceModel`: callers use ``load()`` and
 ``predict()``; subclasses implement ``_load()`` (optional extra set-up) and ``_predict()``.
-Session options live in :func:`make_session` only, so thread counts and the memory arena
-are decided once for the whole library (immich_ml does the same).
+Session options and execution providers live in :func:`make_session` only (providers
+chosen by :func:`select_providers`, the ONNX_PROVIDERS setting), so thread counts, the memory
+arena and the device are decided once for the whole library (immich_ml does the same).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +26,42 @@ from app.checks import ModelRef
 # Two cores on the reference machine: one intra-op thread per session keeps several
 # concurrent analyses from fighting over the cores; the lead's thread pool gives parallelism.
 DEFAULT_THREADS = 1
-DEFAULT_PROVIDERS: tuple[str, ...] = ("CPUExecutionProvider",)
+CPU = "CPUExecutionProvider"
+DEFAULT_PROVIDERS: tuple[str, ...] = (CPU,)
+
+log = logging.getLogger(__name__)
+
+
+def select_providers(
+    requested: str | Iterable[str], available: Iterable[str] | None = None
+) -> tuple[str, ...]:
+    """The execution providers to use, in the order asked, from those this build has.
+
+    ``requested`` is a list or a comma-separated string (the ONNX_PROVIDERS setting), e.g.
+    ``"CUDAExecutionProvider,CPUExecutionProvider"``. A provider this onnxruntime build does
+    not have is dropped with a warning (a CPU-only wheel on a GPU host still starts);
+    duplicates are dropped; the CPU provider always ends the list, because it runs whatever
+    operator another provider lacks.
+    """
+    names = requested.split(",") if isinstance(requested, str) else list(requested)
+    have = list(ort.get_available_providers() if available is None else available)
+    out: list[str] = []
+    for raw in names:
+        name = raw.strip()
+        if not name or name in out:
+            continue
+        if name not in have:
+            log.warning(
+                "onnxruntime execution provider %s is not available (have: %s); dropped",
+                name,
+                ", ".join(have),
+            )
+            continue
+        out.append(name)
+    if CPU in out:
+        out.remove(CPU)
+    out.append(CPU)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -74,7 +112,9 @@ def make_session(
     opts.enable_cpu_mem_arena = False
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     opts.log_severity_level = 3
-    return ort.InferenceSession(str(path), sess_options=opts, providers=list(providers))
+    return ort.InferenceSession(
+        str(path), sess_options=opts, providers=list(select_providers(providers))
+    )
 
 
 class InferenceModel(ABC):

@@ -207,6 +207,43 @@ def yaw_degrees(mesh: np.ndarray) -> float:
     return float(np.median(angles))
 
 
+# Points that stay visible up to ~40° of yaw: eyes, brows, nose base, mouth, chin, inner
+# cheeks. The face oval is left out: the model puts its far side on the silhouette, not where
+# the turned 3-D point projects. Also left out: the nose bridge and tip (1, 4, 5, 6, 168, 195,
+# 197), the inner eye corners (133, 362), the inner brow ends (285, 336, 105) and 159: on
+# faces re-rendered at a known ±20–30° turn the model moves them only 0.4–0.74 of the way
+# their 3-D points project (a frontal prior), against 0.85–1.1 for the points kept, and with
+# them in the fit a rendered ±20° read ±15° (bench/face_eval.py, yaw table).
+POSE_POINTS = (
+    2, 98, 327,  # nose base
+    33, 144, 145, 160, 263, 374, 380, 385, 386,  # eyes
+    55, 70, 107, 300, 334,  # brows
+    0, 13, 14, 17, 61, 291,  # mouth
+    10, 151, 152,  # forehead, chin
+    36, 50, 205, 266, 280, 425,  # inner cheeks
+)  # fmt: skip
+
+
+def yaw_from_template(template: np.ndarray, mesh: np.ndarray) -> float:
+    """Yaw of ``mesh`` relative to ``template``, from 2-D landmark positions only.
+
+    ``template`` is the same person's 468-point 3-D mesh in a near-frontal frame of the same
+    capture. The rotation that best projects the template's :data:`POSE_POINTS` onto this
+    frame's (orthographic camera, least squares) gives the turn. :func:`yaw_degrees` reads the
+    turn from the model's regressed depth, which shrinks towards frontal: on faces re-rendered
+    at a known ±35° it reads ±22–26°, this fit reads ±23–35° (bench/face_eval.py).
+    """
+    idx = list(POSE_POINTS)
+    a = template[idx].astype(np.float64)
+    b = mesh[idx, :2].astype(np.float64)
+    a -= a.mean(axis=0)
+    b -= b.mean(axis=0)
+    m, *_ = np.linalg.lstsq(a, b, rcond=None)  # b ≈ a @ m; column 0 = s·(first row of R)
+    r1 = m[:, 0]
+    # First row of R = (cos roll·cos yaw, ·, -cos roll·sin yaw): roll cancels in the ratio.
+    return float(math.degrees(math.atan2(-r1[2], r1[0])))
+
+
 def inter_ocular(mesh: np.ndarray) -> float:
     ca = (mesh[EYE_A[0], :2] + mesh[EYE_A[1], :2]) / 2
     cb = (mesh[EYE_B[0], :2] + mesh[EYE_B[1], :2]) / 2

@@ -12,6 +12,10 @@ says what it simulates:
   grid, optical blur, slight rotation, resampling (moiré).
 - :func:`swap_face`: another real person's face warped onto the mesh of a video frame
   (a face swap from some frame on).
+- :func:`white_background`: the real person cut out (GrabCut seeded by a head-and-shoulders
+  shape around the face mesh) and put in front of a white wall.
+- :func:`genuine_clip`: a real clip with a white background and a rendered head shake
+  placed before or after its real blinks, in the order a challenge asks.
 """
 
 from __future__ import annotations
@@ -29,14 +33,18 @@ def _triangles(points: np.ndarray, w: int, h: int) -> np.ndarray:
     sub = cv2.Subdiv2D((-w, -h, 3 * w, 3 * h))
     pts = [(float(x), float(y)) for x, y in points]
     sub.insert(pts)
-    tri = np.asarray(sub.getTriangleList(), dtype=np.float64).reshape(-1, 3, 2)
+    # Subdiv2D hands back the inserted coordinates as float32: look the vertices up exactly
+    # (the virtual outer vertices it adds are not found and their triangles are dropped).
+    index: dict[tuple[float, float], int] = {}
+    for i, (x, y) in enumerate(np.asarray(points, dtype=np.float32).tolist()):
+        index.setdefault((x, y), i)
+    tri = np.asarray(sub.getTriangleList(), dtype=np.float32).reshape(-1, 3, 2).tolist()
     out = []
     for t in tri:
-        d = np.linalg.norm(points[None, :, :] - t[:, None, :], axis=2)
-        idx = d.argmin(axis=1)
-        if d[np.arange(3), idx].max() < 1e-2 and len(set(idx.tolist())) == 3:
+        idx = [index.get((x, y), -1) for x, y in t]
+        if min(idx) >= 0 and len(set(idx)) == 3:
             out.append(idx)
-    return np.array(out, dtype=np.int64)
+    return np.array(out, dtype=np.int64).reshape(-1, 3)
 
 
 def _anchors(mesh: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -79,14 +87,8 @@ def _warp_triangles(
         roi[mask > 0] = patch[mask > 0]
 
 
-def turn_head(image: np.ndarray, mesh: np.ndarray, yaw_deg: float) -> np.ndarray:
-    """Re-render ``image`` with the face (mesh (468, 3), image pixels) turned by ``yaw_deg``.
-
-    Positive turns the nose to image right (the sign of :func:`landmarks.yaw_degrees`).
-    The head rotates about a vertical axis behind the face (a neck), so the face also
-    shifts a little, as it does for a real person.
-    """
-    h, w = image.shape[:2]
+def turned_mesh(mesh: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """``mesh`` (468, 3) rotated by ``yaw_deg`` about a vertical axis behind the face."""
     mesh = mesh.astype(np.float64)
     fw = float(np.ptp(mesh[:, 0]))
     cx = float(mesh[:, 0].mean())
@@ -97,6 +99,20 @@ def turn_head(image: np.ndarray, mesh: np.ndarray, yaw_deg: float) -> np.ndarray
     new = mesh.copy()
     new[:, 0] = cx + x * c - z * s
     new[:, 2] = cz + x * s + z * c
+    return new
+
+
+def turn_head(image: np.ndarray, mesh: np.ndarray, yaw_deg: float) -> np.ndarray:
+    """Re-render ``image`` with the face (mesh (468, 3), image pixels) turned by ``yaw_deg``.
+
+    Positive turns the nose to image right (the sign of :func:`landmarks.yaw_degrees`).
+    The head rotates about a vertical axis behind the face (a neck), so the face also
+    shifts a little, as it does for a real person.
+    """
+    h, w = image.shape[:2]
+    mesh = mesh.astype(np.float64)
+    fw = float(np.ptp(mesh[:, 0]))
+    new = turned_mesh(mesh, yaw_deg)
     anchors = _anchors(mesh, w, h)
     src = np.concatenate([mesh[:, :2], anchors])
     dst = np.concatenate([new[:, :2], anchors])
@@ -228,3 +244,104 @@ def swap_face(
         warped = np.clip(warped.astype(np.float32) + shift, 0, 255)
     out = target.astype(np.float32) * (1 - mask) + warped.astype(np.float32) * mask
     return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def person_mask(image: np.ndarray, mesh: np.ndarray, iterations: int = 3) -> np.ndarray:
+    """Soft (0..1) mask of the person: head with hair, neck and shoulders.
+
+    GrabCut decides the edge; the seed says the face (mesh hull) is the person and that
+    nothing outside a head ellipse and a shoulder trapezoid is.
+    """
+    h, w = image.shape[:2]
+    lo, hi = mesh[:, :2].min(axis=0), mesh[:, :2].max(axis=0)
+    (cx, cy), (fw, fh) = (lo + hi) / 2, hi - lo
+    head = (int(cx), int(cy - 0.12 * fh))
+
+    def body(spread: float, top: float) -> np.ndarray:
+        y0 = hi[1] - top * fh
+        return np.array(
+            [
+                [cx - 0.55 * spread * fw, y0],
+                [cx + 0.55 * spread * fw, y0],
+                [cx + 1.6 * spread * fw, h],
+                [cx - 1.6 * spread * fw, h],
+            ],
+            np.int32,
+        )
+
+    allowed = np.zeros((h, w), np.uint8)
+    cv2.ellipse(allowed, head, (int(0.95 * fw), int(1.0 * fh)), 0, 0, 360, 1, -1)
+    cv2.fillConvexPoly(allowed, body(1.2, 0.2), 1)
+    mask = np.full((h, w), cv2.GC_BGD, np.uint8)
+    mask[allowed > 0] = cv2.GC_PR_BGD
+    probable = np.zeros((h, w), np.uint8)
+    cv2.ellipse(probable, head, (int(0.8 * fw), int(0.85 * fh)), 0, 0, 360, 1, -1)
+    cv2.fillConvexPoly(probable, body(1.0, 0.0), 1)
+    mask[(probable > 0) & (allowed > 0)] = cv2.GC_PR_FGD
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(mesh[:, :2]).astype(np.int32)), cv2.GC_FGD)
+    bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means: same input, same cut
+    cv2.grabCut(image, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.float32)
+    out: np.ndarray = cv2.GaussianBlur(fg, (5, 5), 0)
+    return out
+
+
+def white_background(
+    image: np.ndarray, mesh: np.ndarray, wall: int = 242, mask: np.ndarray | None = None
+) -> np.ndarray:
+    """The person of ``image`` in front of an evenly lit white wall (``mask``: precomputed)."""
+    m = (person_mask(image, mesh) if mask is None else mask)[..., None]
+    out = image.astype(np.float32) * m + float(wall) * (1.0 - m)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def own_yaw(meshes: list[np.ndarray]) -> list[float]:
+    """The head's own yaw in each frame of a real clip (the analyser's estimate)."""
+    from app.liveness.landmarks import yaw_degrees, yaw_from_template
+
+    tmpl = min(meshes, key=lambda m: abs(yaw_degrees(m)))
+    return [yaw_degrees(tmpl) + yaw_from_template(tmpl, m) for m in meshes]
+
+
+def genuine_clip(
+    images: list[np.ndarray],
+    meshes: list[np.ndarray],
+    blink_frames: tuple[int, ...],
+    actions: list[str],
+    amplitude: float,
+    *,
+    scale: float = 2.0,
+    mask_every: int = 3,
+) -> list[np.ndarray]:
+    """A genuine capture in the challenged order, from a real clip with real blinks.
+
+    The background is made white, the frames are upscaled by ``scale`` (camera resolution),
+    and a head shake reaching ±``amplitude``° is rendered with :func:`turn_head` (the turn
+    added to each frame is the target minus the head's own measured yaw there): before the
+    last blink when the shake comes first, after the first blink otherwise. The blinks stay
+    the person's own. The cut-out runs on every ``mask_every``-th frame and is moved with
+    the face in between (GrabCut is the slow part).
+    """
+    n = len(images)
+    first, last = min(blink_frames), max(blink_frames)
+    if actions and actions[0] == "shake_head":
+        start, end = 0.05, (last - 6) / n  # the shake is over before the last blink
+    else:
+        start, end = (first + 4) / n, 0.97
+    target = yaw_profile(n, amplitude, start, end)
+    own = own_yaw(meshes)
+    masks: dict[int, np.ndarray] = {}
+    out = []
+    for i, (img, mesh) in enumerate(zip(images, meshes, strict=True)):
+        k = i - i % mask_every
+        if k not in masks:
+            masks[k] = person_mask(images[k], meshes[k], iterations=2)
+        shift = mesh[:, :2].mean(axis=0) - meshes[k][:, :2].mean(axis=0)
+        move = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+        mask = cv2.warpAffine(masks[k], move, (img.shape[1], img.shape[0]))
+        white = white_background(img, mesh, mask=mask)
+        big = cv2.resize(white, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        yaw = float(target[i] - own[i]) if target[i] != 0.0 else 0.0
+        out.append(turn_head(big, mesh * scale, yaw) if abs(yaw) > 0.05 else big)
+    return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -53,7 +54,10 @@ async def create_order(
 async def list_orders(
     db: DbDep,
     provider_id: ProviderDep,
-    changed_since: int = Query(0, ge=0, description="cursor from a previous page or order"),
+    # Cursors are BIGINT ids: a larger number would overflow in the database (a 500).
+    changed_since: int = Query(
+        0, ge=0, le=2**63 - 1, description="cursor from a previous page or order"
+    ),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
     """List this provider's orders changed after a cursor, oldest change first."""
@@ -203,7 +207,7 @@ async def events(
     order_id: str,
     db: DbDep,
     provider_id: ProviderDep,
-    after: int = Query(0, ge=0),
+    after: int = Query(0, ge=0, le=2**63 - 1),
     limit: int = Query(100, ge=1, le=500),
 ) -> dict[str, Any]:
     """Read the order's append-only event trail."""
@@ -333,25 +337,33 @@ async def package(
 
 @router.get(
     "/orders/{order_id}/materials/{material_id}",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}, "video/mp4": {}}}},
 )
 async def download_material(
     order_id: str, material_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
-) -> Response:
+) -> StreamingResponse:
     """Download one stored material."""
     await service.load_bundle(db, order_id, provider_id)
     m = await db.get(Material, material_id)
     if m is None or m.order_id != order_id or m.storage_key is None:
         raise NotFound(code="MATERIAL_NOT_FOUND", zh="材料不存在", en="Material not found")
-    data = ctx.storage.get(m.storage_key)
+    try:
+        # Streamed from the store, decrypted chunk by chunk: never the whole file in memory
+        # (whole-file GCM files, the small ones, are checked whole before the first byte).
+        chunks = await asyncio.to_thread(ctx.storage.open_stream, m.storage_key)
+    except FileNotFoundError:  # purged between the row read and the file read
+        raise NotFound(
+            code="MATERIAL_NOT_FOUND", zh="材料不存在", en="Material not found"
+        ) from None
     ext = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
            "video/quicktime": "mov", "video/webm": "webm"}.get(m.content_type, "bin")  # fmt: skip
-    return Response(
-        data,
+    return StreamingResponse(
+        chunks,
         media_type=m.content_type,
         headers={
             "Content-Disposition": f'attachment; filename="{m.step}-{m.id}.{ext}"',
             "ETag": f'"{m.sha256}"',
+            "Content-Length": str(m.size),
         },
     )

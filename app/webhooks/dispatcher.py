@@ -319,11 +319,18 @@ class Dispatcher:
 
 
 async def _main() -> None:
+    from app import crypto
     from app.config import get_settings
     from app.db import make_engine, make_sessionmaker
 
     settings = get_settings()
-    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    # Endpoint secrets are encrypted at rest: this process needs the same DATA_KEYS.
+    crypto.configure(*settings.encryption_keys())
+    engine = make_engine(
+        settings.database_url,
+        schema=settings.database_schema or None,
+        connect_timeout=settings.database_connect_timeout_seconds,
+    )
     dispatcher = Dispatcher.from_settings(make_sessionmaker(engine), settings)
     loop = asyncio.get_running_loop()
     import signal

@@ -8,7 +8,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import Base
-from app.models import BigIntPK, TZDateTime, new_id, utcnow
+from app.models import BigIntPK, EncryptedText, TZDateTime, new_id, utcnow
 
 
 class WebhookEndpoint(Base):
@@ -20,8 +20,9 @@ class WebhookEndpoint(Base):
         ForeignKey("providers.id", ondelete="CASCADE"), unique=True
     )
     url: Mapped[str] = mapped_column(String(2000))
-    # Kept in clear: we need it to sign. The provider rotates it with PUT.
-    secret: Mapped[str] = mapped_column(String(200))
+    # We need it in clear to sign, so it is encrypted (AES-256-GCM, DATA_KEYS), not hashed:
+    # a stolen database cannot forge deliveries. The provider rotates it with PUT.
+    secret: Mapped[str] = mapped_column(EncryptedText("webhook_endpoints.secret"))
     events: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)

@@ -294,6 +294,9 @@ def delivery_view(d: WebhookDelivery) -> dict[str, Any]:
     }
 
 
+_MAX_ID = 2**63 - 1
+
+
 async def list_deliveries(
     db: AsyncSession, provider_id: str, status: str | None, limit: int, cursor: str | None
 ) -> tuple[list[WebhookDelivery], str | None]:
@@ -306,6 +309,8 @@ async def list_deliveries(
             before = int(cursor)
         except ValueError:
             raise CursorInvalid() from None
+        if not 0 < before <= _MAX_ID + 1:  # ids are BIGINT: anything else is not a cursor
+            raise CursorInvalid()
         query = query.where(WebhookDelivery.id < before)
     rows = list(
         (await db.execute(query.order_by(WebhookDelivery.id.desc()).limit(limit + 1))).scalars()
@@ -320,6 +325,8 @@ async def get_delivery(db: AsyncSession, provider_id: str, delivery_id: str) -> 
         did = int(delivery_id)
     except ValueError:
         raise DeliveryNotFound() from None
+    if not 0 < did <= _MAX_ID:  # never hand a value past BIGINT to the database
+        raise DeliveryNotFound()
     row = (
         await db.execute(
             select(WebhookDelivery)

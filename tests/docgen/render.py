@@ -75,8 +75,10 @@ def _portrait_source() -> np.ndarray:
         return img
 
 
-def portrait(w: int, h: int, rng: random.Random) -> np.ndarray:
-    src = _portrait_source()
+def portrait(w: int, h: int, rng: random.Random, source: np.ndarray | None = None) -> np.ndarray:
+    """The ID photo: a crop of ``source`` (BGR, e.g. a real person's frontal frame, so that a
+    face capture of the same person can match it), by default the packaged portrait."""
+    src = _portrait_source() if source is None else source
     sh, sw = src.shape[:2]
     scale = rng.uniform(0.9, 1.0)
     cw, ch = int(sw * scale), int(sh * scale)
@@ -145,8 +147,8 @@ def _fmt_cn_date(d: date) -> tuple[str, str, str]:
     return str(d.year), str(d.month), str(d.day)
 
 
-def render_id_front(p: Person, rng: random.Random) -> np.ndarray:
-    """人像面, BGRA 1011x638 (alpha = card shape)."""
+def render_id_front(p: Person, rng: random.Random, *, face: np.ndarray | None = None) -> np.ndarray:
+    """人像面, BGRA 1011x638 (alpha = card shape); ``face``: the portrait's source photo."""
     bg = _guilloche(CARD_W, CARD_H, rng, (240, 226, 206), (215, 175, 140))
     pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
     d = ImageDraw.Draw(pil)
@@ -176,8 +178,8 @@ def render_id_front(p: Person, rng: random.Random) -> np.ndarray:
     _synthetic_mark(d, CARD_W, CARD_H)
     img = cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR).copy()
     px, py, pw, ph = 640, 70, 300, 380
-    face = portrait(pw, ph, rng)
-    img[py : py + ph, px : px + pw] = (face.astype(np.float32) * 0.92 + 18).astype(np.uint8)
+    photo = portrait(pw, ph, rng, face)
+    img[py : py + ph, px : px + pw] = (photo.astype(np.float32) * 0.92 + 18).astype(np.uint8)
     return _finish_card(img)
 
 

@@ -4,6 +4,7 @@ no double delivery between two of them, and nothing lost when one is SIGKILLed m
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import signal
 import subprocess
@@ -15,10 +16,25 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from app import crypto
 from app.webhooks.models import WebhookAttempt, WebhookDelivery
 from tests.webhooks.conftest import ROOT, Hook
 
 Spawn = Callable[..., subprocess.Popen[bytes]]
+
+
+def key_env() -> dict[str, str]:
+    """This process's data keys as settings: the endpoint secrets are encrypted with them."""
+
+    def spec(ring: crypto.Keyring) -> str:
+        return ",".join(f"{kid}:{base64.b64encode(k).decode()}" for kid, k in ring.keys)
+
+    assert crypto._INDEX_KEY is not None
+    return {
+        "DATA_KEYS": spec(crypto.keyring("fields")),
+        "FACE_DATA_KEYS": spec(crypto.keyring("faces")),
+        "DATA_INDEX_KEY": base64.b64encode(crypto._INDEX_KEY).decode(),
+    }
 
 
 @pytest.fixture
@@ -39,6 +55,7 @@ def spawn(hook: Hook, tmp_path: Path) -> Iterator[Spawn]:
             "DATA_DIR": str(tmp_path),
             "DATABASE_URL": s.database_url,
             "DATABASE_SCHEMA": s.database_schema,
+            **key_env(),
             "WEBHOOK_POLL_SECONDS": "0.05",
             "WEBHOOK_TIMEOUT_SECONDS": "1",
             "WEBHOOK_RETRY_BASE_SECONDS": "0.05",

@@ -1,0 +1,98 @@
+"""A real server process on 127.0.0.1 (``python -m app serve``) on an embedded SQLite database,
+with one provider, one order and one open mini-program session: for tests that need real
+sockets (slow uploads, SIGTERM)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import order_body
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    process: subprocess.Popen[bytes]
+    base: str
+    port: int
+    key: str
+    order: str
+    session: str
+
+
+@contextmanager
+def live_server(
+    data_dir: Path, env_extra: dict[str, str] | None = None, stdout: Any = subprocess.DEVNULL
+) -> Iterator[LiveServer]:
+    """Migrate, create a provider, start the server, open a session; stop it on exit."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "APP_ENV": "dev",
+        "DATA_DIR": str(data_dir),
+        "CAPTURE_CHECKS": "intake",
+        "MIN_IMAGE_SIDE": "200",
+        "WEBHOOK_DISPATCHER": "false",
+        "SMS_SWEEPER": "false",
+        "RETENTION_INTERVAL_SECONDS": "0",
+        **(env_extra or {}),
+    }
+    env.pop("DATABASE_URL", None)
+    subprocess.run(
+        [sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True, timeout=120
+    )
+    created = subprocess.run(
+        [sys.executable, "-m", "app", "provider", "create", "t"],
+        cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
+    )  # fmt: skip
+    key = json.loads(created.stdout)["api_key"]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--port", str(port), "--no-migrate"],
+        cwd=ROOT, env=env, stdout=stdout, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        h = {"Authorization": f"Bearer {key}"}
+        order = httpx.post(f"{base}/v1/orders", json=order_body(), headers=h, timeout=10).json()
+        token = httpx.post(
+            f"{base}/v1/orders/{order['id']}/qr", json={"scope": "order"}, headers=h, timeout=10
+        ).json()["token"]
+        session = httpx.post(
+            f"{base}/m/v1/sessions",
+            json={"qr_token": token, "platform": "dev", "mobile": "13800138000"},
+            timeout=10,
+        ).json()["session_token"]
+        yield LiveServer(server, base, port, key, order["id"], session)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
