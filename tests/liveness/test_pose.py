@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import cv2
@@ -11,7 +12,13 @@ import pytest
 from app.liveness import FaceAnalyzer, Frame
 from app.liveness.antispoof import flow_parallax
 from app.liveness.landmarks import yaw_degrees, yaw_from_template
-from app.liveness.synthetic import plane_homography, turn_head, turned_mesh
+from app.liveness.synthetic import (
+    own_yaw,
+    plane_homography,
+    turn_head,
+    turned_mesh,
+    yaw_profile,
+)
 
 
 def _rotate(mesh: np.ndarray, yaw: float, roll: float) -> np.ndarray:
@@ -92,3 +99,33 @@ def test_parallax_of_a_35_degree_turn_is_not_planar(
     prints = [cv2.warpPerspective(img, plane_homography(w, h, y, scale=0.95), (w, h)) for y in yaws]
     flat = _parallax(analyzer, prints)
     assert flat is not None and flat < thr
+
+
+def test_a_turn_peak_between_samples_is_refined(
+    analyzer: FaceAnalyzer, carphone: list[Frame], carphone_meshes: list[np.ndarray]
+) -> None:
+    """Labelled synthetic: the real clip's head turned ±20° (its own yaw subtracted). At the
+    default 8 fps sampling the +20° peak falls between analysed frames and reads 14°; the
+    frames around that peak are analysed too, and the shake is detected."""
+    own = own_yaw(carphone_meshes)
+    ys = [
+        t - o if t else 0.0
+        for t, o in zip(yaw_profile(len(carphone), 20.0, 0.1, 0.8), own, strict=True)
+    ]
+    frames = [
+        Frame(f.t, turn_head(f.image, m, y))
+        for f, m, y in zip(carphone, carphone_meshes, ys, strict=True)
+    ]
+    shake = "HEAD_SHAKE_NOT_DETECTED"
+    sparse = dataclasses.replace(analyzer.config, max_turn_refine_frames=0)
+    default = analyzer.config
+    try:
+        analyzer.config = sparse
+        without = analyzer.analyze(frames, ["shake_head", "blink"], None)
+    finally:
+        analyzer.config = default
+    refined = analyzer.analyze(frames, ["shake_head", "blink"], None)
+    assert not {c.code: c for c in without.checks}[shake].passed
+    assert {c.code: c for c in refined.checks}[shake].passed
+    assert int(refined.stats["turn_refine_frames"]) > 0
+    assert float(refined.stats["yaw_max"]) > float(without.stats["yaw_max"])
