@@ -489,3 +489,42 @@ async def test_face_needs_separate_consent(api: Api) -> None:
     accepted = [e for e in events["items"] if e["type"] == "consent.face_accepted"]
     assert len(accepted) == 1
     assert accepted[0]["data"]["version"] == terms["version"]
+
+
+async def test_etag_changes_with_every_capture_and_304_matches_200(api: Api) -> None:
+    """Polling answers 304 from the order row alone; every capture (accepted or refused)
+    and every status change must still change the ETag, and 304 must carry the same ETag
+    as the 200 that preceded it."""
+    order = await new_order(api)
+    url = f"/v1/orders/{order['id']}"
+
+    async def poll(etag: str | None) -> Any:
+        headers = {**api.auth, **({"If-None-Match": etag} if etag else {})}
+        return await api.client.get(url, headers=headers)
+
+    first = await poll(None)
+    etag = first.headers["etag"]
+    same = await poll(etag)
+    assert same.status_code == 304 and same.headers["etag"] == etag
+    # A list of tags matches when any one of them does.
+    assert (await poll(f'"nope", {etag}')).status_code == 304
+    assert (await poll('"nope"')).status_code == 200
+
+    session = await open_session(api, await qr(api, order["id"]))
+    after_qr = await poll(etag)  # qr.issued and session.opened are events
+    assert after_qr.status_code == 200 and after_qr.headers["etag"] != etag
+    etag = after_qr.headers["etag"]
+
+    refused = await api.client.post(
+        "/m/v1/captures/subject_document",
+        files={"file": ("photo.jpg", b"\xff\xd8 not a jpeg", "image/jpeg")},
+        headers=bearer(session),
+    )
+    assert refused.status_code >= 400
+    r = await upload(api, session, "subject_document")
+    assert r.status_code == 201, r.text
+    changed = await poll(etag)
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert any(m["step"] == "subject_document" for m in changed.json()["materials"])
+    assert (await poll(changed.headers["etag"])).status_code == 304

@@ -110,6 +110,9 @@ async def test_auth_required_and_tenancy(api: Api) -> None:
     assert r.json()["code"] == "API_KEY_INVALID"
     _, other_key = await api.new_provider()
     other = {"Authorization": f"Bearer {other_key}"}
+    # A conditional read must not tell another provider that the order exists (no 304).
+    r = await api.client.get(f"/v1/orders/{order['id']}", headers={**other, "If-None-Match": "*"})
+    assert r.status_code == 404
     for path in ("", "/events", "/qr.png"):
         r = await api.client.get(f"/v1/orders/{order['id']}{path}", headers=other)
         assert r.status_code == 404, path

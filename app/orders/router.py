@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import io
-import json
 from typing import Any
 from urllib.parse import quote
 
 import segno
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 
@@ -31,11 +28,6 @@ from app.orders.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["provider"])
-
-
-def _etag(body: Any) -> str:
-    raw = json.dumps(jsonable_encoder(body), sort_keys=True, ensure_ascii=False).encode()
-    return '"' + hashlib.sha256(raw).hexdigest()[:40] + '"'
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut)
@@ -94,13 +86,20 @@ async def list_orders(
     responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
 )
 async def get_order(order_id: str, db: DbDep, provider_id: ProviderDep, request: Request) -> Any:
-    """Read an order: status, parts with their steps and checks, materials; ETag for polling."""
+    """Read an order: status, parts with their steps and checks, materials; ETag for polling.
+
+    Send the last ETag in If-None-Match: an unchanged order answers 304 from one row.
+    """
+    inm = request.headers.get("if-none-match", "")
+    if inm:
+        etag = await service.current_etag(db, order_id, provider_id)
+        if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
+            return Response(status_code=304, headers={"ETag": etag})
     bundle = await service.load_bundle(db, order_id, provider_id)
     view = await service.order_view(db, bundle)
-    etag = _etag(view)
-    inm = request.headers.get("if-none-match", "")
-    if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
-        return Response(status_code=304, headers={"ETag": etag})
+    # From the row the view was built from: if the order changed in between, the next poll
+    # sees a different ETag and fetches again.
+    etag = service.order_etag(bundle.order)
     body = OrderOut.model_validate(view)
     return Response(
         content=body.model_dump_json(),
