@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     # no byte for IDLE seconds, or the whole body not in after TOTAL seconds.
     upload_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     upload_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
+    # Every body that is not a capture upload (JSON) is read whole up to this size, with the
+    # same idle and total timeouts (app/bodylimit.py): 413 REQUEST_TOO_LARGE, 408 REQUEST_TIMEOUT.
+    max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     # Models and inference.
     model_dir: Path | None = None  # operator-provided stronger models; default DATA_DIR/models

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app import crypto, openapi
+from app.bodylimit import BodyLimitMiddleware, upload_route
 from app.capture.pipeline import CapturePipeline, Limits
 from app.config import Settings, get_settings
 from app.context import AppContext
@@ -185,6 +186,14 @@ def create_app(
     )
     openapi.install(app)
 
+    # Innermost of the middlewares: rate limits, metrics and the request id apply to its 413s.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_json_body_bytes,
+        idle_timeout=settings.upload_idle_timeout_seconds,
+        total_timeout=settings.upload_timeout_seconds,
+        exempt=upload_route,
+    )
     app.middleware("http")(
         limiter_middleware(
             *build_limiters(

@@ -506,3 +506,72 @@ def test_multi_gb_declared_body_is_refused_at_once(live_server: dict[str, str]) 
     assert status == 413, body
     assert headers["content-type"].startswith("application/problem+json")
     assert json.loads(body)["code"] == "FILE_TOO_LARGE"
+
+
+# ----------------------------------------------------------------------------------------
+# JSON bodies (every route that is not a capture upload): size and time limits.
+
+
+async def _order_count(api: Api) -> int:
+    r = await api.client.get("/v1/orders?changed_since=0&limit=500", headers=api.auth)
+    return len(r.json()["items"])
+
+
+async def test_oversized_json_body_is_refused_unread(api: Api) -> None:
+    """A declared body over MAX_JSON_BODY_BYTES (1 MiB) gets 413 before it is parsed; one
+    that arrives chunked with no length is cut off as it passes the limit. Nothing is
+    created either way, and the connection is closed."""
+    before = await _order_count(api)
+    body = order_body()
+    body["padding"] = "x" * (1024 * 1024 + 1)
+    r = await api.client.post("/v1/orders", json=body, headers=api.auth)
+    assert r.status_code == 413, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == "REQUEST_TOO_LARGE" and r.json()["detail"]
+    assert r.headers["connection"] == "close"
+
+    import json
+
+    raw = json.dumps(body).encode()
+
+    async def chunked() -> Any:
+        for i in range(0, len(raw), 64 * 1024):
+            yield raw[i : i + 64 * 1024]
+
+    r = await api.client.post(
+        "/v1/orders",
+        content=chunked(),
+        headers={**api.auth, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 413, r.text
+    assert r.json()["code"] == "REQUEST_TOO_LARGE"
+    assert await _order_count(api) == before
+    # A normal order right after is accepted.
+    ok = await api.client.post("/v1/orders", json=order_body(), headers=api.auth)
+    assert ok.status_code == 201, ok.text
+
+
+def test_slow_json_body_is_cut_off(live_server: dict[str, str]) -> None:
+    """A JSON body that stalls (here: half sent, then nothing) is cut off after the idle
+    timeout (1 s in this server) with 408 REQUEST_TIMEOUT, not held for ever."""
+    import json
+    import socket
+    import time
+
+    body = json.dumps({"qr_token": "x" * 100, "platform": "dev"}).encode()
+    head = (
+        "POST /m/v1/sessions HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{live_server['port']}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", int(live_server["port"])), timeout=10) as sock:
+        sock.sendall(head + body[: len(body) // 2])
+        started = time.monotonic()
+        status, headers, raw = _read_response(sock, started + 15)
+        elapsed = time.monotonic() - started
+        assert status == 408, raw
+        assert headers["content-type"].startswith("application/problem+json")
+        assert json.loads(raw)["code"] == "REQUEST_TIMEOUT"
+        assert 0.8 < elapsed < 5, elapsed
+        assert _closed_by_server(sock, 5)
