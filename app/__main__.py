@@ -6,7 +6,10 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -146,6 +149,32 @@ def uvicorn_options(host: str, port: int, workers: int) -> dict[str, Any]:
     }
 
 
+def prepare_metrics_dir(workers: int) -> Path | None:
+    """Set up prometheus_client multiprocess mode before uvicorn starts its workers.
+
+    With several workers (or PROMETHEUS_MULTIPROC_DIR set by the operator) every worker writes
+    its metrics to files in one directory and `/metrics` merges them. The variable must be in
+    the environment before a worker imports prometheus_client, so the parent exports it here
+    and the spawned workers inherit it. The directory starts empty: files left by a previous
+    run would add old counts. Returns a directory created here, to remove at exit."""
+    configured = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not configured:
+        # Set but empty would make prometheus_client write its files to the working directory.
+        os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        if workers <= 1:
+            return None
+    created = None
+    if configured:
+        path = Path(configured)
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = created = Path(tempfile.mkdtemp(prefix="heyan-metrics-"))
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+    for stale in path.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return created
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -201,11 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         # here, before the workers fork, or each worker would race to write its own and
         # reject the tokens the others signed. (The data keys were created just above.)
         settings.signing_key()
-        uvicorn.run(
-            "app.main:create_app",
-            factory=True,
-            **uvicorn_options(args.host, args.port, args.workers),
-        )
+        metrics_dir = prepare_metrics_dir(args.workers)
+        try:
+            uvicorn.run(
+                "app.main:create_app",
+                factory=True,
+                **uvicorn_options(args.host, args.port, args.workers),
+            )
+        finally:
+            if metrics_dir is not None:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         return 0
     if args.cmd == "provider":
         if args.pcmd == "create":

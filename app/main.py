@@ -328,7 +328,8 @@ def create_app(
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
     async def metrics(request: Request) -> PlainTextResponse:
-        """Expose Prometheus metrics of this process."""
+        """Expose Prometheus metrics: of this process, or merged over every worker when
+        several share the port (PROMETHEUS_MULTIPROC_DIR, set by `serve --workers N`)."""
         from sqlalchemy import func, select
 
         from app.webhooks.models import WebhookDelivery
