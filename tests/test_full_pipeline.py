@@ -187,15 +187,10 @@ async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
     assert got["status"] == "subject_verified"
 
 
-async def test_genuine_video_completes_the_website_part(full_api: Api, face_analyzer: Any) -> None:
-    """Done when a genuine video passes through the API and moves the website part to done
-    with the face matched. The video is labelled-synthetic from real footage
-    (tests/liveness/genuine.py): the carphone man in front of a white wall, his own blinks,
-    a rendered ±30° head shake in the order the challenge asks; the ID card's portrait is
-    the same man, from a frontal frame of the same clip."""
-    api = full_api
-    p, c, rng = _people(15)
-    oid, s = await _session(api, _order_body(p, c))
+async def _documents_with_genuine_portrait(
+    api: Api, s: dict[str, Any], p: Any, c: Any, rng: random.Random, face_analyzer: Any
+) -> Any:
+    """Licence and ID card (its portrait: the genuine clip's man) accepted; the last answer."""
     front = R.render_id_front(p, rng, face=genuine.id_photo(face_analyzer))
     for step, img in (
         (
@@ -207,6 +202,19 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
     ):
         r = await _put(api, s, step, img)
         assert r.status_code == 201, (step, r.text)
+    return r
+
+
+async def test_genuine_video_completes_the_website_part(full_api: Api, face_analyzer: Any) -> None:
+    """Done when a genuine video passes through the API and moves the website part to done
+    with the face matched. The video is labelled-synthetic from real footage
+    (tests/liveness/genuine.py): the carphone man in front of a white wall, his own blinks,
+    a rendered ±30° head shake in the order the challenge asks; the ID card's portrait is
+    the same man, from a frontal frame of the same clip."""
+    api = full_api
+    p, c, rng = _people(15)
+    oid, s = await _session(api, _order_body(p, c))
+    r = await _documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)
     assert r.json()["order_status"] == "subject_verified"
 
     ch = await challenge(api, s)
@@ -244,3 +252,39 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
     assert checks["SPOOF_SUSPECTED"]["passed"] is True
     items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
     assert any(i["kind"] == "best_frame" and i["accepted"] for i in items)
+
+
+async def test_genuine_frames_complete_the_website_part(full_api: Api, face_analyzer: Any) -> None:
+    """The same labelled-synthetic genuine capture sent as a mini-program frame listener
+    would: JPEG frames (every second frame, 15 fps) with their timestamps in ms."""
+    import json
+
+    from app.liveness import decode_video
+
+    api = full_api
+    p, c, rng = _people(16)
+    oid, s = await _session(api, _order_body(p, c))
+    r = await _documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)
+    ch = await challenge(api, s)
+    assert ch.status_code == 201, ch.text
+    video = genuine.genuine_video(face_analyzer, tuple(ch.json()["actions"]))
+    frames = decode_video(video, max_frames=150)[::2]
+    assert len(frames) >= 10
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files=[
+            ("frames", (f"f{i}.jpg", jpeg(f.image), "image/jpeg")) for i, f in enumerate(frames)
+        ],
+        data={
+            "challenge_id": ch.json()["challenge_id"],
+            "timestamps": json.dumps([round(f.t * 1000, 1) for f in frames]),
+        },
+        headers=bearer(s),
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["order_status"] == "website_verified", r.json()["checks"]
+    order = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
+    website = next(part for part in order["parts"] if part["part"].startswith("website:"))
+    face_step = next(st for st in website["steps"] if st["step"] == "face")
+    checks = {c_["code"]: c_ for c_ in face_step["checks"]}
+    assert checks["FACE_MISMATCH"]["passed"] and checks["SPOOF_SUSPECTED"]["passed"]

@@ -7,6 +7,7 @@ decompression bombs, absurd dimensions, polyglots, zero bytes, unicode tricks in
 from __future__ import annotations
 
 import io
+import json
 import struct
 import zlib
 from collections.abc import Iterator
@@ -575,3 +576,87 @@ def test_slow_json_body_is_cut_off(live_server: dict[str, str]) -> None:
         assert json.loads(raw)["code"] == "REQUEST_TIMEOUT"
         assert 0.8 < elapsed < 5, elapsed
         assert _closed_by_server(sock, 5)
+
+
+# ----------------------------------------------------------------------------------------
+# Face step as JPEG frames with timestamps (a mini-program camera frame listener).
+
+
+def _frame_files(n: int, seed: int = 0) -> list[tuple[str, tuple[str, bytes, str]]]:
+    return [
+        ("frames", (f"f{i}.jpg", synthetic_jpeg(seed=seed + i), "image/jpeg")) for i in range(n)
+    ]
+
+
+FRAME_CASES = [
+    # name, number of frames, timestamps field, status, code
+    ("nine frames", 9, ",".join(str(i * 100) for i in range(9)), 422, "FRAMES_TOO_FEW"),
+    ("timestamps missing", 12, "", 422, "TIMESTAMPS_INVALID"),
+    ("one timestamp short", 12, ",".join(str(i * 100) for i in range(11)), 422,
+     "TIMESTAMPS_INVALID"),
+    ("timestamps going back", 12, "0,100,200,150," + ",".join(str(300 + i * 100) for i in range(8)),
+     422, "TIMESTAMPS_INVALID"),
+    ("NaN timestamp", 12, "[0,100,NaN" + "".join(f",{300 + i * 100}" for i in range(9)) + "]", 422,
+     "TIMESTAMPS_INVALID"),
+    ("inf timestamp", 12, ",".join(str(i * 100) for i in range(11)) + ",inf", 422,
+     "TIMESTAMPS_INVALID"),
+    ("not numbers", 12, "a,b,c", 422, "TIMESTAMPS_INVALID"),
+    ("spanning a minute", 12, ",".join(str(i * 6000) for i in range(12)), 422, "VIDEO_TOO_LONG"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("name", "n", "stamps", "status", "code"), FRAME_CASES, ids=[c[0] for c in FRAME_CASES]
+)
+async def test_hostile_face_frames(
+    api: Api, name: str, n: int, stamps: str, status: int, code: str
+) -> None:
+    order, s = await _at_face_step(api)
+    ch = await challenge(api, s)
+    assert ch.status_code == 201, ch.text
+    data = {"challenge_id": ch.json()["challenge_id"]}
+    if stamps:
+        data["timestamps"] = stamps
+    r = await api.client.post(
+        "/m/v1/captures/face", files=_frame_files(n), data=data, headers=bearer(s)
+    )
+    assert r.status_code == status, (name, r.text)
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["code"] == code and r.json()["detail"]
+    got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
+    assert got["status"] == "subject_verified"
+    assert not [m for m in got["materials"] if m["step"] == "face"]
+
+
+async def test_a_corrupt_frame_refuses_the_capture(api: Api) -> None:
+    order, s = await _at_face_step(api)
+    ch = await challenge(api, s)
+    files = _frame_files(12)
+    files[5] = ("frames", ("f5.jpg", synthetic_jpeg(seed=5)[:200], "image/jpeg"))
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files=files,
+        data={"challenge_id": ch.json()["challenge_id"],
+              "timestamps": ",".join(str(i * 100) for i in range(12))},
+        headers=bearer(s),
+    )  # fmt: skip
+    assert r.status_code in (415, 422), r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
+    assert got["status"] == "subject_verified"
+
+
+async def test_frames_at_thirty_fps_are_accepted(api: Api) -> None:
+    """90 frames (3 s at 30 fps) fit in one request: more parts than a document upload."""
+    order, s = await _at_face_step(api)
+    ch = await challenge(api, s)
+    r = await api.client.post(
+        "/m/v1/captures/face",
+        files=_frame_files(90),
+        data={"challenge_id": ch.json()["challenge_id"],
+              "timestamps": json.dumps([round(i * 33.3, 1) for i in range(90)])},
+        headers=bearer(s),
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    got = (await api.client.get(f"/v1/orders/{order['id']}", headers=api.auth)).json()
+    assert got["status"] == "website_verified"

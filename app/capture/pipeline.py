@@ -17,7 +17,7 @@ from datetime import date
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from app.capture.intake import DecodedImage, decode_image, probe_video, require_video
 from app.checks import Check, ModelRef
@@ -102,6 +102,20 @@ def encode_jpeg(bgr: np.ndarray, quality: int = 92) -> bytes:
 
 def decode_stored(data: bytes) -> np.ndarray:
     img = Image.open(io.BytesIO(data)).convert("RGB")
+    return np.asarray(img)[:, :, ::-1].copy()
+
+
+def decode_frame(data: bytes, max_side: int) -> np.ndarray:
+    """One frame of a face capture as BGR, its longer side at most ``max_side``.
+
+    Frames are decoded at a reduced JPEG scale where possible: 60 full-size phone frames
+    would otherwise take gigabytes, for a face the analyser reads at 640 px anyway.
+    """
+    img = Image.open(io.BytesIO(data))
+    img.draft("RGB", (max_side, max_side))
+    img = ImageOps.exif_transpose(img).convert("RGB")
+    if max(img.size) > max_side:
+        img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.asarray(img)[:, :, ::-1].copy()
 
 
@@ -224,6 +238,14 @@ class CapturePipeline:
             stored, stored_type = video, ctype
         else:
             assert frames is not None
+            span = frames[-1][0] - frames[0][0]
+            if span > self.limits.max_video_seconds + 0.5:
+                raise AppError(
+                    code="VIDEO_TOO_LONG",
+                    status=422,
+                    zh=f"采集时间过长,请在 {int(self.limits.max_video_seconds)} 秒内完成动作",
+                    en=f"The frames span {span:.1f} s, over {self.limits.max_video_seconds:.0f} s",
+                )
             # Validate every frame at intake: real JPEG/PNG, decodable, bounded pixels.
             for _, f in frames:
                 decode_image(f, max_pixels=self.limits.max_image_pixels, min_side=1)
@@ -272,7 +294,10 @@ class CapturePipeline:
                 raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
         else:
             assert frames is not None
-            decoded = [Frame(t=t, image=decode_stored(f)) for t, f in frames]
+            if len(frames) > cfg.decode_max_frames:  # the same budget as a decoded video
+                keep = np.linspace(0, len(frames) - 1, cfg.decode_max_frames)
+                frames = [frames[i] for i in sorted({round(x) for x in keep})]
+            decoded = [Frame(t=t, image=decode_frame(f, cfg.decode_max_side)) for t, f in frames]
         portrait_bgr = decode_stored(portrait) if portrait is not None else None
         return self.face_analyzer.analyze(decoded, actions, portrait_bgr)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -251,7 +252,11 @@ def _frames(form: Form) -> list[tuple[float, bytes]] | None:
         raise AppError(
             code="TIMESTAMPS_INVALID", status=422, zh="帧时间戳格式有误", en="Bad timestamps"
         ) from exc
-    if len(stamps) != len(parts) or any(b < a for a, b in itertools.pairwise(stamps)):
+    if (
+        len(stamps) != len(parts)
+        or not all(math.isfinite(t) for t in stamps)  # "nan" and "inf" parse as floats
+        or any(b < a for a, b in itertools.pairwise(stamps))
+    ):
         raise AppError(
             code="TIMESTAMPS_INVALID",
             status=422,

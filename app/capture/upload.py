@@ -63,7 +63,9 @@ MAX_FIELD_BYTES = 64 * 1024
 # server goes on reading (and discarding) what the client still sends, for as long as it
 # likes to send it.
 CLOSE = {"Connection": "close"}
-MAX_PARTS = 64
+# A face capture sent as frames has one part per frame (a mini-program frame listener at
+# 15-30 fps for a few seconds); bytes stay bounded by the total limit.
+MAX_PARTS = 256
 
 
 async def read_form(
