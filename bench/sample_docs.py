@@ -4,7 +4,9 @@
                                                         # id_back.jpg, sheet.jpg (all SYNTHETIC)
 
 The people, company and numbers are made up (valid check digits); every image carries a
-"SYNTHETIC" mark. Used by README's curl walk-through and the load test.
+"SYNTHETIC" mark. Used by README's curl walk-through and the load test (bench/load/samples.py
+passes ``face``: the ID card's portrait cut from the genuine face clip, so a face capture of
+the same man matches it).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -25,7 +28,9 @@ from tests.docgen import scene as S  # noqa: E402
 from tests.docgen.identities import make_company, make_person  # noqa: E402
 
 
-def main(out: Path, seed: int = 7) -> None:
+def main(out: Path, seed: int = 7, face: np.ndarray | None = None) -> None:
+    """Write the samples into ``out``; ``face`` (BGR) is the ID card's portrait source (default
+    the packaged portrait)."""
     out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     today = date.today()
@@ -51,7 +56,7 @@ def main(out: Path, seed: int = 7) -> None:
     (out / "order.json").write_text(json.dumps(order, ensure_ascii=False, indent=2))
     shots = {
         "licence.jpg": R.render_licence(c, rng),
-        "id_front.jpg": R.render_id_front(p, rng),
+        "id_front.jpg": R.render_id_front(p, rng, face=face),
         "id_back.jpg": R.render_id_back(p, rng),
     }
     for name, doc in shots.items():

@@ -8,7 +8,8 @@ Two user classes, mixed by weight (environment variables, read when locust start
   the provider creates an order and its QR code, the mini-program scans it, opens a session
   with the dev phone proof, uploads the licence and both sides of the ID card, takes a
   liveness challenge (with face consent), uploads the face video, then the verification
-  sheet, and the provider reads the order. Each flow is also reported as one ``FLOW`` entry
+  sheet, and the provider reads the order (with the default samples every check passes and
+  the order ends ``complete``, 核验完成). Each flow is also reported as one ``FLOW`` entry
   (its latency is the whole flow's). Business refusals (a face the checks refuse, a
   sheet refused because the face step is not done) are answers, not failures: the flow goes
   on and the outcome is counted (``LOAD_OUTCOMES`` names a JSON file for the counts and for
@@ -19,11 +20,14 @@ Two user classes, mixed by weight (environment variables, read when locust start
   If-None-Match (304 while nothing changed) and lists changes since its cursor;
   ``LOAD_POLL_WAIT`` (seconds, default 1; 0 = as fast as possible) between requests.
 
-Inputs (``LOAD_SAMPLES``, default bench/load/.samples, created on first use from
-bench/sample_docs.py: order.json, licence.jpg, id_front.jpg, id_back.jpg, sheet.jpg — all
-labelled synthetic) and the face video ``LOAD_FACE_VIDEO`` (default
-tests/data/face/carphone_pristine.mp4, a real face that does not match the synthetic ID, so
-the full checks refuse it; the refusal is a completed flow step).
+Inputs (``LOAD_SAMPLES``, default bench/load/.samples, prepared on first use by
+bench/load/samples.py, which needs the face models: order.json, licence.jpg, id_front.jpg,
+id_back.jpg, sheet.jpg and face_blink_shake_head.mp4 / face_shake_head_blink.mp4 — all
+labelled synthetic; the ID card's portrait and the videos are the same real man, from
+tests/liveness/genuine.py). Each flow sends the video whose actions are in the order its
+challenge asks. ``LOAD_FACE_VIDEO`` names one video sent for every challenge instead (e.g.
+tests/data/face/carphone_pristine.mp4, a real face that is not the ID card's, so the full
+checks refuse it and the sheet then gets 409 ``STEP_OUT_OF_ORDER``).
 
 The dev phone proof needs the server in APP_ENV=dev or test. Per-process rate limits
 (RATE_LIMIT_ADDRESS_PER_MINUTE, RATE_LIMIT_PROVIDER_PER_MINUTE) must be raised on the server
@@ -43,16 +47,13 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import gevent
 from locust import FastHttpUser, constant, events, task
 from locust.contrib.fasthttp import FastHttpSession
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = Path(os.environ.get("LOAD_SAMPLES", str(ROOT / "bench" / "load" / ".samples")))
-FACE_VIDEO = Path(
-    os.environ.get(
-        "LOAD_FACE_VIDEO", str(ROOT / "tests" / "data" / "face" / "carphone_pristine.mp4")
-    )
-)
+FACE_VIDEO = os.environ.get("LOAD_FACE_VIDEO", "")
 API_KEY = os.environ.get("HEYAN_API_KEY", "")
 MOBILE = "13800138000"
 BUSY_RETRIES = int(os.environ.get("LOAD_BUSY_RETRIES", "3"))
@@ -65,29 +66,8 @@ OUTCOMES: Counter[str] = Counter()
 WINDOW: dict[str, float] = {}
 
 
-def ensure_samples(folder: Path) -> None:
-    """Write the labelled-synthetic order and photos once (bench/sample_docs.py + a sheet)."""
-    needed = ["order.json", "licence.jpg", "id_front.jpg", "id_back.jpg", "sheet.jpg"]
-    if all((folder / n).is_file() for n in needed):
-        return
-    import cv2
-
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
-    import sample_docs
-
-    from tests.docgen import render as R
-    from tests.docgen import scene as S
-
-    sample_docs.main(folder)
-    if not (folder / "sheet.jpg").is_file():
-        order = json.loads((folder / "order.json").read_text())
-        domains = [d for w in order["websites"] for d in w["domains"]]
-        rng = random.Random(7)
-        sheet = R.render_sheet(order["subject"]["name"], domains, rng)
-        img = S.photograph(sheet, rng, tilt=0.02, fill=0.7).image
-        cv2.imwrite(str(folder / "sheet.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from samples import ACTION_ORDERS, ensure_samples, video_name  # noqa: E402
 
 ensure_samples(SAMPLES)
 ORDER = json.loads((SAMPLES / "order.json").read_text())
@@ -97,7 +77,19 @@ PHOTOS = {
     "subject_principal_id_back": (SAMPLES / "id_back.jpg").read_bytes(),
 }
 SHEET = (SAMPLES / "sheet.jpg").read_bytes()
-VIDEO = FACE_VIDEO.read_bytes()
+# The face video for each order of a challenge's actions, or the one LOAD_FACE_VIDEO names.
+VIDEOS = {a: (SAMPLES / video_name(a)).read_bytes() for a in ACTION_ORDERS}
+FIXED_VIDEO = Path(FACE_VIDEO).read_bytes() if FACE_VIDEO else None
+
+
+def face_video(actions: list[str]) -> bytes:
+    if FIXED_VIDEO is not None:
+        return FIXED_VIDEO
+    video = VIDEOS.get(tuple(actions))
+    if video is None:  # the server asks for other actions (LIVENESS_ACTIONS): count it
+        OUTCOMES[f"face video: none for {','.join(actions)}"] += 1
+        video = VIDEOS[ACTION_ORDERS[0]]
+    return video
 
 
 def multipart(
@@ -284,8 +276,9 @@ class MiniProgramFlow(FastHttpUser):
             json=consent,
             headers=self.session_auth,
         )
+        video = face_video(ch["actions"])
         self.capture(
-            "face", {"video": ("face.mp4", VIDEO, "video/mp4")}, challenge_id=ch["challenge_id"]
+            "face", {"video": ("face.mp4", video, "video/mp4")}, challenge_id=ch["challenge_id"]
         )
         self.capture("verification_sheet", {"file": ("sheet.jpg", SHEET, "image/jpeg")})
         _, final = self.call(
@@ -355,6 +348,10 @@ class ProviderPoller(FastHttpUser):
 
 @events.test_stop.add_listener
 def _write_outcomes(**_: Any) -> None:
+    # Every user has stopped: give locust's --csv writer (it rewrites the files once a second
+    # and is closed right after) one more turn, or the flows that ended in the last second of
+    # --stop-timeout are missing from the CSV while counted in the outcomes.
+    gevent.sleep(1.5)
     path = os.environ.get("LOAD_OUTCOMES")
     if path:
         out = {"outcomes": dict(sorted(OUTCOMES.items())), "window": WINDOW}

@@ -3,7 +3,11 @@
     .venv/bin/python bench/load/run.py                 # about 7 minutes on 2 cores
     .venv/bin/python bench/load/run.py --processes 1 --flow-seconds 30 --step-seconds 5
 
-For each process count (``--processes``, default 1 and 2) it starts, on free local ports:
+First it prepares the labelled-synthetic samples once (bench/load/samples.py, cached in
+bench/load/.samples: documents whose ID card carries the genuine face clip's man, and his
+videos for both orders of the challenge's actions), so flows pass every full check and their
+orders end ``complete``. For each process count (``--processes``, default 1 and 2) it starts,
+on free local ports:
 
 1. the bare FastAPI app (bench/bare_app.py, same uvicorn options as ``python -m app serve``)
    and drives ``GET /ping`` at each ``--levels`` user count (no think time);
@@ -12,7 +16,8 @@ For each process count (``--processes``, default 1 and 2) it starts, on free loc
    changed-since lists, no think time), then the mixed scenario for ``--flow-seconds``:
    ``--flow-users-per-process`` × N users each playing whole mini-program flows back to back
    (1 s think time) next to ``--pollers`` providers polling once a second. Flows still running
-   at the end are finished; flows/min = completed flows / (last end − first start).
+   at the end are finished; flows/min = flows run to the end / (last end − first start), and
+   the summary counts how many of those orders ended ``complete``.
 
 Then, unless ``--skip-capacity``, one process with ``CAPTURE_CHECKS=intake`` runs complete
 flows to count the bytes of materials and the PostgreSQL rows one completed order leaves.
@@ -450,12 +455,16 @@ class Run:
                 "flows_failed": done["outcomes"].get("flow: failed", 0),
                 "flow_window_seconds": done["window_seconds"],
                 "flows_per_minute": done["flows_per_minute"],
+                "orders_complete": done["outcomes"].get("order status: complete", 0),
                 "endpoints": rows,
                 "outcomes": done["outcomes"],
                 "load_average_1m_before": round(load_before, 2),
                 "load_average_1m_after": round(os.getloadavg()[0], 2),
             }
-            log(f"mixed p{n}: {result['mixed']['flows_per_minute']} flows/min")
+            log(
+                f"mixed p{n}: {result['mixed']['flows_per_minute']} flows/min, "
+                f"{result['mixed']['orders_complete']} orders complete"
+            )
             nbytes, nfiles = folder_bytes(data_dir / "materials")
             rows_now = table_rows(self.args.database_url, schema)
             result["storage_after_flows"] = {"bytes": nbytes, "files": nfiles, "rows": rows_now}
@@ -575,7 +584,8 @@ def summarise(report: dict[str, Any]) -> str:
             f"## {r['processes']} process(es): mixed scenario, {m['flow_users']} flow users + "
             f"{m['pollers']} pollers (1 req/s each), {m['seconds']} s",
             "",
-            f"{m['flows']} flows ({m['flows_failed']} failed) → **{m['flows_per_minute']} "
+            f"{m['flows']} flows ({m['flows_failed']} failed, "
+            f"{m.get('orders_complete', 0)} orders complete) → **{m['flows_per_minute']} "
             f"flows/min**; start-up with models {r['startup_seconds']} s; load average "
             f"{m['load_average_1m_before']} → {m['load_average_1m_after']}.",
             "",
@@ -609,6 +619,14 @@ def summarise(report: dict[str, Any]) -> str:
             f"Memory after start-up (models loaded), MiB RSS: {idle}.",
             f"After the flows: {mem}.",
         ]
+        st = r.get("storage_after_flows")
+        if st:
+            done = m.get("orders_complete", 0)
+            per = f" ≈ {round(st['bytes'] / done)} bytes per complete order" if done else ""
+            lines += [
+                f"Materials after the flows (full checks, encrypted): {st['bytes']} bytes in "
+                f"{st['files']} files for {done} complete orders{per}."
+            ]
     cap = report.get("capacity")
     if cap:
         lines += [
@@ -634,7 +652,11 @@ def main() -> None:
     parser.add_argument("--flow-users-per-process", type=int, default=3)
     parser.add_argument("--pollers", type=int, default=4)
     parser.add_argument("--skip-capacity", action="store_true")
-    parser.add_argument("--face-video", default="", help="default tests/data/face/carphone")
+    parser.add_argument(
+        "--face-video",
+        default="",
+        help="one video for every challenge (default: the prepared samples' matching video)",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get(
@@ -652,6 +674,11 @@ def main() -> None:
         args.model_dir = get_settings().resolved_model_dir.resolve()
     started = time.monotonic()
     ensure_database(args.database_url)
+    sys.path.insert(0, str(HERE))
+    from samples import ensure_samples
+
+    log("samples (bench/load/samples.py, cached in bench/load/.samples)")
+    ensure_samples(HERE / ".samples")
     run = Run(args)
     report: dict[str, Any] = {
         "command": "python bench/load/run.py " + " ".join(sys.argv[1:]),
