@@ -29,6 +29,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def worker_pids(pid: int) -> list[int]:
+    """The uvicorn worker processes (multiprocessing spawn children) of a `serve` process."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError):
+            continue
+        if ppid == pid and b"multiprocessing.spawn" in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
 @dataclass
 class LiveServer:
     process: subprocess.Popen[bytes]

@@ -17,8 +17,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live_server import free_port
-from tests.test_serve_workers import _workers
+from tests.live_server import free_port, worker_pids
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +56,7 @@ def _pids(metrics_dir: Path, kind: str) -> set[int]:
 
 
 @pytest.mark.parametrize("operator_dir", [False, True], ids=["own-dir", "operator-dir"])
-def test_metrics_are_merged_over_workers(tmp_path: Path, operator_dir: bool) -> None:
+def test_metrics_are_merged_overworker_pids(tmp_path: Path, operator_dir: bool) -> None:
     port = free_port()
     tmp = tmp_path / "tmp"
     tmp.mkdir()
@@ -105,7 +104,7 @@ def test_metrics_are_merged_over_workers(tmp_path: Path, operator_dir: bool) -> 
             assert server.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.2)
-        workers = set(_workers(server.pid))
+        workers = set(worker_pids(server.pid))
         assert len(workers) == 2
         if not operator_dir:
             made = list(tmp.glob("heyan-metrics-*"))
@@ -133,7 +132,7 @@ def test_metrics_are_merged_over_workers(tmp_path: Path, operator_dir: bool) -> 
         killed = min(workers)
         os.kill(killed, signal.SIGKILL)
         deadline = time.monotonic() + 120
-        while (now := set(_workers(server.pid))) == workers or len(now) != 2:
+        while (now := set(worker_pids(server.pid))) == workers or len(now) != 2:
             assert time.monotonic() < deadline, "the killed worker was not replaced"
             time.sleep(0.2)
         text = httpx.get(f"{base}/metrics", headers={"Connection": "close"}).text

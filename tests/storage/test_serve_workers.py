@@ -1,5 +1,6 @@
-"""`python -m app serve --workers 2`: two processes on one port against PostgreSQL, sharing
-every piece of state (tokens signed by one are accepted by the other). A real server."""
+"""`python -m app serve --workers 2`: two processes on one port against PostgreSQL and S3
+(a real SeaweedFS), sharing every piece of state: tokens signed by one are accepted by the
+other, and a capture stored by one is downloaded through either. A real server."""
 
 from __future__ import annotations
 
@@ -16,26 +17,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PG_URL, _in_thread, _pg_exec, _pg_reachable, order_body
-from tests.live_server import free_port
+from tests.conftest import PG_URL, _in_thread, _pg_exec, _pg_reachable, order_body, synthetic_jpeg
+from tests.live_server import free_port, worker_pids
+from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
 
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def _workers(pid: int) -> list[int]:
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (stat.parent / "cmdline").read_bytes()
-        except (OSError, ValueError):
-            continue
-        if ppid == pid and b"multiprocessing.spawn" in cmdline:
-            out.append(int(stat.parent.name))
-    return out
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_two_workers_share_one_port_and_postgresql(tmp_path: Path) -> None:
+def test_two_workers_share_one_port_postgresql_and_s3(tmp_path: Path, seaweedfs: SeaweedFS) -> None:
     if not _pg_reachable():
         if os.environ.get("CI") == "true":
             pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
@@ -51,11 +40,17 @@ def test_two_workers_share_one_port_and_postgresql(tmp_path: Path) -> None:
         "DATABASE_URL": PG_URL,
         "DATABASE_SCHEMA": schema,
         "CAPTURE_CHECKS": "intake",
+        "MIN_IMAGE_SIDE": "200",
         "WEBHOOK_DISPATCHER": "false",
         "SMS_SWEEPER": "false",
         "RETENTION_INTERVAL_SECONDS": "0",
+        "STORAGE_URL": f"s3://{seaweedfs.bucket}/workers-{schema}",
+        "S3_ENDPOINT_URL": seaweedfs.endpoint,
+        "S3_REGION": "us-east-1",
+        "S3_ACCESS_KEY_ID": ACCESS_KEY,
+        "S3_SECRET_ACCESS_KEY": SECRET_KEY,
     }
-    for name in ("SECRET_KEY", "DATA_KEYS", "FACE_DATA_KEYS", "DATA_INDEX_KEY", "STORAGE_URL"):
+    for name in ("SECRET_KEY", "DATA_KEYS", "FACE_DATA_KEYS", "DATA_INDEX_KEY"):
         env.pop(name, None)
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
@@ -69,7 +64,7 @@ def test_two_workers_share_one_port_and_postgresql(tmp_path: Path) -> None:
             assert server.poll() is None, log.read_text(errors="replace")[-3000:]
             assert time.monotonic() < deadline, "workers did not start"
             time.sleep(0.2)
-        assert len(_workers(server.pid)) == 2
+        assert len(worker_pids(server.pid)) == 2
         created = subprocess.run(
             [sys.executable, "-m", "app", "provider", "create", "t"],
             cwd=ROOT, env=env, check=True, timeout=60, capture_output=True, text=True,
@@ -88,12 +83,31 @@ def test_two_workers_share_one_port_and_postgresql(tmp_path: Path) -> None:
                 json={"qr_token": r.json()["token"], "platform": "dev", "mobile": "13800138000"},
             )
             assert r.status_code == 201, r.text
-            r = httpx.get(
-                f"{base}/m/v1/session",
-                headers={"Authorization": f"Bearer {r.json()['session_token']}"},
-            )
+            mini = {"Authorization": f"Bearer {r.json()['session_token']}"}
+            r = httpx.get(f"{base}/m/v1/session", headers=mini)
             assert r.status_code == 200, r.text
-        assert httpx.get(f"{base}/readyz").json()["status"] == "ok"
+            if i % 3 == 0:
+                # Stored in S3 by one worker; downloaded through a new connection.
+                photo = synthetic_jpeg(seed=i)
+                r = httpx.post(
+                    f"{base}/m/v1/captures/subject_document",
+                    files={"file": ("a.jpg", photo, "image/jpeg")},
+                    headers=mini,
+                )
+                assert r.status_code == 201, r.text
+                mid = r.json()["material_id"]
+                r = httpx.get(f"{base}/v1/orders/{oid}/materials/{mid}", headers=auth)
+                assert r.status_code == 200, r.text
+                assert len(r.content) > 1000 and r.content[:2] == b"\xff\xd8"
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["status"] == "ok", ready
+        # The four accepted photos are objects in the bucket, none in the local folder.
+        from tests.storage.conftest import s3_storage
+
+        store = s3_storage(seaweedfs, f"workers-{schema}")
+        listed = store.client.list_objects_v2(Bucket=store.bucket, Prefix=store.prefix)  # type: ignore[attr-defined]
+        assert listed.get("KeyCount", 0) == 4, listed
+        assert not list((tmp_path / "materials").rglob("*.jpg"))
     finally:
         server.send_signal(signal.SIGINT)
         try:
