@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import crypto, openapi
+from app import crypto, modeltime, openapi
 from app.bodylimit import BodyLimitMiddleware, upload_route
 from app.capture.pipeline import CapturePipeline, Limits
 from app.config import Settings, get_settings
@@ -25,7 +25,7 @@ from app.context import AppContext
 from app.db import is_db_unavailable, is_storage_full, make_engine, make_sessionmaker
 from app.errors import AppError
 from app.logs import configure_logging, request_id
-from app.metrics import WEBHOOK_BACKLOG, exposition, metrics_middleware
+from app.metrics import WEBHOOK_BACKLOG, exposition, metrics_middleware, observe_model
 from app.ratelimit import build_limiters, limiter_middleware
 from app.storage import StorageUnavailable, build_storage
 from app.tokens import TokenCodec
@@ -207,6 +207,7 @@ def create_app(
     )
 
     app.middleware("http")(metrics_middleware)
+    modeltime.listen(observe_model)  # every model call, per model name
 
     @app.middleware("http")
     async def _request_id(request: Request, call_next: Any) -> Any:

@@ -52,6 +52,20 @@ INFERENCE_SECONDS = Histogram(
     registry=REGISTRY,
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8, 16),
 )
+MODEL_SECONDS = Histogram(
+    "heyan_model_inference_seconds",
+    "Time of one model call: one onnxruntime run of a face model, or one OCR pass",
+    ["model"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+def observe_model(model: str, seconds: float) -> None:
+    """The app.modeltime listener (registered by app.main)."""
+    MODEL_SECONDS.labels(model).observe(seconds)
+
+
 QUEUE_DEPTH = Gauge(
     "heyan_inference_queue_depth",
     "Captures waiting for or in the inference pool",

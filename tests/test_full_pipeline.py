@@ -252,6 +252,16 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
     assert checks["SPOOF_SUSPECTED"]["passed"] is True
     items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
     assert any(i["kind"] == "best_frame" and i["accepted"] for i in items)
+    # Every model call was timed, per model (face models by role, OCR per pass).
+    metrics = (await api.client.get("/metrics")).text
+    for model in (
+        "face_detector",
+        "face_mesh",
+        "eye_contour",
+        "face_embedding",
+        "rapidocr/det+rec",
+    ):
+        assert f'heyan_model_inference_seconds_count{{model="{model}"}}' in metrics, model
 
 
 async def test_genuine_frames_complete_the_website_part(full_api: Api, face_analyzer: Any) -> None:

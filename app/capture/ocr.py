@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from app import modeltime
 from app.checks import ModelRef
 from app.validators import nfkc
 
@@ -158,7 +159,7 @@ class OcrEngine:
         self.load()
         from rapidocr.ch_ppocr_rec import TextRecInput
 
-        with self._lock:
+        with self._lock, modeltime.timed("rapidocr/rec"):
             res = self._engine.text_rec(TextRecInput(img=[crop_bgr]))
         if not res.txts:
             return "", 0.0
@@ -167,7 +168,7 @@ class OcrEngine:
     def read(self, image_bgr: np.ndarray) -> list[OcrLine]:
         """Detect and recognise every text line once; lines sorted top-to-bottom, left-to-right."""
         self.load()
-        with self._lock:
+        with self._lock, modeltime.timed("rapidocr/det+rec"):
             result = self._engine(image_bgr)
         boxes = getattr(result, "boxes", None)
         txts = getattr(result, "txts", None)

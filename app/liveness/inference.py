@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 
+from app import modeltime
 from app.checks import ModelRef
 
 # Two cores on the reference machine: one intra-op thread per session keeps several
@@ -164,7 +165,8 @@ class InferenceModel(ABC):
 
     def predict(self, *args: Any, **kwargs: Any) -> Any:
         session = self.session
-        return self._predict(session, *args, **kwargs)
+        with modeltime.timed(self.info.name):
+            return self._predict(session, *args, **kwargs)
 
     @abstractmethod
     def _predict(self, session: ort.InferenceSession, *args: Any, **kwargs: Any) -> Any:

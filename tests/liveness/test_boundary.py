@@ -6,7 +6,7 @@ def test_liveness_imports_no_web_db_or_settings_modules() -> None:
     code = (
         "import sys, app.liveness, app.liveness.analyzer, app.liveness.video;"
         "bad=[m for m in sys.modules if m.split('.')[0] in "
-        "('fastapi','starlette','sqlalchemy','pydantic_settings','tflite2onnx','onnx','tflite')"
+        "('fastapi','starlette','sqlalchemy','pydantic_settings','prometheus_client','tflite2onnx','onnx','tflite')"
         " or m == 'app.config'];"
         "print(','.join(bad)); sys.exit(1 if bad else 0)"
     )
