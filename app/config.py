@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     abandon_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=0)  # 0 turns the task off
     liveness_actions: str = "blink,shake_head"
+    # Run the passive anti-spoof model (advisory score in SPOOF_SUSPECTED's detail; never
+    # decides). Off by default: see README, Evaluation.
+    face_passive_model: bool = False
     # Separate consent to face processing, shown by the mini-program before the face step.
     face_consent_version: str = "2026-11"
     face_consent_text: str = (

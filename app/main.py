@@ -61,7 +61,8 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
         providers = select_providers(settings.onnx_providers)
         document = DocumentAnalyzer(ocr=OcrEngine(providers=providers))
         face = FaceAnalyzer(
-            settings.resolved_model_dir / "face", LivenessConfig(providers=providers)
+            settings.resolved_model_dir / "face",
+            LivenessConfig(providers=providers, passive_model=settings.face_passive_model),
         )
     return CapturePipeline(limits, document=document, face=face, workers=settings.inference_workers)
 

@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from app.liveness import FaceAnalyzer, Frame, decode_video, list_models  # noqa: E402
+from app.liveness import FaceAnalyzer, Frame, LivenessConfig, decode_video, list_models  # noqa: E402
 from app.liveness.landmarks import POSE_POINTS, yaw_degrees, yaw_from_template  # noqa: E402
 from app.liveness.synthetic import (  # noqa: E402
     own_yaw,
@@ -126,7 +126,8 @@ def main() -> None:
         from app.liveness import prepare_models
 
         prepare_models(args.model_dir)
-    fa = FaceAnalyzer(args.model_dir)
+    # The passive model is off in the service by default; here its advisory score is measured.
+    fa = FaceAnalyzer(args.model_dir, LivenessConfig(passive_model=True))
     fa.load()
     cfg = fa.config
     t0 = time.time()
@@ -292,11 +293,12 @@ def main() -> None:
     )
     print(
         "| genuine capture | actions | PAD result | failed checks | yaw min/max | blinks "
-        "| parallax | moiré |"
+        "| parallax | moiré | passive (advisory) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     g_px: list[float] = []
     g_mo: list[float] = []
+    passive: dict[str, list[float]] = defaultdict(list)  # advisory model score, by capture type
     bpc = 0
     bpc_done = n_done = 0  # clips whose measured turn reached θ (the action was performed)
     blink_hits = blink_n = 0
@@ -319,11 +321,14 @@ def main() -> None:
         if float(v.stats.get("parallax", -1.0)) >= 0:
             g_px.append(float(v.stats["parallax"]))
         g_mo.append(float(v.stats.get("moire", 0.0)))
+        if "passive" in v.stats:
+            passive["genuine"].append(float(v.stats["passive"]))
         print(
             f"| {name} | {'→'.join(acts)} | {'refused' if failed else 'live'} | "
             f"{', '.join(sorted(failed)) or '–'} | "
             f"{v.stats['yaw_min']}/{v.stats['yaw_max']} | "
-            f"{v.stats['blinks']} | {v.stats.get('parallax')} | {v.stats.get('moire')} |"
+            f"{v.stats['blinks']} | {v.stats.get('parallax')} | {v.stats.get('moire')} | "
+            f"{v.stats.get('passive', '–')} |"
         )
     per_type: dict[str, list[int]] = defaultdict(list)
     reasons: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -332,6 +337,8 @@ def main() -> None:
         v = fa.analyze(frames, acts, None)
         failed = pad_failed(v)
         per_type[typ].append(int(not failed))
+        if "passive" in v.stats:
+            passive[typ].append(float(v.stats["passive"]))
         for c in failed:
             reasons[typ][c] += 1
         spoof = (
@@ -362,6 +369,18 @@ def main() -> None:
         f"genuine: lowest parallax {min(g_px, default=float('nan')):.3f}, highest moiré "
         f"{max(g_mo, default=float('nan')):.3f}"
     )
+    if passive:
+        thr = cfg.passive_threshold
+        print(
+            f"\n### Passive model (advisory, never decides; flags a spoof above {thr})\n\n"
+            "| captures | n | min | median | max | above threshold |\n|---|---|---|---|---|---|"
+        )
+        for typ, vals in passive.items():
+            a = np.array(vals)
+            print(
+                f"| {typ} | {len(a)} | {a.min():.3f} | {np.median(a):.3f} | {a.max():.3f} | "
+                f"{int((a > thr).sum())} |"
+            )
     print("\n| attack type | n | accepted | APCER | refused by (count of cases) |")
     print("|---|---|---|---|---|")
     for typ, acc in per_type.items():

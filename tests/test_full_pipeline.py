@@ -250,6 +250,10 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
     assert checks["HEAD_SHAKE_NOT_DETECTED"]["passed"] is True
     assert checks["BLINK_NOT_DETECTED"]["passed"] is True
     assert checks["SPOOF_SUSPECTED"]["passed"] is True
+    # The parallax and moiré signals are reported with their thresholds; the passive model
+    # is off by default (FACE_PASSIVE_MODEL), so it reports nothing.
+    spoof = checks["SPOOF_SUSPECTED"]["detail"]
+    assert spoof["parallax"] >= spoof["parallax_threshold"] and "passive" not in spoof
     items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
     assert any(i["kind"] == "best_frame" and i["accepted"] for i in items)
     # Every model call was timed, per model (face models by role, OCR per pass).

@@ -188,7 +188,10 @@ class LivenessConfig:
     # Moiré: log10 peak-to-background ratio of the face spectrum.
     moire_threshold: float = 1.5
     moire_frames: int = 5
-    # Passive model (advisory only, when an operator provides one).
+    # Passive model (advisory only: its score is reported, never decides). Off by default:
+    # expo's FaceAntiSpoofing scored all 18 genuine evaluation clips above its own 0.2
+    # (bench/face_eval.py), so on by default it would only cost time and mislead a reader.
+    passive_model: bool = False
     passive_threshold: float = 0.2
     # FACE_CHANGED: lowest cosine between the chosen frame and other frames.
     face_change_threshold: float = 0.4
@@ -263,7 +266,7 @@ class FaceAnalyzer:
                 IRIS: EyeContour(infos[IRIS], **kw),
                 EMBEDDING: FaceEmbedder(infos[EMBEDDING], **kw),
             }
-            if ANTISPOOF in infos:
+            if self.config.passive_model and ANTISPOOF in infos:
                 from app.liveness.passive import PassiveAntiSpoof
 
                 models[ANTISPOOF] = PassiveAntiSpoof(infos[ANTISPOOF], **kw)
@@ -721,6 +724,7 @@ class FaceAnalyzer:
             crop_box = obs[best].box
             passive = float(self._m(ANTISPOOF).predict(frames[obs[best].idx].image, crop_box))
             detail["passive"] = round(passive, 4)  # advisory only: never decides
+            stats["passive"] = round(passive, 4)
             detail["passive_threshold"] = cfg.passive_threshold
             model = self._m(ANTISPOOF).ref()
         score: float | None

