@@ -7,8 +7,9 @@ Two backends behind one interface (``await limiter.check(key)``):
 - :class:`DatabaseRateLimiter` counts in the ``rate_limit_windows`` table with
   ``INSERT … ON CONFLICT DO UPDATE SET count = count + n RETURNING count``, so every process
   and machine on one database shares one limit. A key far below its limit is written at most
-  once a second per process (its requests in between are counted locally and sent as ``n``);
-  from half the limit on, every request is written, so the limit itself is exact. If the
+  once a second per process (up to 5 % of the limit counted locally and sent as ``n``); from
+  half the limit on, every request is written, so N processes can overshoot the limit by at
+  most N x 5 % of it (requests not yet sent when the others crossed half). If the
   database cannot be reached, it falls back to the per-process window for a few seconds (and
   logs once): a database outage never turns into 500s or into no limit at all.
 
@@ -83,6 +84,9 @@ class DatabaseRateLimiter(RateLimiter):
     CLEANUP_EVERY = 60.0  # seconds between deletions of finished windows, per process
     FALLBACK_SECONDS = 5.0  # after a database error, count in memory this long
     SYNC_SECONDS = 1.0  # a key far below its limit is written at most this often
+    # ... and with at most this share of the limit unsent: N processes can let through at
+    # most N x 5 % of the limit more than it, and only while the key is below half of it.
+    BATCH_SHARE = 0.05
 
     def __init__(
         self,
@@ -118,8 +122,12 @@ class DatabaseRateLimiter(RateLimiter):
                 self._seen = {k: v for k, v in self._seen.items() if v[0] == minute}
             seen = self._seen[key] = [minute, 0, 0, float("-inf")]
         seen[2] += 1
-        if now - seen[3] < self.SYNC_SECONDS and 2 * (seen[1] + seen[2]) < self.per_minute:
-            return None  # far below the limit and sent less than a second ago
+        if (
+            now - seen[3] < self.SYNC_SECONDS
+            and seen[2] <= self.per_minute * self.BATCH_SHARE
+            and 2 * (seen[1] + seen[2]) < self.per_minute
+        ):
+            return None  # far below the limit, few unsent, sent less than a second ago
         pending, seen[2], seen[3] = int(seen[2]), 0, now
         try:
             seen[1] = max(seen[1], await self._count(self._db_key(key), minute, pending))

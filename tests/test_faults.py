@@ -570,6 +570,42 @@ async def test_database_limiter_shared_by_two_engines(db_settings: dict[str, str
         await e2.dispose()
 
 
+async def test_database_limiter_batches_far_below_the_limit_and_is_exact_at_it(
+    db_settings: dict[str, str],
+) -> None:
+    """Far below the limit a process writes at most once a second (up to 5 % of the limit
+    sent as one increment); from half the limit on every request is written, so two
+    processes taking turns refuse exactly the request past the limit."""
+    url, schema = db_settings["database_url"], db_settings["database_schema"] or None
+    e1, e2 = make_engine(url, schema=schema), make_engine(url, schema=schema)
+    now = _future_clock()
+    a = DatabaseRateLimiter(1000, engine=lambda: e1, clock=lambda: now[0])
+    b = DatabaseRateLimiter(1000, engine=lambda: e2, clock=lambda: now[0])
+    a._next_cleanup = b._next_cleanup = float("inf")
+    key = f"p:{uuid.uuid4().hex}"
+    minute = int(now[0] // 60)
+    try:
+        for _ in range(30):
+            assert await a.check(key) is None
+        # One write (the first request); the other 29 wait for the next second.
+        assert [c for _, c in await _windows(e1, minute)] == [1]
+        now[0] += 1.1
+        assert await a.check(key) is None
+        assert [c for _, c in await _windows(e1, minute)] == [31]  # 30 + this one, one write
+        for _ in range(60):  # within one second: at most 50 (5 %) unsent at a time
+            assert await a.check(key) is None
+        assert [c for _, c in await _windows(e1, minute)] == [82]  # the 51st sent all 51
+        # Both processes up to the limit (b learns the shared count on its first write).
+        verdicts = [await (a if i % 2 else b).check(key) for i in range(909)]
+        assert verdicts == [None] * 909
+        assert [c for _, c in await _windows(e1, minute)] == [1000]
+        assert await b.check(key) is not None  # the 1001st, in either process
+        assert await a.check(key) is not None
+    finally:
+        await e1.dispose()
+        await e2.dispose()
+
+
 async def test_two_app_instances_share_one_limit(db_settings: dict[str, str]) -> None:
     settings = make_settings(
         db_settings, rate_limit_backend="database", rate_limit_address_per_minute=4,
