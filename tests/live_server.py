@@ -4,8 +4,10 @@ sockets (slow uploads, SIGTERM)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -110,3 +112,35 @@ def live_server(
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def start_workers(
+    env: dict[str, str], port: int, log: Path, workers: int = 2
+) -> subprocess.Popen[bytes]:
+    """`python -m app serve --workers N` in its own process group; return once every worker
+    has started (their output goes to ``log``)."""
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", str(workers)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while log.read_text(errors="replace").count("Application startup complete") < workers:
+        if server.poll() is not None or time.monotonic() > deadline:
+            stop_workers(server)
+            raise AssertionError(
+                "workers did not start:\n" + log.read_text(errors="replace")[-3000:]
+            )
+        time.sleep(0.2)
+    return server
+
+
+def stop_workers(server: subprocess.Popen[bytes]) -> None:
+    """SIGINT (graceful), then SIGKILL to whatever is left of the process group."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGINT)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            server.wait(timeout=40)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()

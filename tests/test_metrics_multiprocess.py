@@ -5,11 +5,8 @@ SQLite; only `/healthz` and `/metrics` are called, neither writes to the databas
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.live_server import free_port, worker_pids
+from tests.live_server import free_port, start_workers, stop_workers, worker_pids
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,18 +89,9 @@ def test_metrics_are_merged_overworker_pids(tmp_path: Path, operator_dir: bool) 
         stale.write_bytes(b"stale")
         env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    server = start_workers(env, port, log)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while log.read_text(errors="replace").count("Application startup complete") < 2:
-            assert server.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "workers did not start"
-            time.sleep(0.2)
         workers = set(worker_pids(server.pid))
         assert len(workers) == 2
         if not operator_dir:
@@ -141,13 +129,7 @@ def test_metrics_are_merged_overworker_pids(tmp_path: Path, operator_dir: bool) 
         assert killed not in _pids(metrics_dir, "gauge_livesum")
         assert killed in _pids(metrics_dir, "histogram")
     finally:
-        server.send_signal(signal.SIGINT)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=40)
-        # Whatever is left of the group (a worker that did not stop).
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGKILL)
-        server.wait()
+        stop_workers(server)
     assert server.returncode == 0, log.read_text(errors="replace")[-3000:]
     # `serve` removes the directory it made, and leaves the operator's (emptied at next start).
     assert metrics_dir.exists() == operator_dir

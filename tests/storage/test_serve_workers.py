@@ -7,10 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL, _in_thread, _pg_exec, _pg_reachable, order_body, synthetic_jpeg
-from tests.live_server import free_port, worker_pids
+from tests.live_server import free_port, start_workers, stop_workers, worker_pids
 from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,17 +51,8 @@ def test_two_workers_share_one_port_postgresql_and_s3(tmp_path: Path, seaweedfs:
     for name in ("SECRET_KEY", "DATA_KEYS", "FACE_DATA_KEYS", "DATA_INDEX_KEY"):
         env.pop(name, None)
     log = tmp_path / "serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "app", "serve", "--port", str(port), "--workers", "2"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+    server = start_workers(env, port, log)
     try:
-        deadline = time.monotonic() + 120
-        while log.read_text(errors="replace").count("Application startup complete") < 2:
-            assert server.poll() is None, log.read_text(errors="replace")[-3000:]
-            assert time.monotonic() < deadline, "workers did not start"
-            time.sleep(0.2)
         assert len(worker_pids(server.pid)) == 2
         created = subprocess.run(
             [sys.executable, "-m", "app", "provider", "create", "t"],
@@ -109,11 +98,6 @@ def test_two_workers_share_one_port_postgresql_and_s3(tmp_path: Path, seaweedfs:
         assert listed.get("KeyCount", 0) == 4, listed
         assert not list((tmp_path / "materials").rglob("*.jpg"))
     finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_workers(server)
         _in_thread(asyncio.run, _pg_exec(f'DROP SCHEMA "{schema}" CASCADE'))
     assert server.returncode == 0, log.read_text(errors="replace")[-3000:]
