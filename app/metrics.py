@@ -130,7 +130,7 @@ def forget_dead_processes(path: str) -> None:
         m = _LIVE_FILE.fullmatch(name)
         if m and not _pid_alive(int(m.group(1))):
             with contextlib.suppress(FileNotFoundError):
-                multiprocess.mark_process_dead(int(m.group(1)), path)
+                multiprocess.mark_process_dead(int(m.group(1)), path)  # type: ignore[no-untyped-call]
 
 
 def exposition() -> bytes:
@@ -139,5 +139,5 @@ def exposition() -> bytes:
     forget_dead_processes(MULTIPROC_DIR)
     # A fresh registry holding only the collector that merges every process's files.
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=MULTIPROC_DIR)
+    multiprocess.MultiProcessCollector(registry, path=MULTIPROC_DIR)  # type: ignore[no-untyped-call]
     return generate_latest(registry)

@@ -111,8 +111,8 @@ def decode_image(
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise Undecodable() from exc
 
-    img = ImageOps.exif_transpose(img) or img
-    rgb = img.convert("RGB")
+    upright: Image.Image = ImageOps.exif_transpose(img) or img
+    rgb = upright.convert("RGB")
     out = io.BytesIO()
     # Re-encoding drops EXIF (GPS, device), ICC and comments; the original's hash is kept.
     if ctype == "image/jpeg":

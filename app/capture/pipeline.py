@@ -111,9 +111,9 @@ def decode_frame(data: bytes, max_side: int) -> np.ndarray:
     Frames are decoded at a reduced JPEG scale where possible: 60 full-size phone frames
     would otherwise take gigabytes, for a face the analyser reads at 640 px anyway.
     """
-    img = Image.open(io.BytesIO(data))
-    img.draft("RGB", (max_side, max_side))
-    img = ImageOps.exif_transpose(img).convert("RGB")
+    src = Image.open(io.BytesIO(data))
+    src.draft("RGB", (max_side, max_side))
+    img = ImageOps.exif_transpose(src).convert("RGB")
     if max(img.size) > max_side:
         img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.asarray(img)[:, :, ::-1].copy()

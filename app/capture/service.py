@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -39,7 +40,7 @@ EXT = {
 }
 
 # Extracted fields that identify a person: masked before they reach a phone.
-_MASK = {
+_MASK: dict[str, Callable[[str], str]] = {
     "name": mask_name,
     "surname": mask_name,
     "given_names": mask_name,

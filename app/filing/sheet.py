@@ -74,7 +74,7 @@ def font_path() -> str:
     """The CJK font: the registry package first, then the distribution's fonts."""
     candidates: list[str] = []
     try:
-        import paperang_p2_fonts_cjk  # type: ignore[import-untyped]
+        import paperang_p2_fonts_cjk
 
         base = os.path.dirname(paperang_p2_fonts_cjk.__file__)
         candidates.append(os.path.join(base, "fonts", "wqy-microhei.ttc"))
@@ -92,8 +92,8 @@ def font_path() -> str:
 
 @cache
 def _register_font() -> str:
-    from reportlab.pdfbase import pdfmetrics  # type: ignore[import-untyped]
-    from reportlab.pdfbase.ttfonts import TTFont  # type: ignore[import-untyped]
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
 
     pdfmetrics.registerFont(TTFont(FONT, font_path(), subfontIndex=0))
     return FONT
@@ -260,12 +260,12 @@ def render_sheet(b: Bundle, storage: Storage, events: list[Event], signing_key: 
 def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
     from xml.sax.saxutils import escape
 
-    from reportlab.lib import colors  # type: ignore[import-untyped]
-    from reportlab.lib.pagesizes import A4  # type: ignore[import-untyped]
-    from reportlab.lib.styles import ParagraphStyle  # type: ignore[import-untyped]
-    from reportlab.lib.units import mm  # type: ignore[import-untyped]
-    from reportlab.lib.utils import ImageReader  # type: ignore[import-untyped]
-    from reportlab.platypus import (  # type: ignore[import-untyped]
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.platypus import (
         Image,
         KeepTogether,
         Paragraph,

@@ -144,7 +144,7 @@ _INPUT_RANGES: dict[str, tuple[float, float]] = {
 
 def _check_against_tflite(role: str, tflite: Path, onnx_path: Path) -> dict[str, Any]:
     try:
-        from ai_edge_litert.interpreter import Interpreter  # type: ignore[import-untyped]
+        from ai_edge_litert.interpreter import Interpreter
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise PrepareError(
             "ai-edge-litert (the original TFLite runtime) is needed to check conversions"
@@ -183,7 +183,7 @@ def _check_against_tflite(role: str, tflite: Path, onnx_path: Path) -> dict[str,
 
 def _convert(tflite: Path, out: Path) -> None:
     try:
-        import tflite2onnx  # type: ignore[import-untyped]
+        import tflite2onnx
     except ImportError as exc:  # pragma: no cover
         raise PrepareError("tflite2onnx is needed to convert TFLite models") from exc
     # tflite2onnx logs every operator at INFO.

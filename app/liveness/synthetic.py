@@ -281,7 +281,7 @@ def person_mask(image: np.ndarray, mesh: np.ndarray, iterations: int = 3) -> np.
     cv2.fillConvexPoly(mask, cv2.convexHull(np.round(mesh[:, :2]).astype(np.int32)), cv2.GC_FGD)
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
     cv2.setRNGSeed(0)  # GrabCut seeds its colour models with k-means: same input, same cut
-    cv2.grabCut(image, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)
+    cv2.grabCut(image, mask, None, bgd, fgd, iterations, cv2.GC_INIT_WITH_MASK)  # type: ignore[call-overload]
     fg = ((mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)).astype(np.float32)
     out: np.ndarray = cv2.GaussianBlur(fg, (5, 5), 0)
     return out
@@ -293,7 +293,8 @@ def white_background(
     """The person of ``image`` in front of an evenly lit white wall (``mask``: precomputed)."""
     m = (person_mask(image, mesh) if mask is None else mask)[..., None]
     out = image.astype(np.float32) * m + float(wall) * (1.0 - m)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    white: np.ndarray = np.clip(out, 0, 255).astype(np.uint8)
+    return white
 
 
 def own_yaw(meshes: list[np.ndarray]) -> list[float]:

@@ -55,7 +55,9 @@ class _Graph:
             buf = model.Buffers(t.Buffer())
             if buf is not None and buf.DataLength() > 0:
                 shape = [int(x) for x in t.ShapeAsNumpy()] if t.ShapeLength() else []
-                data = np.frombuffer(buf.DataAsNumpy().tobytes(), dtype=self._dtype[t.Type()])
+                data: np.ndarray = np.frombuffer(
+                    buf.DataAsNumpy().tobytes(), dtype=self._dtype[t.Type()]
+                )
                 self.consts[i] = data.reshape(shape)
 
     # -- names and constants ---------------------------------------------------------------

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import zipfile
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any, cast
 
 from app.errors import AppError, NotFound
 from app.models import Event, Material
@@ -138,7 +138,7 @@ def package_zip(
         ],
     }  # fmt: skip
     used: set[str] = set()
-    with zipfile.ZipFile(sink, "w", compression=zipfile.ZIP_STORED) as zf:  # type: ignore[arg-type]
+    with zipfile.ZipFile(cast(IO[bytes], sink), "w", compression=zipfile.ZIP_STORED) as zf:
         for m in current_materials(b):
             assert m.storage_key is not None
             name = f"{material_label(b, m)}.{EXT.get(m.content_type, 'bin')}"

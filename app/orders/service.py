@@ -189,7 +189,7 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
                 "For an individual, the principal's document is the subject document",
             )
         )
-    websites = []
+    websites: list[dict[str, Any]] = []
     for i, w in enumerate(body.websites):
         domains = []
         for j, d in enumerate(w.domains):
@@ -214,9 +214,10 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
         )
     # A person appears once per document number, always with the same name and mobile.
     people: dict[tuple[str, str], dict[str, str]] = {}
-    for where, person in [("subject.principal", principal)] + [
+    pairs: list[tuple[str, dict[str, str]]] = [("subject.principal", principal)] + [
         (f"websites[{i}].principal", w["principal"]) for i, w in enumerate(websites)
-    ]:
+    ]
+    for where, person in pairs:
         key = (person["doc_type"], person["doc_number"])
         seen = people.setdefault(key, person)
         if seen["name"] != person["name"] or seen["mobile"] != person["mobile"]:
