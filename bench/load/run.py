@@ -321,10 +321,18 @@ class Run:
         self.base_env["LOAD_SAMPLES"] = str(HERE / ".samples")
         if args.face_video:
             self.base_env["LOAD_FACE_VIDEO"] = str(Path(args.face_video).resolve())
+        self.schemas: list[str] = []
+
+    def drop_schemas(self) -> None:
+        """Drop the schemas this run created (unless --keep-schemas)."""
+        for schema in self.schemas:
+            pg(self.args.database_url, f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        self.schemas.clear()
 
     def heyan_env(self, name: str, **extra: str) -> tuple[dict[str, str], str, Path]:
         schema = f"load_{self.stamp}_{name}"
         pg(self.args.database_url, f'CREATE SCHEMA "{schema}"')
+        self.schemas.append(schema)
         data_dir = self.work / name
         data_dir.mkdir()
         env = {
@@ -664,6 +672,9 @@ def main() -> None:
         ),
         help="PostgreSQL database the runner may create schemas in (load_<time>_<scenario>)",
     )
+    parser.add_argument(
+        "--keep-schemas", action="store_true", help="keep the run's schemas for inspection"
+    )
     parser.add_argument("--model-dir", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=HERE / "results", help="results folder")
     args = parser.parse_args()
@@ -686,12 +697,16 @@ def main() -> None:
         "machine": machine(),
         "runs": [],
     }
-    for n in [int(x) for x in args.processes.split(",")]:
-        log(f"{n} process(es)")
-        report["runs"].append(run.processes(n))
-    if not args.skip_capacity:
-        log("capacity (intake checks)")
-        report["capacity"] = run.capacity()
+    try:
+        for n in [int(x) for x in args.processes.split(",")]:
+            log(f"{n} process(es)")
+            report["runs"].append(run.processes(n))
+        if not args.skip_capacity:
+            log("capacity (intake checks)")
+            report["capacity"] = run.capacity()
+    finally:
+        if not args.keep_schemas:
+            run.drop_schemas()
     report["duration_seconds"] = round(time.monotonic() - started)
     out = args.out
     (out / "summary.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
