@@ -38,6 +38,14 @@ def _pg_reachable() -> bool:
         return False
 
 
+def require_postgres() -> None:
+    """Skip a PostgreSQL test where the server is unreachable; with CI=true, fail instead."""
+    if not _pg_reachable():
+        if os.environ.get("CI") == "true":
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+
+
 def _in_thread(fn: Any, *args: Any) -> Any:
     """Run blocking set-up (Alembic runs its own event loop) outside the test loop."""
     box: dict[str, Any] = {}
@@ -76,10 +84,7 @@ def db_settings(
         _in_thread(upgrade, url)
         yield {"database_url": url, "database_schema": "", "data_dir": str(data_dir)}
         return
-    if not _pg_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     _in_thread(asyncio.run, _pg_exec(f'CREATE SCHEMA "{schema}"'))
     _in_thread(upgrade, PG_URL, "head", schema)

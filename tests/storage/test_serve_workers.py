@@ -13,9 +13,15 @@ import uuid
 from pathlib import Path
 
 import httpx
-import pytest
 
-from tests.conftest import PG_URL, _in_thread, _pg_exec, _pg_reachable, order_body, synthetic_jpeg
+from tests.conftest import (
+    PG_URL,
+    _in_thread,
+    _pg_exec,
+    order_body,
+    require_postgres,
+    synthetic_jpeg,
+)
 from tests.live_server import free_port, start_workers, stop_workers, worker_pids
 from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
 
@@ -23,10 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_two_workers_share_one_port_postgresql_and_s3(tmp_path: Path, seaweedfs: SeaweedFS) -> None:
-    if not _pg_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     _in_thread(asyncio.run, _pg_exec(f'CREATE SCHEMA "{schema}"'))
     port = free_port()
