@@ -30,12 +30,12 @@ test: install models
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check app tests bench
-	$(VENV)/bin/ruff format --check app tests bench
+	$(VENV)/bin/ruff check app tests bench testkit
+	$(VENV)/bin/ruff format --check app tests bench testkit
 
 fmt: install
-	$(VENV)/bin/ruff format app tests bench
-	$(VENV)/bin/ruff check --fix app tests bench
+	$(VENV)/bin/ruff format app tests bench testkit
+	$(VENV)/bin/ruff check --fix app tests bench testkit
 
 typecheck: install
 	$(VENV)/bin/mypy app

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.liveness import FaceAnalyzer, Frame, LivenessConfig, decode_video, list_models  # noqa: E402
 from app.liveness.landmarks import POSE_POINTS, yaw_degrees, yaw_from_template  # noqa: E402
-from app.liveness.synthetic import (  # noqa: E402
+from testkit.faces import (  # noqa: E402
     own_yaw,
     print_attack,
     screen_replay,

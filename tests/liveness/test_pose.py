@@ -12,7 +12,7 @@ import pytest
 from app.liveness import FaceAnalyzer, Frame
 from app.liveness.antispoof import flow_parallax
 from app.liveness.landmarks import yaw_degrees, yaw_from_template
-from app.liveness.synthetic import (
+from testkit.faces import (
     own_yaw,
     plane_homography,
     turn_head,

@@ -25,6 +25,8 @@ import math
 import cv2
 import numpy as np
 
+from app.liveness.landmarks import yaw_degrees, yaw_from_template
+
 _RING = 24  # anchor points around the face that stay still (hair, neck, background)
 
 
@@ -299,7 +301,6 @@ def white_background(
 
 def own_yaw(meshes: list[np.ndarray]) -> list[float]:
     """The head's own yaw in each frame of a real clip (the analyser's estimate)."""
-    from app.liveness.landmarks import yaw_degrees, yaw_from_template
 
     tmpl = min(meshes, key=lambda m: abs(yaw_degrees(m)))
     return [yaw_degrees(tmpl) + yaw_from_template(tmpl, m) for m in meshes]

