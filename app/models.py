@@ -198,6 +198,8 @@ class Challenge(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     session_id: Mapped[str] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     actions: Mapped[list[str]] = mapped_column(JSON)
+    # Nonce, per-step time hints, digits to read, colour flashes (app.liveness.challenge).
+    spec: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(TZDateTime())
     used_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
