@@ -21,6 +21,7 @@ says what it simulates:
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -346,4 +347,281 @@ def genuine_clip(
         big = cv2.resize(white, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
         yaw = float(target[i] - own[i]) if target[i] != 0.0 else 0.0
         out.append(turn_head(big, mesh * scale, yaw) if abs(yaw) > 0.05 else big)
+    return out
+
+
+# -- challenge captures: any sequence of actions -------------------------------------------
+
+# Inner lip contours (MediaPipe FaceMesh): upper from corner to corner, lower back again.
+_INNER_UPPER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+_INNER_LOWER = (324, 318, 402, 317, 14, 87, 178, 88, 95)
+
+
+def posed_mesh(mesh: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """``mesh`` turned by ``yaw_deg`` (nose to image right when > 0), then tilted up by
+    ``pitch_deg`` (> 0 looks up: the nose tip rises, the forehead goes back), about a neck
+    behind and below the face."""
+    new = turned_mesh(mesh, yaw_deg) if yaw_deg else mesh.astype(np.float64).copy()
+    if not pitch_deg:
+        return new
+    fw = float(np.ptp(mesh[:, 0]))
+    cy = float(mesh[:, 1].mean()) + 0.35 * fw
+    cz = float(mesh[:, 2].mean()) + 0.45 * fw
+    th = math.radians(pitch_deg)
+    c, s = math.cos(th), math.sin(th)
+    y, z = new[:, 1] - cy, new[:, 2] - cz
+    new[:, 1] = cy + y * c + z * s
+    new[:, 2] = cz - y * s + z * c
+    return new
+
+
+def mouth_opened_mesh(mesh: np.ndarray, amount: float) -> np.ndarray:
+    """The jaw dropped by ``amount`` inter-ocular distances (at the chin).
+
+    Everything below the line between the inner lips moves down (the lower lip, the chin,
+    the jaw), less towards the sides of the face (the jaw hinges near the ears); the upper
+    lip and everything above stay.
+    """
+    new = mesh.astype(np.float64).copy()
+    if amount <= 0:
+        return new
+    ca, cb = mesh[[33, 133], :2].mean(0), mesh[[362, 263], :2].mean(0)
+    iod = float(np.linalg.norm(ca - cb))
+    up = mesh[list(_INNER_UPPER), :2]
+    low = mesh[[78, *reversed(_INNER_LOWER), 308], :2]
+    # Midline between the inner lips as a function of x (flat beyond the corners).
+    xs = up[:, 0]
+    order = np.argsort(xs)
+    mid_y = (up[order, 1] + np.interp(xs[order], low[np.argsort(low[:, 0]), 0],
+                                      low[np.argsort(low[:, 0]), 1])) / 2  # fmt: skip
+    line = np.interp(mesh[:, 0], xs[order], mid_y)
+    below = np.clip((mesh[:, 1] - line) / (0.03 * iod) + 0.5, 0.0, 1.0)
+    mx = float(mesh[[61, 291], 0].mean())
+    fw = float(np.ptp(mesh[:, 0]))
+    lateral = np.clip(1.0 - np.abs(mesh[:, 0] - mx) / (0.6 * fw), 0.0, 1.0) ** 0.5
+    new[:, 1] += amount * iod * below * lateral
+    return new
+
+
+def pose_face(
+    image: np.ndarray, mesh: np.ndarray, yaw_deg: float, pitch_deg: float, mouth: float
+) -> np.ndarray:
+    """Re-render ``image`` with its face posed (turn, look up, open mouth) by its own mesh."""
+    if abs(yaw_deg) < 0.05 and abs(pitch_deg) < 0.05 and mouth <= 0.005:
+        return image
+    h, w = image.shape[:2]
+    mesh = mesh.astype(np.float64)
+    fw = float(np.ptp(mesh[:, 0]))
+    new = posed_mesh(mouth_opened_mesh(mesh, mouth), yaw_deg, pitch_deg)
+    anchors = _anchors(mesh, w, h)
+    src = np.concatenate([mesh[:, :2], anchors])
+    dst = np.concatenate([new[:, :2], anchors])
+    tris = _triangles(src, w, h)
+    depth = np.concatenate([new[:, 2], np.full(len(anchors), new[:, 2].max() + fw)])
+    order = np.argsort(-depth[tris].mean(axis=1))
+    out = image.copy()
+    _warp_triangles(image, out, src, dst, tris, order)
+    if mouth > 0.005:
+        poly = np.round(new[list(_INNER_UPPER) + list(_INNER_LOWER), :2]).astype(np.int32)
+        inside = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(inside, [poly], 255)
+        dark = np.zeros_like(out)
+        dark[:] = (38, 30, 70)  # BGR: the dark red of an open mouth
+        top = np.round(new[list(_INNER_UPPER), :2]).astype(np.int32)
+        teeth_h = max(1, int(0.05 * fw))
+        cv2.polylines(dark, [top + np.array([0, teeth_h // 2])], False, (190, 196, 205),
+                      thickness=teeth_h)  # fmt: skip
+        m = cv2.GaussianBlur(inside.astype(np.float32) / 255.0, (3, 3), 0)[..., None]
+        out = np.clip(out * (1 - m) + dark * m, 0, 255).astype(np.uint8)
+    return out
+
+
+@dataclass(frozen=True)
+class CaptureParams:
+    """How one labelled-synthetic challenge capture is rendered (drawn from a seed)."""
+
+    turn_deg: float = 26.0  # peak of a turn (the check asks 15)
+    nod_deg: float = 16.0  # peak of a look-up (the check asks 10)
+    mouth: float = 0.42  # jaw drop at the chin, inter-ocular distances
+    seconds: dict[str, float] = field(default_factory=dict, hash=False)  # per action
+    lead_in_s: float = 0.6
+    tail_s: float = 0.4
+    wall: int = 242
+    camera_shake_px: float = 0.0  # hand-held camera: smooth random drift of the whole view
+    noise: float = 0.0
+    seed: int = 0
+
+
+_SECONDS = {"blink": 0.9, "turn_left": 1.3, "turn_right": 1.3, "nod": 1.3,
+            "open_mouth": 1.2, "shake_head": 2.2, "read_digits": 2.5}  # fmt: skip
+
+
+def draw_params(seed: int, *, split: str) -> CaptureParams:
+    """Render parameters for the ``tune`` or ``test`` split: different ranges per split."""
+    rng = np.random.default_rng(seed)
+    if split == "tune":
+        turn, nod, mouth, speed, shake = (24, 32), (15, 20), (0.35, 0.5), (0.9, 1.15), (0, 2)
+    else:
+        turn, nod, mouth, speed, shake = (20, 36), (13, 22), (0.3, 0.55), (0.8, 1.3), (1, 4)
+    k = float(rng.uniform(*speed))
+    return CaptureParams(
+        turn_deg=float(rng.uniform(*turn)),
+        nod_deg=float(rng.uniform(*nod)),
+        mouth=float(rng.uniform(*mouth)),
+        seconds={a: v * k for a, v in _SECONDS.items()},
+        lead_in_s=float(rng.uniform(0.4, 0.9)),
+        wall=int(rng.integers(225, 250)),
+        camera_shake_px=float(rng.uniform(*shake)),
+        noise=float(rng.uniform(0.0, 2.5)),
+        seed=seed,
+    )
+
+
+def _bump(n: int) -> np.ndarray:
+    """0 → 1 → 0 over ``n`` frames with a held top (ease in, hold, ease out)."""
+    if n <= 0:
+        return np.zeros(0)
+    ph = np.linspace(0.0, 1.0, n)
+    return np.clip(1.6 * np.sin(np.pi * ph), 0.0, 1.0)
+
+
+def challenge_timeline(
+    n_source: int,
+    blink_frames: tuple[int, ...],
+    actions: list[str],
+    params: CaptureParams,
+    fps: float = 30.0,
+    frames: tuple[int, int] | None = None,
+    no_go: frozenset[int] = frozenset(),
+) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+    """Source frame per output frame, and the yaw/pitch/mouth to add to each.
+
+    The source clip is walked one frame at a time, back and forth, so the video has no cut;
+    a blink step walks across one of the source's own blinks (±5 frames around it); other
+    steps bounce inside the stretch between blinks. ``frames`` limits the walk to a range
+    of source frames (the tuning and test splits use different halves of the clip);
+    ``no_go`` frames (the source person talking) are bounced off like the range's ends.
+    """
+    lo, hi = frames or (0, n_source - 1)
+    blinks = [b for b in blink_frames if lo + 5 < b < hi - 5]
+    if not blinks:
+        raise ValueError("the source range holds no blink")
+    windows = [(b - 6, b + 6) for b in blinks]
+
+    def in_blink(i: int) -> bool:
+        return any(a <= i <= b for a, b in windows)
+
+    # Start next to the first blink in range, outside it and off the no-go frames.
+    pos, step = next(j for j in range(windows[0][0] - 1, lo - 1, -1) if j not in no_go), -1
+    idx: list[int] = []
+    yaw, pitch, mouth = [], [], []
+
+    def blocked(j: int) -> bool:
+        return j < lo or j > hi or j in no_go or (in_blink(j) and not in_blink(pos))
+
+    def walk(n: int) -> None:
+        nonlocal pos, step
+        for _ in range(n):
+            if blocked(pos + step):
+                step = -step
+            if not blocked(pos + step):
+                pos += step
+            idx.append(pos)
+
+    def add(n: int, y: float = 0.0, p: float = 0.0, m: float = 0.0) -> None:
+        bump = _bump(n)
+        yaw.extend(y * bump)
+        pitch.extend(p * bump)
+        mouth.extend(m * bump)
+
+    def cross_blink() -> int:
+        """Walk to the nearest blink window and across it; returns frames used."""
+        nonlocal pos, step
+        start = len(idx)
+        target = min(windows, key=lambda w: min(abs(pos - w[0]), abs(pos - w[1])))
+        step = 1 if pos < target[0] else -1
+        while not in_blink(pos):
+            pos += step
+            idx.append(pos)
+        while in_blink(pos):
+            pos += step
+            idx.append(pos)
+        return len(idx) - start
+
+    n_lead = int(params.lead_in_s * fps)
+    walk(n_lead)
+    add(n_lead)
+    for a in actions:
+        n = max(8, int(params.seconds.get(a, _SECONDS.get(a, 1.2)) * fps))
+        if a == "blink":
+            used = cross_blink()
+            add(used)
+            continue
+        walk(n)
+        if a == "turn_left":
+            add(n, y=params.turn_deg)  # the person's left: nose to image right
+        elif a == "turn_right":
+            add(n, y=-params.turn_deg)
+        elif a == "nod":
+            add(n, p=params.nod_deg)
+        elif a == "open_mouth":
+            add(n, m=params.mouth)
+        elif a == "shake_head":
+            ph = np.linspace(0.0, 1.0, n)
+            yaw.extend(params.turn_deg * np.sin(2 * np.pi * ph))
+            pitch.extend(np.zeros(n))
+            mouth.extend(np.zeros(n))
+        else:
+            add(n)
+    n_tail = int(params.tail_s * fps)
+    walk(n_tail)
+    add(n_tail)
+    return idx, np.array(yaw), np.array(pitch), np.array(mouth)
+
+
+def challenge_clip(
+    images: list[np.ndarray],
+    meshes: list[np.ndarray],
+    blink_frames: tuple[int, ...],
+    actions: list[str],
+    params: CaptureParams,
+    *,
+    scale: float = 2.0,
+    frames: tuple[int, int] | None = None,
+    no_go: frozenset[int] = frozenset(),
+) -> list[np.ndarray]:
+    """A genuine capture of ``actions`` in order, from a real clip with real blinks.
+
+    LABELLED-SYNTHETIC: the person, his blinks and his small natural head motion are real;
+    the white wall, the turns, the look-up and the open mouth are rendered from his own
+    3-D mesh (:func:`pose_face`); a hand-held camera is simulated by a smooth drift.
+    """
+    idx, yaw_add, pitch_add, mouth_add = challenge_timeline(
+        len(images), blink_frames, actions, params, frames=frames, no_go=no_go
+    )
+    own = own_yaw(meshes)
+    rng = np.random.default_rng(params.seed + 7)
+    masks: dict[int, np.ndarray] = {}
+    drift = np.cumsum(rng.normal(0, 1, (len(idx), 2)), axis=0)
+    drift = cv2.GaussianBlur(drift.astype(np.float64), (1, 15), 5).reshape(-1, 2)
+    if np.abs(drift).max() > 0:
+        drift *= params.camera_shake_px / np.abs(drift).max()
+    out = []
+    for n, i in enumerate(idx):
+        img, mesh = images[i], meshes[i]
+        if i not in masks:
+            masks[i] = person_mask(img, mesh, iterations=2)
+        white = white_background(img, mesh, wall=params.wall, mask=masks[i])
+        big = cv2.resize(white, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        y = float(yaw_add[n] - own[i]) if yaw_add[n] != 0.0 else 0.0
+        frame = pose_face(big, mesh * scale, y, float(pitch_add[n]), float(mouth_add[n]))
+        if params.camera_shake_px > 0:
+            h, w = frame.shape[:2]
+            mv = np.array([[1.0, 0.0, drift[n, 0]], [0.0, 1.0, drift[n, 1]]])
+            frame = cv2.warpAffine(frame, mv, (w, h), borderMode=cv2.BORDER_REPLICATE)
+        if params.noise > 0:
+            frame = np.clip(frame + rng.normal(0, params.noise, frame.shape), 0, 255).astype(
+                np.uint8
+            )
+        out.append(frame)
     return out

@@ -20,12 +20,17 @@ import cv2
 import numpy as np
 
 from app.liveness import FaceAnalyzer, decode_video
-from testkit.faces import genuine_clip, white_background
+from app.liveness.landmarks import mouth_open_ratio
+from testkit.faces import CaptureParams, challenge_clip, genuine_clip, white_background
 
 CLIP = Path(__file__).resolve().parents[1] / "tests" / "data" / "face" / "carphone_pristine.mp4"
 BLINK_FRAMES = (42, 92)
 PORTRAIT_FRAME = 10
 SCALE = 2.0
+TALKING = 0.2  # inner-lip gap / inter-ocular distance above which the source man is talking
+# Source frames of the evaluation's splits: each half of the clip holds one of his blinks.
+TUNE_FRAMES = (0, 54)
+TEST_FRAMES = (65, 119)
 
 
 @cache
@@ -62,6 +67,27 @@ def genuine_video(
     """An mp4 of the real man doing ``actions`` in that order, in front of a white wall."""
     images, meshes = _source(analyzer)
     return encode_mp4(genuine_clip(images, meshes, BLINK_FRAMES, list(actions), amplitude))
+
+
+@cache
+def challenge_video(
+    analyzer: FaceAnalyzer,
+    actions: tuple[str, ...],
+    params: CaptureParams | None = None,
+    frames: tuple[int, int] | None = None,
+) -> bytes:
+    """An mp4 of the real man doing any challenge sequence (turns, look-up, mouth, blinks).
+
+    LABELLED-SYNTHETIC (see :func:`testkit.faces.challenge_clip`); ``frames`` limits the
+    source frames used (the evaluation's tuning and test splits use different halves).
+    """
+    images, meshes = _source(analyzer)
+    # He talks on the phone: frames with his mouth open are kept out of the walk (an honest
+    # capture does not talk between prompts; the open_mouth step is rendered).
+    talking = frozenset(i for i, m in enumerate(meshes) if mouth_open_ratio(m) > TALKING)
+    clip = challenge_clip(images, meshes, BLINK_FRAMES, list(actions), params or CaptureParams(),
+                          frames=frames, no_go=talking)  # fmt: skip
+    return encode_mp4(clip)
 
 
 @cache

@@ -1,4 +1,4 @@
-"""Challenged actions from per-frame measurements: blink, head shake, and their order.
+"""Challenged actions from per-frame measurements: blink, turns, nod, mouth, and their order.
 
 Pure functions over time series (seconds, eye openness, yaw in degrees): testable without
 models.
@@ -10,9 +10,26 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BLINK = "blink"
-SHAKE = "shake_head"
-ACTIONS = (BLINK, SHAKE)
+from app.liveness.challenge import (
+    BLINK,
+    KINDS,
+    NOD,
+    OPEN_MOUTH,
+    READ_DIGITS,
+    SHAKE,
+    TURN_LEFT,
+    TURN_RIGHT,
+)
+
+ACTIONS = KINDS
+__all__ = ["ACTIONS", "BLINK", "DELIBERATE", "NOD", "OPEN_MOUTH", "READ_DIGITS", "SHAKE",
+           "TURN_LEFT", "TURN_RIGHT", "Blink", "Event", "SequenceResult", "Shake",
+           "blink_events", "find_blinks", "find_excursions", "find_shakes", "match_sequence",
+           "open_baseline", "order_ok", "shake_events"]  # fmt: skip
+# Deliberate movements: one asked must be one done (a recording that does every movement
+# in turn would otherwise answer any order). Blinks and mouth movements are not counted:
+# people blink anyway, and talk.
+DELIBERATE = (TURN_LEFT, TURN_RIGHT, NOD)
 
 
 @dataclass(frozen=True)
@@ -111,3 +128,89 @@ def order_ok(actions: list[str], blinks: list[Blink], shakes: list[Shake]) -> bo
         else:
             raise ValueError(f"unknown action {action!r}")
     return True
+
+
+@dataclass(frozen=True)
+class Event:
+    """One detected action: when it started, peaked and ended (seconds), and how far."""
+
+    kind: str
+    t_start: float
+    t_peak: float
+    t_end: float
+    peak: float
+
+
+def find_excursions(
+    kind: str, t: np.ndarray, x: np.ndarray, threshold: float, release: float
+) -> list[Event]:
+    """Runs where ``x`` reaches ``threshold``; a run ends once ``x`` falls below ``release``.
+
+    The hysteresis keeps one held movement one event even when it wavers at the threshold.
+    """
+    out: list[Event] = []
+    start: int | None = None
+    peak_i = 0
+    for i, v in enumerate(x):
+        if start is None:
+            if v >= threshold:
+                start, peak_i = i, i
+            continue
+        if v > x[peak_i]:
+            peak_i = i
+        if v < release:
+            out.append(
+                Event(kind, float(t[start]), float(t[peak_i]), float(t[i]), float(x[peak_i]))
+            )
+            start = None
+    if start is not None:
+        out.append(Event(kind, float(t[start]), float(t[peak_i]), float(t[-1]), float(x[peak_i])))
+    return out
+
+
+@dataclass(frozen=True)
+class SequenceResult:
+    missing: list[str]  # actions asked more often than they were seen (first missing first)
+    order_ok: bool  # every action found after the previous one (only meaningful if complete)
+    unexpected: list[str]  # deliberate movements done but not asked (or done too often)
+    matched: list[Event | None]  # the event that answered each asked action
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and self.order_ok and not self.unexpected
+
+
+def match_sequence(
+    actions: list[str], events: dict[str, list[Event]], *, overlap_s: float = 0.2
+) -> SequenceResult:
+    """Score a challenge: each asked action in its own segment, after the previous one.
+
+    Greedy by earliest end: for each asked action, the event of its kind that starts no
+    earlier than the previous answer ended (less ``overlap_s``: a person starts the next
+    movement while finishing the last) and ends first. That finds an in-order assignment
+    whenever one exists. ``read_digits`` is scored by the speech check, not here.
+    """
+    asked = [a for a in actions if a != READ_DIGITS]
+    missing = [a for a in dict.fromkeys(asked) if len(events.get(a, [])) < asked.count(a)]
+    unexpected = [k for k in DELIBERATE if len(events.get(k, [])) > asked.count(k)]
+    matched: list[Event | None] = []
+    t_prev = -np.inf
+    order_ok = True
+    for a in asked:
+        cands = [e for e in events.get(a, []) if e.t_start >= t_prev - overlap_s]
+        if not cands:
+            matched.append(None)
+            order_ok = False
+            continue
+        best = min(cands, key=lambda e: e.t_end)
+        matched.append(best)
+        t_prev = best.t_end
+    return SequenceResult(missing, order_ok, unexpected, matched)
+
+
+def blink_events(blinks: list[Blink]) -> list[Event]:
+    return [Event(BLINK, b.t, b.t, b.t, b.ratio) for b in blinks]
+
+
+def shake_events(shakes: list[Shake]) -> list[Event]:
+    return [Event(SHAKE, s.t_start, s.t_end, s.t_end, 0.0) for s in shakes]

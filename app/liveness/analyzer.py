@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import numpy as np
 
 from app.checks import Check, ModelRef, check, register_messages
 from app.liveness import actions as act
+from app.liveness import challenge as chal
 from app.liveness.antispoof import flow_parallax, moire_score
 from app.liveness.detect import Detection, FaceDetector
 from app.liveness.inference import DEFAULT_PROVIDERS, DEFAULT_THREADS, InferenceModel
@@ -25,6 +26,8 @@ from app.liveness.landmarks import (
     MeshResult,
     Roi,
     inter_ocular,
+    mouth_open_ratio,
+    pitch_from_template,
     roi_from_detection,
     roi_from_points,
     yaw_degrees,
@@ -44,6 +47,7 @@ FACE_OVEREXPOSED = "FACE_OVEREXPOSED"
 BLINK_NOT_DETECTED = "BLINK_NOT_DETECTED"
 HEAD_SHAKE_NOT_DETECTED = "HEAD_SHAKE_NOT_DETECTED"
 ACTION_ORDER_WRONG = "ACTION_ORDER_WRONG"
+ACTION_NOT_DETECTED = "ACTION_NOT_DETECTED"
 FACE_CHANGED = "FACE_CHANGED"
 SPOOF_SUSPECTED = "SPOOF_SUSPECTED"
 FACE_BACKGROUND_NOT_WHITE = "FACE_BACKGROUND_NOT_WHITE"
@@ -91,6 +95,10 @@ register_messages(
         ACTION_ORDER_WRONG: (
             "动作顺序不正确,请按屏幕提示的顺序完成动作",
             "The actions were not done in the order shown; follow the prompts",
+        ),
+        ACTION_NOT_DETECTED: (
+            "未检测到提示的动作,请按屏幕提示逐个完成动作后重新拍摄",
+            "A prompted action was not seen; do each action as it is shown and retry",
         ),
         FACE_CHANGED: (
             "拍摄过程中人脸发生变化,请本人全程面对镜头重新拍摄",
@@ -172,7 +180,16 @@ class LivenessConfig:
     white_min_value: int = 150
     white_max_saturation: int = 50
     # Actions.
-    yaw_threshold_deg: float = 15.0
+    yaw_threshold_deg: float = 15.0  # a turn (left, right, each side of a shake)
+    nod_threshold_deg: float = 10.0  # looking up, relative to the person's own median pitch
+    # Open mouth: inner-lip gap (inter-ocular distances) above this person's closed mouth
+    # (the 25th percentile of the capture). A wide-open mouth re-rendered on the carphone
+    # man reads 0.3–0.4 above his closed mouth; his talking reaches 0.4 too, which is why
+    # open_mouth never counts as an unexpected movement (actions.DELIBERATE).
+    mouth_open_threshold: float = 0.2
+    # A movement ends (and the next may start) once it falls below this share of its
+    # threshold: one held movement is one event.
+    action_release_ratio: float = 0.5
     blink_closed_ratio: float = 0.6  # openness below 60 % of this person's open eyes
     blink_reopen_ratio: float = 0.85
     blink_max_duration_s: float = 1.0
@@ -229,6 +246,8 @@ class _Obs:
     iod: float
     faces: int | None  # significant faces seen by the detector on this frame (None: not run)
     yaw_z: float = 0.0  # yaw from the mesh's regressed depth (yaw_degrees)
+    pitch: float = 0.0  # degrees up, relative to the template frame (_pose)
+    mouth: float = 0.0  # inner-lip gap / inter-ocular distance
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -322,6 +341,7 @@ class FaceAnalyzer:
             iod=inter_ocular(mesh),
             faces=faces,
             yaw_z=yaw_degrees(mesh),
+            mouth=mouth_open_ratio(mesh),
         )
 
     @staticmethod
@@ -335,6 +355,12 @@ class FaceAnalyzer:
         tmpl = min(obs, key=lambda o: abs(o.yaw_z))
         for o in obs:
             o.yaw = tmpl.yaw_z + yaw_from_template(tmpl.mesh, o.mesh)
+            o.pitch = pitch_from_template(tmpl.mesh, o.mesh)
+        # Pitch relative to this person's usual head position (the median frame), not to
+        # whichever frame happened to be the most frontal in yaw.
+        mid = float(np.median([o.pitch for o in obs]))
+        for o in obs:
+            o.pitch -= mid
 
     @staticmethod
     def _roi_of(obs: _Obs) -> Roi:
@@ -431,8 +457,18 @@ class FaceAnalyzer:
 
     # -- the whole capture ---------------------------------------------------------------
     def analyze(
-        self, frames: list[Frame], actions: list[str], portrait_bgr: np.ndarray | None
+        self,
+        frames: list[Frame],
+        actions: list[str],
+        portrait_bgr: np.ndarray | None,
+        *,
+        mirrored: bool = False,
     ) -> FaceVerdict:
+        """Every check of one capture against the challenged ``actions`` (in that order).
+
+        ``mirrored``: the frames are the mirrored front-camera preview, so a turn to the
+        person's left moves the nose to image left (:func:`challenge.turn_sign`).
+        """
         cfg = self.config
         t_start = time.perf_counter()
         for a in actions:
@@ -462,7 +498,7 @@ class FaceAnalyzer:
         baseline = act.open_baseline(openness, yaw)
         obs = self._refine(frames, obs, baseline)
         self._pose(obs)
-        if act.SHAKE in actions:
+        if {act.SHAKE, act.TURN_LEFT, act.TURN_RIGHT} & set(actions):
             n_before = len(obs)
             obs = self._refine_turns(frames, obs)
             if len(obs) > n_before:
@@ -566,50 +602,20 @@ class FaceAnalyzer:
             check(EYES_CLOSED, eyes_ratio >= cfg.eyes_open_ratio, eyes_ratio, cfg.eyes_open_ratio)
         )
 
-        # Challenged actions.
-        blinks = act.find_blinks(
-            t,
-            openness,
-            baseline,
-            closed_ratio=cfg.blink_closed_ratio,
-            reopen_ratio=cfg.blink_reopen_ratio,
-            max_duration=cfg.blink_max_duration_s,
+        # Challenged actions: each kind's events over the capture, then the asked sequence.
+        pitch = np.array([o.pitch for o in obs])
+        mouth = np.array([o.mouth for o in obs])
+        mouth_closed = float(np.percentile(mouth, 25))
+        stats.update(
+            pitch_max=round(float(pitch.max()), 1),
+            mouth_closed=round(mouth_closed, 3),
+            mouth_max=round(float(mouth.max()), 3),
         )
-        shakes = act.find_shakes(t, yaw, cfg.yaw_threshold_deg)
-        stats["blinks"] = len(blinks)
-        stats["blink_times"] = ",".join(f"{b.t:.2f}" for b in blinks)
-        stats["shakes"] = len(shakes)
-        min_ratio = float((openness / baseline).min()) if baseline > 0 else 1.0
-        if act.BLINK in actions:
-            checks.append(
-                check(
-                    BLINK_NOT_DETECTED,
-                    bool(blinks),
-                    min_ratio,
-                    cfg.blink_closed_ratio,
-                    detail={"blinks": len(blinks)},
-                )
+        checks.extend(
+            self._action_checks(
+                actions, t, yaw, pitch, mouth - mouth_closed, openness, baseline, mirrored, stats
             )
-        if act.SHAKE in actions:
-            reach = float(min(-yaw.min(), yaw.max()))
-            checks.append(
-                check(
-                    HEAD_SHAKE_NOT_DETECTED,
-                    bool(shakes),
-                    reach,
-                    cfg.yaw_threshold_deg,
-                    detail={
-                        "yaw_min": round(float(yaw.min()), 1),
-                        "yaw_max": round(float(yaw.max()), 1),
-                    },
-                )
-            )
-        if len(set(actions)) >= 2:
-            all_seen = bool(blinks) and bool(shakes)
-            ok = act.order_ok(actions, blinks, shakes) if all_seen else True
-            checks.append(
-                check(ACTION_ORDER_WRONG, ok, detail={"expected": actions, "evaluated": all_seen})
-            )
+        )
 
         # Same face throughout.
         emb_ref = self._m(EMBEDDING).predict([crop])[0]
@@ -667,6 +673,121 @@ class FaceAnalyzer:
                 )
         stats["analyze_ms"] = round((time.perf_counter() - t_start) * 1000, 1)
         return FaceVerdict(checks, best_img.copy(), match, stats)
+
+    def _action_checks(
+        self,
+        actions: list[str],
+        t: np.ndarray,
+        yaw: np.ndarray,
+        pitch: np.ndarray,
+        mouth_gap: np.ndarray,
+        openness: np.ndarray,
+        baseline: float,
+        mirrored: bool,
+        stats: dict[str, float | int | str],
+    ) -> list[Check]:
+        """BLINK_/HEAD_SHAKE_/ACTION_NOT_DETECTED per asked action, then ACTION_ORDER_WRONG."""
+        cfg = self.config
+        rel = cfg.action_release_ratio
+        blinks = act.find_blinks(
+            t,
+            openness,
+            baseline,
+            closed_ratio=cfg.blink_closed_ratio,
+            reopen_ratio=cfg.blink_reopen_ratio,
+            max_duration=cfg.blink_max_duration_s,
+        )
+        shakes = act.find_shakes(t, yaw, cfg.yaw_threshold_deg)
+        thr_yaw = cfg.yaw_threshold_deg
+        sign_left = chal.turn_sign(chal.TURN_LEFT, mirrored)
+        series: dict[str, tuple[np.ndarray, float]] = {
+            act.TURN_LEFT: (sign_left * yaw, thr_yaw),
+            act.TURN_RIGHT: (-sign_left * yaw, thr_yaw),
+            act.NOD: (pitch, cfg.nod_threshold_deg),
+            act.OPEN_MOUTH: (mouth_gap, cfg.mouth_open_threshold),
+        }
+        events: dict[str, list[act.Event]] = {
+            act.BLINK: act.blink_events(blinks),
+            act.SHAKE: act.shake_events(shakes),
+        }
+        for kind, (x, thr) in series.items():
+            events[kind] = act.find_excursions(kind, t, x, thr, rel * thr)
+        stats["blinks"] = len(blinks)
+        stats["blink_times"] = ",".join(f"{b.t:.2f}" for b in blinks)
+        stats["shakes"] = len(shakes)
+        stats["events"] = ",".join(
+            f"{e.kind}@{e.t_peak:.2f}"
+            for e in sorted((e for v in events.values() for e in v), key=lambda e: e.t_peak)
+        )
+        out: list[Check] = []
+        min_ratio = float((openness / baseline).min()) if baseline > 0 else 1.0
+        if act.BLINK in actions:
+            out.append(
+                check(
+                    BLINK_NOT_DETECTED,
+                    bool(blinks),
+                    min_ratio,
+                    cfg.blink_closed_ratio,
+                    detail={"blinks": len(blinks)},
+                )
+            )
+        if act.SHAKE in actions:
+            reach = float(min(-yaw.min(), yaw.max()))
+            out.append(
+                check(
+                    HEAD_SHAKE_NOT_DETECTED,
+                    bool(shakes),
+                    reach,
+                    thr_yaw,
+                    detail={
+                        "yaw_min": round(float(yaw.min()), 1),
+                        "yaw_max": round(float(yaw.max()), 1),
+                    },
+                )
+            )
+        seq = act.match_sequence(actions, events)
+        moves = [a for a in actions if a in series]
+        if moves:
+            missing = [a for a in seq.missing if a in series]
+            per_action = {
+                a: {
+                    "seen": len(events[a]),
+                    "peak": round(float(series[a][0].max()), 3),
+                    "threshold": series[a][1],
+                }
+                for a in dict.fromkeys(moves)
+            }
+            first = missing[0] if missing else moves[0]
+            c = check(
+                ACTION_NOT_DETECTED,
+                not missing,
+                float(series[first][0].max()),
+                series[first][1],
+                detail={"action": missing[0] if missing else None, "actions": per_action},
+            )
+            if missing:
+                zh, en = chal.PROMPTS[missing[0]]
+                c = replace(
+                    c,
+                    message_zh=f"未检测到动作“{zh.removeprefix('请')}”,请按屏幕提示完成后重新拍摄",
+                    message_en=f"Action not seen: {en.lower()}; do it when prompted and retry",
+                )
+            out.append(c)
+        if len([a for a in actions if a != act.READ_DIGITS]) >= 2 or seq.unexpected:
+            complete = not seq.missing
+            ok = (seq.order_ok and not seq.unexpected) if complete else not seq.unexpected
+            out.append(
+                check(
+                    ACTION_ORDER_WRONG,
+                    ok,
+                    detail={
+                        "expected": actions,
+                        "evaluated": complete,
+                        "unexpected": seq.unexpected,
+                    },
+                )
+            )
+        return out
 
     def _spoof_check(
         self, frames: list[Frame], obs: list[_Obs], best: int, stats: dict[str, float | int | str]

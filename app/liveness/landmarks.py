@@ -248,3 +248,45 @@ def inter_ocular(mesh: np.ndarray) -> float:
     ca = (mesh[EYE_A[0], :2] + mesh[EYE_A[1], :2]) / 2
     cb = (mesh[EYE_B[0], :2] + mesh[EYE_B[1], :2]) / 2
     return float(np.linalg.norm(ca - cb))
+
+
+# Pitch uses the upper face only: the mouth and chin move when the person talks or opens
+# the mouth, and with them in the fit an open mouth read as a 5–20° look-up.
+PITCH_POINTS = tuple(p for p in POSE_POINTS if p not in (0, 13, 14, 17, 61, 291, 152))
+# The fit reads 0.55–0.62 of a known look-up (faces re-rendered at 5–25° by rotating their
+# own 3-D mesh: testkit.faces.pose_face), like the yaw fit the landmark model's frontal
+# prior shrinks it; the gain brings it back to degrees.
+PITCH_GAIN = 1.65
+
+
+def pitch_from_template(template: np.ndarray, mesh: np.ndarray) -> float:
+    """Pitch of ``mesh`` relative to ``template`` (degrees, positive = looking up).
+
+    The same orthographic fit as :func:`yaw_from_template`; the second row of the rotation
+    carries the pitch: (sin p·sin y, cos p, -sin p·cos y) times the scale, whose size the
+    first row gives. Image y grows downwards and mesh z away from the camera, so a face
+    looking up moves its near points (nose tip, z < 0) up: that sign is returned positive.
+    """
+    idx = list(PITCH_POINTS)
+    a = template[idx].astype(np.float64)
+    b = mesh[idx, :2].astype(np.float64)
+    a -= a.mean(axis=0)
+    b -= b.mean(axis=0)
+    m, *_ = np.linalg.lstsq(a, b, rcond=None)
+    r1, r2 = m[:, 0], m[:, 1]
+    s = float(np.linalg.norm(r1))
+    cy = abs(float(r1[0])) / s if s > 0 else 1.0
+    if s <= 0 or cy <= 1e-3:
+        return 0.0
+    return PITCH_GAIN * math.degrees(math.asin(float(np.clip(r2[2] / (s * cy), -1.0, 1.0))))
+
+
+MOUTH_INNER = (13, 14)  # inner upper lip, inner lower lip (MediaPipe FaceMesh)
+
+
+def mouth_open_ratio(mesh: np.ndarray) -> float:
+    """Gap between the inner lips over the inter-ocular distance (0 for a closed mouth)."""
+    iod = inter_ocular(mesh)
+    if iod <= 0:
+        return 0.0
+    return float(np.linalg.norm(mesh[MOUTH_INNER[1], :2] - mesh[MOUTH_INNER[0], :2]) / iod)
