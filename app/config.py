@@ -81,7 +81,19 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=0)  # 0 turns the task off
-    liveness_actions: str = "blink,shake_head"
+    # Liveness challenge: the pool of action kinds (blink, turn_left, turn_right, nod,
+    # open_mouth; the legacy pool "blink,shake_head" asks each once in a random order), how
+    # many actions a challenge asks (no kind twice in a row: 5 kinds and 5 actions give
+    # 1,280 sequences), and how many digits to read aloud (0 = none; 4-6 adds a read_digits
+    # step — off until evaluated on real recordings, README "Read-aloud digits").
+    liveness_actions: str = "blink,turn_left,turn_right,nod,open_mouth"
+    liveness_challenge_length: int = Field(default=5, ge=1, le=8)
+    liveness_digits: int = Field(default=0, ge=0, le=6)
+    # Per-action thresholds: a turn and a look-up in degrees, an open mouth as the inner-lip
+    # gap over the inter-ocular distance above the person's own closed mouth.
+    liveness_turn_degrees: float = Field(default=15.0, ge=5, le=45)
+    liveness_nod_degrees: float = Field(default=10.0, ge=3, le=40)
+    liveness_mouth_open: float = Field(default=0.2, gt=0, le=1)
     # Run the passive anti-spoof model (advisory score in SPOOF_SUSPECTED's detail; never
     # decides). Off by default: see README, Evaluation.
     face_passive_model: bool = False
@@ -123,6 +135,9 @@ class Settings(BaseSettings):
     s3_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     s3_max_attempts: int = Field(default=4, ge=1, le=20)  # includes the first attempt
 
+    def liveness_action_pool(self) -> list[str]:
+        return [a.strip() for a in self.liveness_actions.split(",") if a.strip()]
+
     @model_validator(mode="after")
     def _defaults_and_prod_rules(self) -> Settings:
         if not self.database_url:
@@ -133,6 +148,16 @@ class Settings(BaseSettings):
             self.data_keys and self.face_data_keys and self.data_index_key
         ):
             raise ValueError("DATA_KEYS, FACE_DATA_KEYS and DATA_INDEX_KEY are required in prod")
+        from app.liveness.challenge import KINDS, READ_DIGITS
+
+        unknown = [a for a in self.liveness_action_pool() if a not in KINDS or a == READ_DIGITS]
+        if unknown or not self.liveness_action_pool():
+            raise ValueError(
+                "LIVENESS_ACTIONS must list kinds among blink, turn_left, turn_right, nod, "
+                "open_mouth, shake_head (read-aloud digits: LIVENESS_DIGITS)"
+            )
+        if 0 < self.liveness_digits < 4:
+            raise ValueError("LIVENESS_DIGITS must be 0 (off) or 4-6")
         from app.storage import parse_storage_url
 
         parse_storage_url(self.storage_url, self.data_dir / "materials")  # refuse a bad URL now

@@ -62,7 +62,13 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
         document = DocumentAnalyzer(ocr=OcrEngine(providers=providers))
         face = FaceAnalyzer(
             settings.resolved_model_dir / "face",
-            LivenessConfig(providers=providers, passive_model=settings.face_passive_model),
+            LivenessConfig(
+                providers=providers,
+                passive_model=settings.face_passive_model,
+                yaw_threshold_deg=settings.liveness_turn_degrees,
+                nod_threshold_deg=settings.liveness_nod_degrees,
+                mouth_open_threshold=settings.liveness_mouth_open,
+            ),
         )
     return CapturePipeline(limits, document=document, face=face, workers=settings.inference_workers)
 

@@ -91,7 +91,9 @@ class FaceAnalyzerLike(Protocol):
 
     def load(self) -> None: ...
     def models(self) -> list[ModelRef]: ...
-    def analyze(self, frames: list[Any], actions: list[str], portrait_bgr: Any) -> Any: ...
+    def analyze(
+        self, frames: list[Any], actions: list[str], portrait_bgr: Any, *, mirrored: bool = False
+    ) -> Any: ...
 
 
 def encode_jpeg(bgr: np.ndarray, quality: int = 92) -> bytes:
@@ -225,6 +227,7 @@ class CapturePipeline:
         frames: list[tuple[float, bytes]] | None,
         actions: list[str],
         portrait: bytes | None,
+        mirrored: bool = False,
     ) -> CaptureOutcome:
         if video is not None:
             ctype = require_video(video)
@@ -261,7 +264,7 @@ class CapturePipeline:
         if self.face_analyzer is None:
             return outcome
         verdict = await self.run(
-            self._timed("face", self._analyze_face), video, frames, actions, portrait
+            self._timed("face", self._analyze_face), video, frames, actions, portrait, mirrored
         )
         outcome.checks += verdict.checks
         outcome.match_score = verdict.match_score
@@ -277,6 +280,7 @@ class CapturePipeline:
         frames: list[tuple[float, bytes]] | None,
         actions: list[str],
         portrait: bytes | None,
+        mirrored: bool = False,
     ) -> Any:
         from app.liveness import Frame, VideoError, decode_video
 
@@ -299,7 +303,7 @@ class CapturePipeline:
                 frames = [frames[i] for i in sorted({round(x) for x in keep})]
             decoded = [Frame(t=t, image=decode_frame(f, cfg.decode_max_side)) for t, f in frames]
         portrait_bgr = decode_stored(portrait) if portrait is not None else None
-        return self.face_analyzer.analyze(decoded, actions, portrait_bgr)
+        return self.face_analyzer.analyze(decoded, actions, portrait_bgr, mirrored=mirrored)
 
 
 def document_kind(expect: DocumentExpectation) -> str:

@@ -36,6 +36,9 @@ _MULTIPART = {
                                                       "JSON list or comma-separated"},
                         "challenge_id": {"type": "string",
                                          "description": "face step: from /m/v1/liveness/challenge"},
+                        "mirrored": {"type": "string", "enum": ["true", "false"],
+                                     "description": "face step: true when the frames are the "
+                                                    "mirrored front-camera preview (turns flip)"},
                     },
                 }
             }

@@ -294,6 +294,7 @@ async def run_checks(
             frames=frames,
             actions=actions,
             portrait=portrait,
+            mirrored=form.fields.get("mirrored", "").strip().lower() in ("1", "true", "yes"),
         )
         if pipeline.face_analyzer is not None and portrait is None:
             # Without the ID portrait the live face cannot be matched: never accept that.

@@ -51,7 +51,7 @@ async def challenge(
     await check_face_attempts(db, session)
     consent = body.consent.model_dump(mode="json") if body and body.consent else None
     row = await service.new_challenge(db, ctx, session, consent)
-    return {"challenge_id": row.id, "actions": row.actions, "expires_at": row.expires_at}
+    return service.challenge_view(row)
 
 
 @landing.get("/m/qr", response_class=HTMLResponse, include_in_schema=False)

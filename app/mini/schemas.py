@@ -100,9 +100,24 @@ class ConsentTerms(BaseModel):
     text_sha256: str
 
 
+class ChallengeStepOut(BaseModel):
+    action: str = Field(description="blink, turn_left, turn_right, nod, open_mouth, read_digits")
+    prompt_zh: str = Field(description="What to show for this step, as is")
+    prompt_en: str
+    start_s: float = Field(description="Hint: show this step this long after recording starts")
+    duration_s: float = Field(description="Hint: how long the step usually takes")
+    digits: str | None = Field(default=None, description="read_digits: the digits to read aloud")
+
+
 class ChallengeOut(BaseModel):
     challenge_id: str
-    actions: list[str]
+    nonce: str = Field(description="Single-use; record it with the capture's metadata")
+    actions: list[str] = Field(description="The action names in order (same as steps)")
+    steps: list[ChallengeStepOut] = Field(description="Show one at a time, in this order")
+    total_seconds: float = Field(description="Suggested recording length")
+    flash: list[dict[str, Any]] = Field(
+        default_factory=list, description="Colour flashes to show full-screen, if enabled"
+    )
     expires_at: datetime
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import crypto
 from app.context import AppContext
 from app.errors import AppError, Conflict
+from app.liveness.challenge import ChallengeSpec, make_challenge
 from app.models import CaptureSession, Challenge, Order, QrToken, new_id, utcnow
 from app.orders import service, state
 from app.orders.service import Bundle
@@ -236,14 +236,17 @@ async def new_challenge(
         or consent.get("text_sha256") != terms["text_sha256"]
     ):
         raise ConsentRequired(extra={"consent": terms})
-    actions = [a.strip() for a in ctx.settings.liveness_actions.split(",") if a.strip()]
-    rng = secrets.SystemRandom()
-    rng.shuffle(actions)
+    spec = make_challenge(
+        ctx.settings.liveness_action_pool(),
+        ctx.settings.liveness_challenge_length,
+        digits=ctx.settings.liveness_digits,
+    )
     now = utcnow()
     row = Challenge(
         id=new_id(),
         session_id=session.id,
-        actions=actions,
+        actions=spec.actions,
+        spec=spec.to_json(),
         created_at=now,
         expires_at=now + timedelta(seconds=ctx.settings.challenge_ttl_seconds),
     )
@@ -265,3 +268,30 @@ async def new_challenge(
     )
     await db.commit()
     return row
+
+
+def challenge_view(row: Challenge) -> dict[str, Any]:
+    """What the phone shows: one step at a time, with its prompt and a timing hint."""
+    spec = ChallengeSpec.from_json(row.spec, row.actions)
+    steps = []
+    for st in spec.steps:
+        zh, en = st.prompt()
+        steps.append(
+            {
+                "action": st.action,
+                "prompt_zh": zh,
+                "prompt_en": en,
+                "start_s": st.start_s,
+                "duration_s": st.duration_s,
+                "digits": st.digits,
+            }
+        )
+    return {
+        "challenge_id": row.id,
+        "nonce": spec.nonce,
+        "actions": list(row.actions),
+        "steps": steps,
+        "total_seconds": round(spec.total_s, 2),
+        "flash": spec.flash,
+        "expires_at": row.expires_at,
+    }
