@@ -703,7 +703,12 @@ class FaceAnalyzer:
         series: dict[str, tuple[np.ndarray, float]] = {
             act.TURN_LEFT: (sign_left * yaw, thr_yaw),
             act.TURN_RIGHT: (-sign_left * yaw, thr_yaw),
-            act.NOD: (pitch, cfg.nod_threshold_deg),
+            # The landmark model lifts the upper face a few degrees when the jaw drops (an open
+            # mouth read as a 5–7° look-up): no look-up is counted while the mouth is open.
+            act.NOD: (
+                np.where(mouth_gap < 0.5 * cfg.mouth_open_threshold, pitch, 0.0),
+                cfg.nod_threshold_deg,
+            ),
             act.OPEN_MOUTH: (mouth_gap, cfg.mouth_open_threshold),
         }
         events: dict[str, list[act.Event]] = {

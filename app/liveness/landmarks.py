@@ -250,9 +250,10 @@ def inter_ocular(mesh: np.ndarray) -> float:
     return float(np.linalg.norm(ca - cb))
 
 
-# Pitch uses the upper face only: the mouth and chin move when the person talks or opens
-# the mouth, and with them in the fit an open mouth read as a 5–20° look-up.
-PITCH_POINTS = tuple(p for p in POSE_POINTS if p not in (0, 13, 14, 17, 61, 291, 152))
+# Pitch uses the rigid upper face only (nose base, outer eye corners, brows, forehead): the
+# mouth, chin and lower cheeks move when the person talks or opens the mouth (an open mouth
+# read as a 5–20° look-up with them), the eyelids when they blink (a blink read as a nod).
+PITCH_POINTS = (2, 98, 327, 33, 263, 55, 70, 107, 300, 334, 10, 151)
 # The fit reads 0.55–0.62 of a known look-up (faces re-rendered at 5–25° by rotating their
 # own 3-D mesh: testkit.faces.pose_face), like the yaw fit the landmark model's frontal
 # prior shrinks it; the gain brings it back to degrees.
