@@ -452,6 +452,7 @@ class CaptureParams:
     seed: int = 0
 
 
+NATURAL_YAW = 0.35  # share of the source's own head turn kept in a challenge capture
 _SECONDS = {"blink": 0.9, "turn_left": 1.3, "turn_right": 1.3, "nod": 1.3,
             "open_mouth": 1.2, "shake_head": 2.2, "read_digits": 2.5}  # fmt: skip
 
@@ -613,7 +614,9 @@ def challenge_clip(
             masks[i] = person_mask(img, mesh, iterations=2)
         white = white_background(img, mesh, wall=params.wall, mask=masks[i])
         big = cv2.resize(white, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        y = float(yaw_add[n] - own[i]) if yaw_add[n] != 0.0 else 0.0
+        # A person doing a challenge faces the phone between prompts: most of the source's
+        # own turn is taken out (a third of it stays, as natural motion), then the step's.
+        y = float(yaw_add[n] - (1.0 - NATURAL_YAW) * own[i])
         frame = pose_face(big, mesh * scale, y, float(pitch_add[n]), float(mouth_add[n]))
         if params.camera_shake_px > 0:
             h, w = frame.shape[:2]
