@@ -175,6 +175,44 @@ def prepare_metrics_dir(workers: int) -> Path | None:
     return created
 
 
+def _eval_faces(folder: Path, settings: Any) -> int:
+    """The liveness table on an operator's labelled recordings (app.liveness.evaluation)."""
+    from app.liveness import FaceAnalyzer, LivenessConfig, VideoError, decode_video
+    from app.liveness import evaluation as ev
+
+    fa = FaceAnalyzer(
+        settings.resolved_model_dir / "face",
+        LivenessConfig(
+            yaw_threshold_deg=settings.liveness_turn_degrees,
+            nod_threshold_deg=settings.liveness_nod_degrees,
+            mouth_open_threshold=settings.liveness_mouth_open,
+        ),
+    )
+    fa.load()
+    cases = []
+    for row in ev.load_folder(folder):
+        try:
+            frames = decode_video(
+                row["file"].read_bytes(),
+                max_seconds=settings.max_video_seconds,
+                max_frames=fa.config.decode_max_frames,
+                max_side=fa.config.decode_max_side,
+            )
+        except VideoError as exc:
+            print(f"{row['file'].name}: {exc.code}", file=sys.stderr)  # noqa: T201
+            continue
+        cases.append(
+            ev.Case(row["label"], row["file"].name, frames, row["actions"], row["mirrored"])
+        )
+    outcomes = ev.run(
+        cases,
+        lambda c: list(fa.analyze(c.frames, c.actions, None, mirrored=c.mirrored).checks),
+    )
+    print(ev.table(outcomes, title=f"{folder} ({len(outcomes)} captures)"))  # noqa: T201
+    print("\n" + ev.margins(outcomes) + "\n\n" + ev.failures(outcomes))  # noqa: T201
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -206,6 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
     models.add_argument("action", nargs="?", default="list", choices=["list", "prepare"])
     models.add_argument("--force", action="store_true")
+    evalf = sub.add_parser(
+        "eval-faces",
+        help="liveness APCER/BPCER on a folder of your own labelled captures (labels.csv)",
+    )
+    evalf.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -262,6 +305,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         _print(asyncio.run(_rotate()))
         return 0
+    if args.cmd == "eval-faces":
+        return _eval_faces(args.folder, settings)
     if args.cmd == "models":
         from app.liveness import list_models, prepare_models
 

@@ -838,8 +838,17 @@ class FaceAnalyzer:
             signals.append("parallax")
         if moire >= cfg.moire_threshold:
             signals.append("moire")
+        named: dict[str, dict[str, Any]] = {
+            "parallax": {
+                "score": None if px.score is None else round(px.score, 4),
+                "threshold": cfg.parallax_threshold,
+                "fires": "below",
+            },
+            "moire": {"score": round(moire, 3), "threshold": cfg.moire_threshold, "fires": "above"},
+        }
         detail: dict[str, Any] = {
             "signal": "+".join(signals) if signals else "none",
+            "signals": named,
             "parallax": None if px.score is None else round(px.score, 4),
             "parallax_threshold": cfg.parallax_threshold,
             "parallax_residual": round(px.residual, 4),
