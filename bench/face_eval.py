@@ -48,7 +48,7 @@ DATA = ROOT / "tests" / "data" / "face"
 SEED = {"tune": 1000, "test": 2000}
 FRAMES = {"tune": genuine.TUNE_FRAMES, "test": genuine.TEST_FRAMES}
 # Screen pixel pitch (screen pixels per camera pixel) of the moiré replays.
-SCREEN_PITCH = {"tune": (1.3, 1.6), "test": (1.8, 2.2)}
+SCREEN_PITCH = {"tune": (1.25, 1.45), "test": (1.5, 1.75)}
 NOT_EVALUATED: list[str] = [
     "high-DPI screen replay with bezel",
     "full-frame high-DPI replay",

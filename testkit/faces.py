@@ -507,7 +507,7 @@ def challenge_timeline(
     blinks = [b for b in blink_frames if lo + 5 < b < hi - 5]
     if not blinks:
         raise ValueError("the source range holds no blink")
-    windows = [(b - 6, b + 6) for b in blinks]
+    windows = [(b - 5, b + 5) for b in blinks]
 
     def in_blink(i: int) -> bool:
         return any(a <= i <= b for a, b in windows)
@@ -520,12 +520,20 @@ def challenge_timeline(
     def blocked(j: int) -> bool:
         return j < lo or j > hi or j in no_go or (in_blink(j) and not in_blink(pos))
 
+    def walled(j: int) -> bool:  # the range's ends and the blinks, never crossed by walk()
+        return j < lo or j > hi or (in_blink(j) and not in_blink(pos))
+
     def walk(n: int) -> None:
         nonlocal pos, step
         for _ in range(n):
             if blocked(pos + step):
                 step = -step
             if not blocked(pos + step):
+                pos += step
+            elif not walled(pos + step):  # hemmed in by no-go frames: walk through them
+                pos += step
+            elif not walled(pos - step):
+                step = -step
                 pos += step
             idx.append(pos)
 
