@@ -2,8 +2,8 @@
 
 Pure module: no FastAPI, SQLAlchemy or settings imports. Every check has a stable
 ``code``, a score, the threshold it was compared with, and a zh/en message that tells
-the person what to do. Analysers register their messages once at import time with
-:func:`register_messages`, then build verdicts with :func:`check`.
+the person what to do, from the static table in :mod:`app.messages`; verdicts are built
+with :func:`check`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-_MESSAGES: dict[str, tuple[str, str]] = {}
+from app.messages import MESSAGES
+
+# The static table (app/messages.py) is complete from import: a code's message never
+# depends on which analysers a process happened to import.
+_MESSAGES: dict[str, tuple[str, str]] = dict(MESSAGES)
 
 
 def register_messages(messages: dict[str, tuple[str, str]]) -> None:

@@ -21,7 +21,8 @@ from app.capture import fields as F
 from app.capture import quality as Q
 from app.capture.mrz import find_td3, parse_td3, verify_td1_like
 from app.capture.ocr import OcrEngine, OcrLine
-from app.checks import Check, ModelRef, check, register_messages
+from app.checks import Check, ModelRef, check
+from app.messages import DOCUMENT_MESSAGES
 from app.validators import (
     id_birth_date,
     id_number_problem,
@@ -49,109 +50,8 @@ class DocKind(StrEnum):
     VERIFICATION_SHEET = "verification_sheet"
 
 
-MESSAGES: dict[str, tuple[str, str]] = {
-    "DOCUMENT_NOT_FOUND": (
-        "未识别到证件,请将证件完整放在画面中央重新拍摄",
-        "No document found; put the whole document in the middle of the frame and retake",
-    ),
-    "BORDER_INCOMPLETE": (
-        "证件边缘不完整,请确保四个角和边框都在画面内",
-        "A corner or edge of the document is cut off; keep all four corners in the frame",
-    ),
-    "DOCUMENT_TOO_SMALL": (
-        "证件在画面中太小,请靠近一些重新拍摄",
-        "The document is too small in the photo; move closer and retake",
-    ),
-    "BLURRY": (
-        "照片模糊,请对焦清晰、保持手机稳定后重新拍摄",
-        "The document is blurred; hold the phone steady, let it focus and retake",
-    ),
-    "TOO_DARK": (
-        "照片太暗,请在光线充足的地方重新拍摄",
-        "The photo is too dark; retake in good light",
-    ),
-    "OVEREXPOSED": (
-        "照片过曝,请避免强光直射后重新拍摄",
-        "The photo is overexposed; avoid strong direct light and retake",
-    ),
-    "GLARE": (
-        "证件有反光,请调整角度避开灯光后重新拍摄",
-        "There is glare on the document; tilt it away from the light and retake",
-    ),
-    "BACKGROUND_NOT_WHITE": (
-        "请将证件放在白色背景上重新拍摄",
-        "Put the document on a white background and retake",
-    ),
-    "PHOTOCOPY": (
-        "请拍摄证件原件,不能使用复印件或黑白件",
-        "Photograph the original document, not a photocopy or black-and-white copy",
-    ),
-    "SCREEN_RECAPTURE": (
-        "请拍摄证件原件,不能翻拍电脑或手机屏幕",
-        "Photograph the original document, not a picture of a screen",
-    ),
-    "OCCLUSION": (
-        "证件信息被遮挡,请移开手指或遮挡物后重新拍摄",
-        "Part of the document is covered; move fingers or objects away and retake",
-    ),
-    "WRONG_SIDE": (
-        "证件正反面错误,请拍摄要求的那一面",
-        "Wrong side of the document; photograph the requested side",
-    ),
-    "WRONG_DOCUMENT_TYPE": (
-        "证件类型不符,请拍摄要求的证件",
-        "Wrong type of document; photograph the requested one",
-    ),
-    "FIELD_UNREADABLE": (
-        "证件部分信息无法识别,请拍摄清晰完整的证件",
-        "Some fields cannot be read; retake a sharp, complete photo",
-    ),
-    "ID_NUMBER_INVALID": (
-        "证件号码校验未通过,请确认证件有效并重新拍摄",
-        "The ID number fails its check digit; check the document and retake",
-    ),
-    "USCC_INVALID": (
-        "统一社会信用代码校验未通过,请确认证照有效并重新拍摄",
-        "The unified social credit code fails its check; check the licence and retake",
-    ),
-    "MRZ_INVALID": (
-        "证件底部机读码校验未通过,请拍摄清晰完整的资料页",
-        "The machine-readable zone fails its checks; retake the whole data page sharply",
-    ),
-    "BIRTH_SEX_INCONSISTENT": (
-        "证件上的出生日期或性别与证件号码不一致,请使用有效证件",
-        "Birth date or sex does not agree with the ID number; use a valid document",
-    ),
-    "VALIDITY_INVALID": (
-        "证件有效期限不符合规定,请使用有效证件",
-        "The validity period is not a valid one; use a valid document",
-    ),
-    "DOCUMENT_EXPIRED": (
-        "证件已过有效期,请使用有效期内的证件",
-        "The document has expired; use a valid one",
-    ),
-    "ID_NUMBER_MISMATCH": (
-        "证件号码与备案信息不一致,请核对后拍摄本人证件",
-        "The document number differs from the filing; photograph the right person's document",
-    ),
-    "NAME_MISMATCH": (
-        "姓名与备案信息不一致,请核对后拍摄本人证件",
-        "The name differs from the filing; photograph the right person's document",
-    ),
-    "USCC_MISMATCH": (
-        "统一社会信用代码与备案信息不一致,请核对主体证件",
-        "The credit code differs from the filing; check the subject document",
-    ),
-    "SUBJECT_NAME_MISMATCH": (
-        "单位名称与备案信息不一致,请核对主体证件",
-        "The unit name differs from the filing; check the subject document",
-    ),
-    "SEAL_MISSING": (
-        "核验单未加盖单位公章,请盖章后重新拍摄",
-        "The verification sheet has no unit seal; stamp it and retake",
-    ),
-}
-register_messages(MESSAGES)
+MESSAGES = DOCUMENT_MESSAGES  # kept for callers that read the document table
+
 
 CARD_SIZE = (1011, 638)  # 85.6 x 54 mm at 300 dpi
 CARD_KINDS = frozenset(

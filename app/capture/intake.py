@@ -17,17 +17,8 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from app.checks import Check, check, register_messages
+from app.checks import Check, check
 from app.errors import AppError
-
-register_messages(
-    {
-        "IMAGE_TOO_SMALL": (
-            "照片分辨率过低,请靠近证件并使用后置摄像头重新拍摄",
-            "The photo resolution is too low; retake it closer with the rear camera",
-        ),
-    }
-)
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/gif"}
 VIDEO_TYPES = {"video/mp4", "video/quicktime", "video/webm"}

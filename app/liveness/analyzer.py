@@ -11,7 +11,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.checks import Check, ModelRef, check, register_messages
+from app.checks import Check, ModelRef, check
 from app.liveness import actions as act
 from app.liveness import challenge as chal
 from app.liveness.antispoof import flow_parallax, moire_score
@@ -53,75 +53,6 @@ SPOOF_SUSPECTED = "SPOOF_SUSPECTED"
 FACE_BACKGROUND_NOT_WHITE = "FACE_BACKGROUND_NOT_WHITE"
 EYES_CLOSED = "EYES_CLOSED"
 FACE_MISMATCH = "FACE_MISMATCH"
-
-register_messages(
-    {
-        NO_FACE: (
-            "未检测到人脸,请正对手机、露出完整面部后重新拍摄",
-            "No face found; face the phone with your whole face visible and retry",
-        ),
-        MULTIPLE_FACES: (
-            "画面中有多张人脸,请确保只有本人入镜后重新拍摄",
-            "More than one face in view; make sure only you are in the frame",
-        ),
-        FACE_TOO_SMALL: (
-            "人脸太小,请将手机靠近一些,让面部占满取景框",
-            "Your face is too small; hold the phone closer so your face fills the frame",
-        ),
-        FACE_NOT_CENTERED: (
-            "人脸未居中,请将面部放在取景框中央后重新拍摄",
-            "Your face is not centred; keep it in the middle of the frame",
-        ),
-        FACE_BLURRY: (
-            "画面模糊,请保持手机稳定并在光线充足处重新拍摄",
-            "The picture is blurred; hold the phone steady in good light and retry",
-        ),
-        FACE_TOO_DARK: (
-            "面部太暗,请到光线充足的地方、面向光源重新拍摄",
-            "Your face is too dark; move to a bright place facing the light",
-        ),
-        FACE_OVEREXPOSED: (
-            "面部过亮,请避开强光直射后重新拍摄",
-            "Your face is overexposed; avoid direct strong light and retry",
-        ),
-        BLINK_NOT_DETECTED: (
-            "未检测到眨眼,请按提示自然眨眼后重新拍摄",
-            "No blink seen; blink naturally when asked and retry",
-        ),
-        HEAD_SHAKE_NOT_DETECTED: (
-            "未检测到摇头,请按提示向左、向右转头后重新拍摄",
-            "No head shake seen; turn your head left and right when asked",
-        ),
-        ACTION_ORDER_WRONG: (
-            "动作顺序不正确,请按屏幕提示的顺序完成动作",
-            "The actions were not done in the order shown; follow the prompts",
-        ),
-        ACTION_NOT_DETECTED: (
-            "未检测到提示的动作,请按屏幕提示逐个完成动作后重新拍摄",
-            "A prompted action was not seen; do each action as it is shown and retry",
-        ),
-        FACE_CHANGED: (
-            "拍摄过程中人脸发生变化,请本人全程面对镜头重新拍摄",
-            "The face changed during the capture; the same person must stay in view",
-        ),
-        SPOOF_SUSPECTED: (
-            "未通过活体检测,请本人直接面对手机摄像头重新拍摄,不要翻拍照片或屏幕",
-            "Liveness not confirmed; face the camera yourself, do not film a photo or a screen",
-        ),
-        FACE_BACKGROUND_NOT_WHITE: (
-            "背景不是白色,请在白色墙面前重新拍摄",
-            "The background is not white; stand in front of a white wall",
-        ),
-        EYES_CLOSED: (
-            "未拍到睁眼正脸,请睁开眼睛正对镜头重新拍摄",
-            "No open-eyed frontal view; look at the camera with your eyes open",
-        ),
-        FACE_MISMATCH: (
-            "人脸与证件照不一致,请由证件本人进行核验",
-            "The face does not match the ID photo; the ID holder must verify",
-        ),
-    }
-)
 
 
 @dataclass

@@ -9,23 +9,8 @@ import av
 import cv2
 import numpy as np
 
-from app.checks import register_messages
-
 VIDEO_UNDECODABLE = "VIDEO_UNDECODABLE"
 VIDEO_TOO_LONG = "VIDEO_TOO_LONG"
-
-register_messages(
-    {
-        VIDEO_UNDECODABLE: (
-            "视频无法读取,请使用手机相机重新录制(mp4/mov/webm)",
-            "The video cannot be read; record it again with the phone camera (mp4/mov/webm)",
-        ),
-        VIDEO_TOO_LONG: (
-            "视频过长,请按提示在15秒内完成动作后重新录制",
-            "The video is too long; record it again and finish the actions within 15 seconds",
-        ),
-    }
-)
 
 
 @dataclass(frozen=True)
