@@ -528,9 +528,7 @@ def challenge_timeline(
         for _ in range(n):
             if blocked(pos + step):
                 step = -step
-            if not blocked(pos + step):
-                pos += step
-            elif not walled(pos + step):  # hemmed in by no-go frames: walk through them
+            if not blocked(pos + step) or not walled(pos + step):
                 pos += step
             elif not walled(pos - step):
                 step = -step
