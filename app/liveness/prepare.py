@@ -324,6 +324,8 @@ def _check_whisper_loads(model_dir: Path) -> dict[str, Any]:
     """Load the joined model as the runtime does and decode one second of silence."""
     from faster_whisper import WhisperModel
 
+    # faster-whisper logs every transcription at INFO: preparation prints one line at most.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
     model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
     segments, _ = model.transcribe(
         np.zeros(16000, dtype=np.float32),
