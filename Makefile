@@ -43,6 +43,7 @@ typecheck: install
 bench: install models
 	$(PY) bench/doc_speed.py
 	$(PY) bench/face_speed.py
+	$(PY) bench/speech_eval.py
 
 # Load test (locust, the `bench` extra): starts 1 and 2 local processes on PostgreSQL
 # (LOAD_DATABASE_URL, default database heyan_load on 127.0.0.1, created if missing),

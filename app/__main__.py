@@ -308,12 +308,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "eval-faces":
         return _eval_faces(args.folder, settings)
     if args.cmd == "models":
-        from app.liveness import list_models, prepare_models
+        from app.liveness import list_models, list_speech_models, prepare_models
+        from app.liveness.prepare import prepare_speech_models
 
         model_dir = settings.resolved_model_dir / "face"
+        speech_dir = settings.resolved_model_dir / "speech"
         if args.action == "prepare":
             prepare_models(model_dir, force=args.force)
+            prepare_speech_models(speech_dir, force=args.force)
         infos = [i.as_dict() for i in list_models(model_dir)]
+        infos += [i.as_dict() for i in list_speech_models(speech_dir)]
         infos += ocr_models()
         _print(infos)
         return 0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from app.liveness.analyzer import FaceAnalyzer, FaceVerdict, LivenessConfig
 from app.liveness.inference import InferenceModel, ModelInfo
-from app.liveness.models import list_models
+from app.liveness.models import list_models, list_speech_models
 from app.liveness.video import Frame, VideoError, decode_video
 
 
@@ -28,5 +28,6 @@ __all__ = [
     "VideoError",
     "decode_video",
     "list_models",
+    "list_speech_models",
     "prepare_models",
 ]

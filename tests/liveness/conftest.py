@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from app.liveness import FaceAnalyzer, Frame, decode_video, list_models
+from app.liveness import FaceAnalyzer, Frame, decode_video, list_models, list_speech_models
+from app.liveness.speech import DigitReader
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "face"
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,3 +73,21 @@ def t1_faces(analyzer: FaceAnalyzer) -> list[np.ndarray]:
             img[max(0, int(y1 - m)) : int(y2 + m), max(0, int(x1 - m)) : int(x2 + m)].copy()
         )
     return crops
+
+
+def speech_model_dir() -> Path:
+    """Where ``python -m app models prepare`` put the speech model (MODEL_DIR/speech)."""
+    return face_model_dir().parent / "speech"
+
+
+@pytest.fixture(scope="session")
+def digit_reader() -> DigitReader:
+    """Whisper base constrained to digits, loaded once per test run (language zh)."""
+    d = speech_model_dir()
+    if not list_speech_models(d):
+        from app.liveness.prepare import prepare_speech_models
+
+        prepare_speech_models(d)
+    reader = DigitReader.from_dir(d)
+    reader.load()
+    return reader
