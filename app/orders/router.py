@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.errors import NotFound
 from app.models import Event, Material, Order, QrToken
-from app.orders import materials, service, state
+from app.orders import materials, method, service, state
 from app.orders.schemas import (
     EventPage,
     MaterialListItem,
@@ -302,8 +302,10 @@ async def package(
     """Download every accepted material, the ID composites and a manifest, as one zip."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     current = materials.current_materials(bundle)
-    rows = await service.checks_for(db, [m.id for m in current])
+    ids = {m.id for m in current} | set(method.current_uploads(bundle.materials))
+    rows = await service.checks_for(db, sorted(ids))
     checks = {mid: [service.check_dict(r) for r in rs] for mid, rs in rows.items()}
+    how = method.derive(bundle.materials, rows)
     events = list(
         (
             await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))
@@ -328,7 +330,7 @@ async def package(
     extra.append(await sheet_file(db, bundle, ctx.storage, ctx.settings.signing_key()))
     filename = f"heyan-{bundle.order.external_id}.zip"
     return StreamingResponse(
-        materials.package_zip(bundle, ctx.storage, checks, events, extra),
+        materials.package_zip(bundle, ctx.storage, checks, events, extra, how),
         media_type="application/zip",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )

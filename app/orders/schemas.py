@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -162,6 +162,22 @@ class MaterialListItem(MaterialOut):
     checks: list[CheckOut]
 
 
+class MethodOut(BaseModel):
+    """What the checks recorded on the current materials show was done (核验方式)."""
+
+    checks: Literal["none", "full", "intake_only"] = Field(
+        description="intake_only: some capture was only intake-checked (CAPTURE_CHECKS=intake)"
+    )
+    done: list[str] = Field(description="what ran on every capture of its kind (Chinese)")
+    not_run: list[str] = Field(description="checks that did not run on a capture taken")
+    zh: str = Field(description="the method as the verification sheet states it")
+    documents: int
+    documents_recognised: int
+    faces: int
+    liveness: int
+    face_matched: int
+
+
 class OrderOut(BaseModel):
     id: str
     external_id: str
@@ -171,6 +187,7 @@ class OrderOut(BaseModel):
     subject: SubjectOut
     websites: list[WebsiteOut]
     parts: list[PartOut]
+    verification_method: MethodOut
     materials: list[MaterialOut]
     created_at: datetime
     updated_at: datetime

@@ -26,7 +26,7 @@ from app.models import (
     new_id,
     utcnow,
 )
-from app.orders import state
+from app.orders import method, state
 from app.orders.schemas import OrderIn, PrincipalIn
 from app.tokens import QrClaims, TokenCodec
 from app.validators import (
@@ -399,7 +399,7 @@ async def load_bundle(db: AsyncSession, order_id: str, provider_id: str | None =
 
 # The representation's format: bump when order_view's output changes shape, so that a
 # client's ETag from an older release never matches a response of a newer one.
-VIEW_FORMAT = 1
+VIEW_FORMAT = 2
 
 
 def order_etag(order: Order) -> str:
@@ -670,6 +670,11 @@ async def checks_for(db: AsyncSession, material_ids: list[str]) -> dict[str, lis
     return out
 
 
+async def method_of(db: AsyncSession, b: Bundle) -> method.Method:
+    """The verification method the checks recorded on the current materials show."""
+    return method.derive(b.materials, await checks_for(db, method.current_uploads(b.materials)))
+
+
 def check_dict(r: CheckRow) -> dict[str, Any]:
     from app.checks import message_for
 
@@ -701,6 +706,7 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
     shape = b.shape
     current_ids = [m.id for m in b.materials if m.accepted and m.cleared_at is None]
     checks = await checks_for(db, current_ids)
+    how = method.derive(b.materials, checks)
 
     def step_out(s: state.Step) -> dict[str, Any]:
         m = b.current(s.person_id, s.canonical)
@@ -756,6 +762,8 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
             for w in b.websites
         ],
         "parts": parts_out,
+        # What the recorded checks show was done (intake-only evidence says so).
+        "verification_method": how.as_dict(),
         "materials": [
             {
                 "id": m.id,
