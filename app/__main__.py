@@ -12,9 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.config import get_settings
+from app.config import config_problems, get_settings
 
 
 def _print(obj: object) -> None:
@@ -208,7 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     models.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # One line per problem, no traceback: pydantic's own text repeats the values given.
+        for line in config_problems(exc):
+            sys.stderr.write(f"heyan: configuration error: {line}\n")
+        return 2
     from app import crypto
 
     crypto.configure(*settings.encryption_keys())
