@@ -153,12 +153,13 @@ async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, s
             db, ctx.codec, bundle, scope, ctx.settings.qr_ttl_seconds
         )
     else:
-        from app.tokens import QrClaims
-
-        token = ctx.codec.qr_token(
-            QrClaims(row.id, row.order_id, row.scope, row.version, row.expires_at)
-        )
+        token = ctx.codec.short_qr_token(row.id)
     return qr_url(ctx.settings.public_base_url, token)
+
+
+def qr_code(url: str) -> Any:
+    """A regular QR code (never Micro QR) at error correction M or better."""
+    return segno.make_qr(url, error="m")
 
 
 @router.get(
@@ -172,7 +173,8 @@ async def qr_png(
     """Render the current QR code of a scope as PNG (issues one if none is valid)."""
     url = await _current_qr(db, ctx, provider_id, order_id, scope)
     buf = io.BytesIO()
-    segno.make(url, error="m").save(buf, kind="png", scale=8, border=2)
+    # A quiet zone of 4 modules, as ISO/IEC 18004 asks.
+    qr_code(url).save(buf, kind="png", scale=8, border=4)
     return Response(buf.getvalue(), media_type="image/png")
 
 
@@ -186,8 +188,11 @@ async def qr_svg(
 ) -> Response:
     """Render the current QR code of a scope as SVG (issues one if none is valid)."""
     url = await _current_qr(db, ctx, provider_id, order_id, scope)
-    svg = segno.make(url, error="m").svg_inline(scale=8, border=2)
-    return Response(svg, media_type="image/svg+xml")
+    # A standalone SVG document (XML declaration, SVG namespace) that <img> and browsers
+    # accept, not an inline fragment for HTML.
+    buf = io.BytesIO()
+    qr_code(url).save(buf, kind="svg", scale=8, border=4, title="Heyan QR")
+    return Response(buf.getvalue(), media_type="image/svg+xml")
 
 
 @router.post("/orders/{order_id}/reverify", response_model=OrderOut)

@@ -28,7 +28,7 @@ from app.models import (
 )
 from app.orders import method, state
 from app.orders.schemas import OrderIn, PrincipalIn
-from app.tokens import QrClaims, TokenCodec
+from app.tokens import TokenCodec
 from app.validators import (
     clean_text,
     id_number_problem,
@@ -616,8 +616,7 @@ async def issue_qr(
     await db.flush()
     await record_event(db, bundle.order, "qr.issued", part=None, data={"scope": scope})
     await db.commit()
-    token = codec.qr_token(QrClaims(row.id, row.order_id, scope, row.version, row.expires_at))
-    return token, row
+    return codec.short_qr_token(row.id), row
 
 
 # --------------------------------------------------------------------------------------
