@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app import crypto, modeltime, openapi
+from app import crypto, docs, modeltime, openapi
 from app.bodylimit import BodyLimitMiddleware, upload_route
 from app.capture.pipeline import CapturePipeline, Limits
 from app.config import Settings, get_settings
@@ -184,8 +184,12 @@ def create_app(
         lifespan=lifespan,
         # Every operation documents its errors as problem+json (app/openapi.py).
         responses=openapi.PROBLEM_RESPONSES,
+        # Served by app/docs.py with the assets the project ships, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     openapi.install(app)
+    docs.install(app)
 
     # Innermost of the middlewares: rate limits, metrics and the request id apply to its 413s.
     app.add_middleware(
