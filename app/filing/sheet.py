@@ -314,21 +314,31 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
     body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=10)
     h1 = ParagraphStyle("h1", parent=body, fontSize=16, leading=22, alignment=1)
-    h2 = ParagraphStyle("h2", parent=body, fontSize=11, leading=16, spaceBefore=8, spaceAfter=3)
+    # A heading stays on the page of what follows it (never alone at a page's foot).
+    h2 = ParagraphStyle(
+        "h2", parent=body, fontSize=11, leading=16, spaceBefore=8, spaceAfter=3, keepWithNext=1
+    )
     warn = ParagraphStyle("warn", parent=body, textColor=colors.red, alignment=1, fontSize=12)
     red = ParagraphStyle("red", parent=body, textColor=colors.red)
 
     def p(text: Any, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(str(text)), style)
 
-    def table(rows: list[list[Any]], widths: list[float]) -> Table:
-        t = Table([[c if isinstance(c, Paragraph) else p(c) for c in r] for r in rows], widths)
+    def table(rows: list[list[Any]], widths: list[float], header: bool = False) -> Table:
+        # A header row is repeated on each page the table spans, and a page never ends with
+        # the header alone (reportlab splits a table only after its repeated rows).
+        t = Table(
+            [[c if isinstance(c, Paragraph) else p(c) for c in r] for r in rows],
+            widths,
+            repeatRows=1 if header else 0,
+        )
+        shade = (0, 0), (-1, 0) if header else (0, -1)
         t.setStyle(
             TableStyle(
                 [
                     ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
+                    ("BACKGROUND", shade[0], shade[1], colors.whitesmoke),
                 ]
             )
         )
@@ -367,12 +377,14 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
             [["角色", "姓名", "证件类型", "证件号码"]]
             + [[x["role"], x["name"], x["doc_type"], x["doc_number"]] for x in data["principals"]],
             [55 * mm, 25 * mm, 40 * mm, 50 * mm],
+            header=True,
         ),
         p("四、网站", h2),
         table(
             [["网站名称", "域名", "网站负责人"]]
             + [[w["name"], "、".join(w["domains"]), w["principal"]] for w in data["websites"]],
             [50 * mm, 90 * mm, 30 * mm],
+            header=True,
         ),
         p("五、核验方式与时间", h2),
         table(
@@ -396,6 +408,7 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
                 [["扫码时间", "平台", "绑定手机", "范围"]]
                 + [[x["at"], x["platform"], x["phone"], x["scope"]] for x in data["sessions"]],
                 [60 * mm, 35 * mm, 35 * mm, 40 * mm],
+                header=True,
             )
         )
     if images:
@@ -415,6 +428,7 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
             [["材料", "SHA-256"]]
             + [[x["label"], p(x["sha256"], small)] for x in data["materials"]],
             [70 * mm, 100 * mm],
+            header=True,
         ),
         Spacer(1, 8),
         p(f"核验码:{display_code(code)}"),
