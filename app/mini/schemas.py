@@ -71,13 +71,20 @@ class OrderView(BaseModel):
 
 
 class SessionOut(BaseModel):
-    session_token: str | None = None
+    """GET /m/v1/session: the session as it stands (the token is the caller's already)."""
+
     expires_at: datetime
     scope: str
     steps: list[StepView]
     next_step: str | None
     face_consent: ConsentTerms
     order: OrderView
+
+
+class SessionOpened(SessionOut):
+    """POST /m/v1/sessions: the session, with the token to send as Bearer from now on."""
+
+    session_token: str
 
 
 class ConsentIn(BaseModel):
