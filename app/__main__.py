@@ -207,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
     models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
     models.add_argument("action", nargs="?", default="list", choices=["list", "prepare"])
     models.add_argument("--force", action="store_true")
+    models.add_argument(
+        "--json", action="store_true", help="print every model's details (source, sha256, ...)"
+    )
     args = parser.parse_args(argv)
 
     try:
@@ -274,10 +277,22 @@ def main(argv: list[str] | None = None) -> int:
 
         model_dir = settings.resolved_model_dir / "face"
         if args.action == "prepare":
-            prepare_models(model_dir, force=args.force)
+            prepared = prepare_models(model_dir, force=args.force)
+            if not args.json:
+                # One line per prepared model: `make run` and `make test` run this each time.
+                for p in prepared:
+                    sys.stdout.write(f"model {p.name}: {Path(p.file).name} {p.sha256[:12]}\n")
+                return 0
         infos = [i.as_dict() for i in list_models(model_dir)]
         infos += ocr_models()
-        _print(infos)
+        if args.json:
+            _print(infos)
+        else:
+            for i in infos:
+                sys.stdout.write(
+                    f"{i['name']}: {Path(str(i.get('file') or i.get('path'))).name} "
+                    f"{str(i['sha256'])[:12]} {i['source']} ({i['licence']})\n"
+                )
         return 0
     return 2
 
