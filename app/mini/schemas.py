@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,8 +14,10 @@ class SessionIn(BaseModel):
     qr_token: str = Field(min_length=1, max_length=4096)
     platform: Literal["wechat", "alipay", "dev"]
     code: str | None = Field(default=None, max_length=512, description="WeChat getPhoneNumber code")
-    response: str | None = Field(
-        default=None, max_length=16384, description="Alipay my.getPhoneNumber response string"
+    # my.getPhoneNumber's res.response as is (a string), or already parsed (an object): the
+    # signature covers the ciphertext inside, so both verify the same.
+    response: Annotated[str, Field(max_length=16384)] | dict[str, Any] | None = Field(
+        default=None, description="Alipay my.getPhoneNumber response (string or parsed object)"
     )
     mobile: str | None = Field(default=None, max_length=32, description="dev mode only")
     device_id: str | None = Field(
