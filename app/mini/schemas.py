@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    qr_token: str = Field(min_length=1, max_length=4096)
+    qr_token: str = Field(min_length=1, max_length=4096, pattern=r"\S")
     platform: Literal["wechat", "alipay", "dev"]
     code: str | None = Field(default=None, max_length=512, description="WeChat getPhoneNumber code")
     # my.getPhoneNumber's res.response as is (a string), or already parsed (an object): the

@@ -168,7 +168,11 @@ def qr_code(url: str) -> Any:
     responses={200: {"content": {"image/png": {}}}},
 )
 async def qr_png(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep, scope: str = "order"
+    order_id: str,
+    db: DbDep,
+    ctx: CtxDep,
+    provider_id: ProviderDep,
+    scope: str = Query("order", min_length=1, max_length=80),
 ) -> Response:
     """Render the current QR code of a scope as PNG (issues one if none is valid)."""
     url = await _current_qr(db, ctx, provider_id, order_id, scope)
@@ -184,7 +188,11 @@ async def qr_png(
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
 async def qr_svg(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep, scope: str = "order"
+    order_id: str,
+    db: DbDep,
+    ctx: CtxDep,
+    provider_id: ProviderDep,
+    scope: str = Query("order", min_length=1, max_length=80),
 ) -> Response:
     """Render the current QR code of a scope as SVG (issues one if none is valid)."""
     url = await _current_qr(db, ctx, provider_id, order_id, scope)
@@ -284,7 +292,9 @@ async def list_materials(
 )
 async def id_composite(
     order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
-    person: str = Query("subject_principal", description="subject_principal or website:<id>"),
+    person: str = Query(
+        "subject_principal", min_length=1, description="subject_principal or website:<id>"
+    ),
 ) -> Response:  # fmt: skip
     """Download the ID composite (人像面 left, 国徽面 right, one JPEG at 300 dpi, ≤ 2 MB)."""
     bundle = await service.load_bundle(db, order_id, provider_id)
