@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(DEPS_HASH)
 
-.PHONY: run test lint fmt migrate bench install models typecheck load
+.PHONY: run test lint fmt migrate bench install models typecheck load browser
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Debian's headless Chromium for tests/test_docs_offline.py (loads /docs with the network
+# off). Idempotent: nothing to do when it is installed; installs with apt-get when root.
+browser:
+	@command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
+	  || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
+	       && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	          --no-install-recommends chromium-headless-shell >/dev/null; } \
+	  || echo "headless Chromium not installed: the /docs browser test will be skipped"
+
 models: install
 	$(PY) -m app models prepare
 
@@ -26,7 +35,7 @@ migrate: install
 run: install models
 	APP_ENV=$${APP_ENV:-dev} $(PY) -m app serve --host 127.0.0.1 --port 8000
 
-test: install models
+test: install models browser
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 lint: install

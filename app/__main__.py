@@ -12,9 +12,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import select
 
-from app.config import get_settings
+from app.config import config_problems, get_settings
 
 
 def _print(obj: object) -> None:
@@ -244,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     models = sub.add_parser("models", help="list models, or prepare them (convert and verify)")
     models.add_argument("action", nargs="?", default="list", choices=["list", "prepare"])
     models.add_argument("--force", action="store_true")
+    models.add_argument(
+        "--json", action="store_true", help="print every model's details (source, sha256, ...)"
+    )
     evalf = sub.add_parser(
         "eval-faces",
         help="liveness APCER/BPCER on a folder of your own labelled captures (labels.csv)",
@@ -251,7 +255,13 @@ def main(argv: list[str] | None = None) -> int:
     evalf.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        # One line per problem, no traceback: pydantic's own text repeats the values given.
+        for line in config_problems(exc):
+            sys.stderr.write(f"heyan: configuration error: {line}\n")
+        return 2
     from app import crypto
 
     crypto.configure(*settings.encryption_keys())
@@ -314,12 +324,24 @@ def main(argv: list[str] | None = None) -> int:
         model_dir = settings.resolved_model_dir / "face"
         speech_dir = settings.resolved_model_dir / "speech"
         if args.action == "prepare":
-            prepare_models(model_dir, force=args.force)
-            prepare_speech_models(speech_dir, force=args.force)
+            prepared = prepare_models(model_dir, force=args.force)
+            prepared += prepare_speech_models(speech_dir, force=args.force)
+            if not args.json:
+                # One line per prepared model: `make run` and `make test` run this each time.
+                for p in prepared:
+                    sys.stdout.write(f"model {p.name}: {Path(p.file).name} {p.sha256[:12]}\n")
+                return 0
         infos = [i.as_dict() for i in list_models(model_dir)]
         infos += [i.as_dict() for i in list_speech_models(speech_dir)]
         infos += ocr_models()
-        _print(infos)
+        if args.json:
+            _print(infos)
+        else:
+            for i in infos:
+                sys.stdout.write(
+                    f"{i['name']}: {Path(str(i.get('file') or i.get('path'))).name} "
+                    f"{str(i['sha256'])[:12]} {i['source']} ({i['licence']})\n"
+                )
         return 0
     return 2
 

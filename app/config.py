@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -142,25 +142,57 @@ class Settings(BaseSettings):
     def _defaults_and_prod_rules(self) -> Settings:
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'heyan.db').resolve()}"
-        if self.app_env == "prod" and (not self.secret_key or len(self.secret_key) < 32):
-            raise ValueError("SECRET_KEY (at least 32 characters) is required when APP_ENV=prod")
-        if self.app_env == "prod" and not (
-            self.data_keys and self.face_data_keys and self.data_index_key
-        ):
-            raise ValueError("DATA_KEYS, FACE_DATA_KEYS and DATA_INDEX_KEY are required in prod")
+        # Every problem at once, one line each, naming the variable and the rule and never
+        # its value (see config_problems: these lines are what a refused start prints).
+        problems: list[str] = []
+        prod = self.app_env == "prod"
+        if prod and len(self.secret_key) < 32:
+            problems.append("SECRET_KEY: required when APP_ENV=prod, at least 32 characters")
+        if prod and self.capture_checks != "full":
+            problems.append(
+                "CAPTURE_CHECKS: must be full when APP_ENV=prod (intake runs no document "
+                "recognition, liveness check or face match)"
+            )
+        from app.crypto import parse_keys
+
+        for var, spec in (("DATA_KEYS", self.data_keys), ("FACE_DATA_KEYS", self.face_data_keys)):
+            if not spec:
+                if prod:
+                    problems.append(f"{var}: required when APP_ENV=prod")
+                continue
+            try:
+                parse_keys(spec)
+            except (ValueError, TypeError):
+                problems.append(
+                    f"{var}: must be kid:base64(32 bytes), comma-separated "
+                    "(kid: 1 to 16 characters without ':')"
+                )
+        if not self.data_index_key:
+            if prod:
+                problems.append("DATA_INDEX_KEY: required when APP_ENV=prod")
+        elif not _is_base64_key(self.data_index_key, 32):
+            problems.append("DATA_INDEX_KEY: must be base64 of at least 32 bytes")
         from app.liveness.challenge import KINDS, READ_DIGITS
 
-        unknown = [a for a in self.liveness_action_pool() if a not in KINDS or a == READ_DIGITS]
-        if unknown or not self.liveness_action_pool():
-            raise ValueError(
-                "LIVENESS_ACTIONS must list kinds among blink, turn_left, turn_right, nod, "
+        pool = self.liveness_action_pool()
+        if not pool or [a for a in pool if a not in KINDS or a == READ_DIGITS]:
+            problems.append(
+                "LIVENESS_ACTIONS: must list kinds among blink, turn_left, turn_right, nod, "
                 "open_mouth, shake_head (read-aloud digits: LIVENESS_DIGITS)"
             )
         if 0 < self.liveness_digits < 4:
-            raise ValueError("LIVENESS_DIGITS must be 0 (off) or 4-6")
+            problems.append("LIVENESS_DIGITS: must be 0 (off) or 4-6")
         from app.storage import parse_storage_url
 
-        parse_storage_url(self.storage_url, self.data_dir / "materials")  # refuse a bad URL now
+        try:
+            parse_storage_url(self.storage_url, self.data_dir / "materials")
+        except ValueError:
+            problems.append(
+                "STORAGE_URL: must be a folder (/abs/path or file:///abs/path) or "
+                "s3://bucket/prefix with a valid bucket name"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def encryption_keys(self) -> tuple[str, str, str]:
@@ -223,5 +255,47 @@ class Settings(BaseSettings):
         return value
 
 
+def _is_base64_key(value: str, min_bytes: int) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return len(base64.b64decode(value, validate=True)) >= min_bytes
+    except (binascii.Error, ValueError):
+        return False
+
+
 def get_settings() -> Settings:
     return Settings()
+
+
+def config_problems(exc: ValidationError) -> list[str]:
+    """One line per settings problem: the variable and the rule, never the value given.
+
+    pydantic's own rendering of a ValidationError repeats the input (``input_value=...``),
+    which for SECRET_KEY or DATA_KEYS is the secret itself; only the locations and the
+    messages are used here, and any value of a Settings variable found in them is cut out.
+    """
+    import os
+
+    lines: list[str] = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        msg = str(err.get("msg", "invalid"))
+        msg = msg.removeprefix("Value error, ")
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        for line in msg.splitlines():
+            lines.append(f"{loc.upper()}: {line}" if loc else line)
+    secret = ("key", "secret", "password", "token", "url")
+    values = [
+        v
+        for k, v in os.environ.items()
+        if k.lower() in Settings.model_fields
+        and any(w in k.lower() for w in secret)
+        and len(v) >= 4
+    ]
+    out = []
+    for line in lines:
+        for v in sorted(values, key=len, reverse=True):
+            line = line.replace(v, "…")
+        out.append(line)
+    return out

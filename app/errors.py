@@ -8,12 +8,26 @@ from __future__ import annotations
 
 from typing import Any
 
+# Kept upper case in a problem's title (the rest of the code is lower-cased).
+_ACRONYMS = frozenset({"API", "DB", "ID", "JSON", "MRZ", "QR", "SMS", "URL", "USCC"})
+
+
+def problem_title(code: str) -> str:
+    """The problem type's title: a function of the code alone, so it never changes between
+    occurrences (RFC 9457 §3.1.3); what varies goes in ``detail`` / ``detail_en``."""
+    words = [w if w in _ACRONYMS else w.lower() for w in code.split("_")]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
 
 class AppError(Exception):
     status: int = 400
     code: str = "BAD_REQUEST"
     zh: str = "请求有误"
     en: str = "Bad request"
+    # Every 401 names the scheme (RFC 9110 §15.5.2); a credential that was sent and refused
+    # is an invalid token (RFC 6750 §3.1). Raisers may give their own header.
+    www_authenticate: str = 'Bearer error="invalid_token"'
 
     def __init__(
         self,
@@ -31,14 +45,16 @@ class AppError(Exception):
         self.en = en or self.en
         self.status = status or self.status
         self.checks = checks
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if self.status == 401:
+            self.headers.setdefault("WWW-Authenticate", self.www_authenticate)
         self.extra = extra or {}
         super().__init__(f"{self.code}: {self.en}")
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": f"https://heyan.dev/problems/{self.code.lower().replace('_', '-')}",
-            "title": self.en,
+            "title": problem_title(self.code),
             "status": self.status,
             "code": self.code,
             "detail": self.zh,

@@ -18,6 +18,8 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
     # JWTs (QR and session tokens): header.payload.signature, base64url.
     (re.compile(r"eyJ[\w-]{5,}\.[\w-]{5,}\.[\w-]{5,}"), "[token]"),
+    # Short QR tokens (app.tokens): hq_ + 38 base64url characters.
+    (re.compile(r"\bhq_[\w-]{20,}"), "[token]"),
     (re.compile(r"\bhy_[\w-]{20,}"), "hy_[key]"),
     (re.compile(r"(?i)(bearer\s+)[\w.~+/=-]{8,}"), r"\1[token]"),
     # 18-character ID numbers (GB 11643) and residence permits: keep 4 + 4.

@@ -16,8 +16,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from app import crypto, modeltime, openapi
+from app import crypto, docs, modeltime, openapi
 from app.bodylimit import BodyLimitMiddleware, upload_route
 from app.capture.pipeline import CapturePipeline, Limits
 from app.config import Settings, get_settings
@@ -190,8 +191,12 @@ def create_app(
         lifespan=lifespan,
         # Every operation documents its errors as problem+json (app/openapi.py).
         responses=openapi.PROBLEM_RESPONSES,
+        # Served by app/docs.py with the assets the project ships, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     openapi.install(app)
+    docs.install(app)
 
     # Innermost of the middlewares: rate limits, metrics and the request id apply to its 413s.
     app.add_middleware(
@@ -233,6 +238,23 @@ def create_app(
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if (
+            ctype
+            and not (ctype == "application/json" or ctype.endswith("+json"))
+            and any(tuple(e.get("loc", ()))[:1] == ("body",) for e in exc.errors())
+        ):
+            # A JSON endpoint sent another media type (text/plain, a form): 415, not 422.
+            return problem_response(
+                AppError(
+                    code="UNSUPPORTED_MEDIA_TYPE",
+                    status=415,
+                    zh="请求格式有误,请以 JSON 提交",
+                    en="Send the body as application/json",
+                    headers={"Accept": "application/json"},
+                ),
+                request,
+            )
         errors = [
             {
                 "field": ".".join(str(x) for x in e.get("loc", ()) if x != "body"),
@@ -257,7 +279,28 @@ def create_app(
             405: ("METHOD_NOT_ALLOWED", "不支持该请求方法"),
         }
         code, zh = codes.get(exc.status_code, ("HTTP_ERROR", "请求有误"))
-        err = AppError(code=code, status=exc.status_code, zh=zh, en=str(exc.detail))
+        if exc.status_code == 405:
+            # Allow lists every method of the resource (RFC 9110 §15.5.6): Starlette's
+            # names only the first route that matched the path (GET and POST /v1/orders
+            # are two routes).
+            allowed = [
+                method
+                for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+                if any(
+                    route.matches({**request.scope, "method": method})[0] is Match.FULL
+                    for route in app.router.routes
+                )
+            ]
+            if allowed:
+                exc.headers = {**(exc.headers or {}), "Allow": ", ".join(allowed)}
+        # Starlette's headers pass through: a 405 carries Allow.
+        err = AppError(
+            code=code,
+            status=exc.status_code,
+            zh=zh,
+            en=str(exc.detail),
+            headers=dict(exc.headers or {}),
+        )
         return problem_response(err, request)
 
     @app.exception_handler(Exception)

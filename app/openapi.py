@@ -29,7 +29,7 @@ class Problem(BaseModel):
     model_config = ConfigDict(extra="allow")
 
     type: str = Field(description="URI naming the problem type")
-    title: str = Field(description="English summary")
+    title: str = Field(description="English summary of the code, the same on every occurrence")
     status: int = Field(description="the HTTP status")
     code: str = Field(description="stable machine-readable code, e.g. ORDER_NOT_FOUND")
     detail: str = Field(description="Chinese message a mini-program can show as is")

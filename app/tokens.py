@@ -1,5 +1,11 @@
 """Signed tokens: QR tokens (what the QR code carries) and capture-session tokens.
 
+QR codes carry a short opaque token, ``hq_`` + base64url(16-byte token id + a 96-bit
+HMAC-SHA256 tag under SECRET_KEY): 41 characters, so that a QR URL fits QR version 6 at
+error correction M. Its order, scope, expiry and revocation live in the ``qr_tokens`` row
+the id names (resolved server-side). The JWT QR tokens issued before (claims inside) are
+still accepted until they expire.
+
 HS256 is pinned; issuer and audience are checked. Expiry is checked by us *after* the
 signature, so that a forged token is always QR_INVALID and only a genuine one can be
 QR_EXPIRED.
@@ -7,7 +13,10 @@ QR_EXPIRED.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +29,8 @@ ISSUER = "heyan"
 QR_AUDIENCE = "heyan-qr"
 SESSION_AUDIENCE = "heyan-session"
 ALGORITHM = "HS256"
+SHORT_QR_PREFIX = "hq_"
+_SHORT_TAG_BYTES = 12
 
 
 class QrInvalid(AppError):
@@ -98,7 +109,37 @@ class TokenCodec:
             }
         )
 
+    def _short_tag(self, key: str, token_id: bytes) -> bytes:
+        mac = hmac.new(key.encode(), b"heyan-qr-short|" + token_id, hashlib.sha256)
+        return mac.digest()[:_SHORT_TAG_BYTES]
+
+    def short_qr_token(self, token_id: str) -> str:
+        """The QR code's opaque token for a ``qr_tokens`` row id (32 hex characters)."""
+        raw = bytes.fromhex(token_id)
+        body = raw + self._short_tag(self._key, raw)
+        return SHORT_QR_PREFIX + base64.urlsafe_b64encode(body).decode().rstrip("=")
+
+    @staticmethod
+    def is_short_qr(token: str) -> bool:
+        return token.startswith(SHORT_QR_PREFIX)
+
+    def read_short_qr(self, token: str) -> str:
+        """The row id a short token names, if its tag verifies under a current or previous
+        key (expiry, scope and revocation are the row's: the caller checks them)."""
+        b64 = token.removeprefix(SHORT_QR_PREFIX)
+        try:
+            if len(b64) != 38 or not b64.isascii():
+                raise ValueError(b64)
+            body = base64.urlsafe_b64decode(b64 + "==")
+        except (binascii.Error, ValueError) as exc:
+            raise QrInvalid() from exc
+        raw, tag = body[:16], body[16:]
+        if not any(hmac.compare_digest(tag, self._short_tag(k, raw)) for k in self._keys.values()):
+            raise QrInvalid()
+        return raw.hex()
+
     def read_qr(self, token: str, now: datetime) -> QrClaims:
+        """A JWT QR token (the format issued before the short one): claims, signature, expiry."""
         try:
             c = self._decode(token, QR_AUDIENCE)
             claims = QrClaims(

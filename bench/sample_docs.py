@@ -4,9 +4,11 @@
                                                         # id_back.jpg, sheet.jpg (all SYNTHETIC)
 
 The people, company and numbers are made up (valid check digits); every image carries a
-"SYNTHETIC" mark. Used by README's curl walk-through and the load test (bench/load/samples.py
-passes ``face``: the ID card's portrait cut from the genuine face clip, so a face capture of
-the same man matches it).
+"SYNTHETIC" mark; the order's province is the one the company's credit code was registered
+in. ``sheet.jpg`` is the signed paper verification sheet (step ``verification_sheet``) for
+the order's subject and domains. README's walk-through uses bench/load/samples.py, which calls
+this with ``face``: the ID card's portrait cut from the genuine face clip, so a face capture
+of the same man matches it, and adds the face videos.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.docgen import render as R  # noqa: E402
 from tests.docgen import scene as S  # noqa: E402
-from tests.docgen.identities import make_company, make_person  # noqa: E402
+from tests.docgen.identities import REGIONS, make_company, make_person  # noqa: E402
 
 
 def main(out: Path, seed: int = 7, face: np.ndarray | None = None) -> None:
@@ -48,7 +50,8 @@ def main(out: Path, seed: int = 7, face: np.ndarray | None = None) -> None:
             "nature": "enterprise",
             "name": c.name,
             "document": {"type": "business_licence", "number": c.uscc},
-            "province": "广东省",
+            # Where the company's credit code says it was registered (characters 3 to 8).
+            "province": next(r[1] for r in REGIONS if r[0] == c.uscc[2:8]),
             "principal": principal,
         },
         "websites": [{"name": "示例官网", "domains": ["example.cn"], "principal": principal}],
@@ -62,7 +65,13 @@ def main(out: Path, seed: int = 7, face: np.ndarray | None = None) -> None:
     for name, doc in shots.items():
         img = S.photograph(doc, rng, tilt=0.02, fill=0.66).image
         cv2.imwrite(str(out / name), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    sys.stdout.write(f"wrote {', '.join(['order.json', *shots])} to {out}\n")
+    # The signed paper sheet, photographed: the last step (verification_sheet).
+    domains = [d for w in order["websites"] for d in w["domains"]]
+    sheet_rng = random.Random(seed)
+    sheet = R.render_sheet(c.name, domains, sheet_rng)
+    img = S.photograph(sheet, sheet_rng, tilt=0.02, fill=0.7).image
+    cv2.imwrite(str(out / "sheet.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    sys.stdout.write(f"wrote {', '.join(['order.json', *shots, 'sheet.jpg'])} to {out}\n")
 
 
 if __name__ == "__main__":

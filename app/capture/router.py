@@ -47,6 +47,26 @@ _MULTIPART = {
 }  # fmt: skip
 
 
+# The pre-checks take one document photo, nothing else.
+_PRECHECK_MULTIPART = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "file": {"type": "string", "format": "binary",
+                                 "description": "document photo (jpg/png/gif, at most 4 MB)"},
+                    },
+                    "required": ["file"],
+                }
+            }
+        },
+    }
+}  # fmt: skip
+
+
 async def _form(request: Request, ctx: CtxDep) -> Any:
     s = ctx.settings
     return await read_form(
@@ -82,7 +102,7 @@ async def capture(
     return JSONResponse(body, status_code=status)
 
 
-@router.post("/precheck", response_model=PrecheckOut, openapi_extra=_MULTIPART)
+@router.post("/precheck", response_model=PrecheckOut, openapi_extra=_PRECHECK_MULTIPART)
 async def precheck(
     request: Request,
     session: CaptureSessionDep,
@@ -97,7 +117,7 @@ async def precheck(
     return await service.precheck_step(db, ctx, session, step, form)
 
 
-@provider_router.post("/precheck", openapi_extra=_MULTIPART)
+@provider_router.post("/precheck", openapi_extra=_PRECHECK_MULTIPART)
 async def provider_precheck(
     request: Request,
     db: DbDep,

@@ -63,6 +63,14 @@ class StepUnknown(NotFound):
     en = "Unknown capture step"
 
 
+def step_unknown(valid: list[str]) -> StepUnknown:
+    """STEP_UNKNOWN naming the steps this session (or order) does have."""
+    return StepUnknown(
+        en=f"Unknown capture step; valid steps here: {', '.join(valid) or 'none'}",
+        extra={"valid_steps": valid},
+    )
+
+
 class StepNotInScope(Forbidden):
     code = "STEP_NOT_IN_SCOPE"
     zh = "该二维码不能采集此项材料,请扫描对应的核验二维码"
@@ -116,9 +124,9 @@ class Resolved:
 
 
 def resolve_step(bundle: Bundle, session: CaptureSession, step_name: str) -> state.Step:
-    if step_name not in STEP_TITLES:
-        raise StepUnknown()
     steps = state.scope_steps(bundle.shape, session.scope)
+    if step_name not in STEP_TITLES:
+        raise step_unknown([s.name for s in steps])
     step = next((s for s in steps if s.name == step_name), None)
     if step is None:
         raise StepNotInScope()
@@ -491,11 +499,10 @@ async def precheck_step(
 ) -> dict[str, Any]:
     """Run a document step's checks on a photo without storing it or changing state."""
     bundle = await service.load_bundle(db, session.order_id)
+    steps = state.scope_steps(bundle.shape, session.scope)
     if step_name not in STEP_TITLES:
-        raise StepUnknown()
-    step = next(
-        (s for s in state.scope_steps(bundle.shape, session.scope) if s.name == step_name), None
-    )
+        raise step_unknown([s.name for s in steps if s.canonical != "face"])
+    step = next((s for s in steps if s.name == step_name), None)
     if step is None:
         raise StepNotInScope()
     if step.canonical == "face":
@@ -535,7 +542,7 @@ async def precheck_provider(
         steps.update({s.name: s for s in state.scope_steps(bundle.shape, "subject")})
         step = steps.get(step_name)
         if step is None or step.canonical == "face":
-            raise StepUnknown()
+            raise step_unknown([n for n, s in steps.items() if s.canonical != "face"])
         expect = expectation(bundle, step)
     else:
         if kind not in PRECHECK_KINDS:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.filing import service
@@ -46,6 +46,9 @@ class SheetCheckOut(BaseModel):
     external_id: str
     subject_name: str
     sheet_status: str
+    sheet_checks: Literal["full", "intake_only"] = Field(
+        description="intake_only: the sheet's captures were only intake-checked"
+    )
     sheet_complete: bool
     order_status: str
     current: bool

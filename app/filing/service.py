@@ -16,11 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.errors import AppError, Conflict, NotFound
 from app.filing import sms
 from app.filing.models import FilingSheet, SmsPerson, SmsRound
-from app.filing.sheet import Sheet, build_sheet, content_hash, normalize_code, sheet_data
-from app.models import Event, Order, utcnow
-from app.orders import state
+from app.filing.sheet import (
+    INTAKE_ONLY,
+    Sheet,
+    build_sheet,
+    content_hash,
+    normalize_code,
+    sheet_data,
+)
+from app.models import CheckRow, Event, Order, utcnow
+from app.orders import method, state
 from app.orders.schemas import BusinessType
-from app.orders.service import Bundle, load_bundle, record_event
+from app.orders.service import Bundle, checks_for, load_bundle, record_event
 from app.storage import Storage
 from app.validators import mask_mobile, mask_name
 
@@ -75,6 +82,11 @@ async def order_events(db: AsyncSession, order_id: str) -> list[Event]:
     return list(rows.scalars())
 
 
+async def sheet_checks(db: AsyncSession, bundle: Bundle) -> dict[str, list[CheckRow]]:
+    """The check rows of the sheet's materials: what the sheet may say was done."""
+    return await checks_for(db, method.current_uploads(bundle.materials))
+
+
 async def record_sheet(db: AsyncSession, order_id: str, sheet: Sheet) -> FilingSheet:
     """Remember an issued sheet's code (the same content gives the same code: kept once)."""
     row = await db.get(FilingSheet, sheet.code)
@@ -84,7 +96,7 @@ async def record_sheet(db: AsyncSession, order_id: str, sheet: Sheet) -> FilingS
             order_id=order_id,
             content_hash=sheet.content_hash,
             pdf_sha256=sheet.sha256,
-            status=sheet.status,
+            status=sheet.recorded_status,
             issued_at=utcnow(),
         )
         db.add(row)
@@ -108,11 +120,12 @@ async def issue_sheet(
 ) -> tuple[Sheet, FilingSheet]:
     """Render the sheet (in ``run``, a thread pool, when given) and record its code."""
     events = await order_events(db, bundle.order.id)
+    checks = await sheet_checks(db, bundle)
     if run is not None:
-        sheet = await run(build_sheet, bundle, storage, events, signing_key)
+        sheet = await run(build_sheet, bundle, storage, events, checks, signing_key)
     else:
         # Off the event loop all the same: it renders a PDF and reads photos from storage.
-        sheet = await asyncio.to_thread(build_sheet, bundle, storage, events, signing_key)
+        sheet = await asyncio.to_thread(build_sheet, bundle, storage, events, checks, signing_key)
     return sheet, await record_sheet(db, bundle.order.id, sheet)
 
 
@@ -131,16 +144,21 @@ async def verify_sheet(db: AsyncSession, code: str) -> dict[str, Any]:
         raise SheetNotFound()
     bundle = await load_bundle(db, row.order_id)
     events = await order_events(db, row.order_id)
+    checks = await sheet_checks(db, bundle)
     now_status = bundle.status()
+    intake_only = row.status.endswith(INTAKE_ONLY)
+    sheet_status = row.status.removesuffix(INTAKE_ONLY)
     return {
         "code": row.code,
         "external_id": bundle.order.external_id,
         "subject_name": mask_name(bundle.order.subject_name),
-        "sheet_status": row.status,
-        "sheet_complete": row.status == state.Status.COMPLETE.value,
+        "sheet_status": sheet_status,
+        # Intake-only evidence (no recognition, liveness or face match): never complete.
+        "sheet_checks": "intake_only" if intake_only else "full",
+        "sheet_complete": sheet_status == state.Status.COMPLETE.value and not intake_only,
         "order_status": now_status.value,
         # False once the evidence changed after issue (a re-verify, a new capture).
-        "current": content_hash(sheet_data(bundle, events)) == row.content_hash,
+        "current": content_hash(sheet_data(bundle, events, checks)) == row.content_hash,
         "issued_at": row.issued_at,
         "pdf_sha256": row.pdf_sha256,
     }

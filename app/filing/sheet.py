@@ -21,13 +21,14 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-from app.models import Event
-from app.orders import materials, state
+from app.models import CheckRow, Event
+from app.orders import materials, method, state
 from app.orders.service import Bundle
 from app.storage import Storage
 
 FONT = "HeyanCJK"
 BEIJING = timezone(timedelta(hours=8))
+INTAKE_ONLY = "_intake_only"
 
 NATURE_ZH = {
     "enterprise": "企业",
@@ -121,6 +122,15 @@ class Sheet:
     def sha256(self) -> str:
         return hashlib.sha256(self.pdf).hexdigest()
 
+    @property
+    def recorded_status(self) -> str:
+        """What the sheet attests, as recorded with its code: the order's status, with
+        ``_intake_only`` appended when a capture was only intake-checked (such a sheet never
+        verifies as complete)."""
+        if self.data.get("method", {}).get("checks") == "intake_only":
+            return self.status + INTAKE_ONLY
+        return self.status
+
 
 def _scope_zh(b: Bundle, scope: str) -> str:
     if scope == "order":
@@ -131,11 +141,16 @@ def _scope_zh(b: Bundle, scope: str) -> str:
     return f"网站:{site.name}" if site else scope
 
 
-def sheet_data(b: Bundle, events: list[Event]) -> dict[str, Any]:
-    """Everything the sheet says, as plain data (its hash is what the code attests)."""
+def sheet_data(b: Bundle, events: list[Event], checks: dict[str, list[CheckRow]]) -> dict[str, Any]:
+    """Everything the sheet says, as plain data (its hash is what the code attests).
+
+    ``checks``: the check rows recorded on the current materials; the method (核验方式) is
+    stated from them alone, never from the configuration.
+    """
     o = b.order
     status = b.status()
     current = materials.current_materials(b)
+    how = method.derive(b.materials, checks)
     uploads = [m for m in current if m.kind == "upload"]
     session_ids = {m.session_id for m in current if m.session_id}
     sessions = [
@@ -189,8 +204,16 @@ def sheet_data(b: Bundle, events: list[Event]) -> dict[str, Any]:
             }
             for w in b.websites
         ],
-        "verified_at": bj(max((m.created_at for m in uploads), default=None)),
-        "method": "移动端电子化核验(证件拍照、活体检测与人脸比对)",
+        # Completion time only once complete (an unfinished order has none).
+        "verified_at": bj(max((m.created_at for m in uploads), default=None))
+        if status is state.Status.COMPLETE
+        else "-",
+        "method": {
+            "zh": how.zh,
+            "checks": how.checks,
+            "not_run": how.not_run,
+            "warning": how.warning_zh,
+        },
         "sessions": sessions,
         "materials": [
             {"label": materials.material_label(b, m), "sha256": m.sha256} for m in current
@@ -244,17 +267,29 @@ def sheet_images(b: Bundle, storage: Storage) -> list[SheetImage]:
     return out
 
 
-def build_sheet(b: Bundle, storage: Storage, events: list[Event], signing_key: str) -> Sheet:
-    data = sheet_data(b, events)
+def build_sheet(
+    b: Bundle,
+    storage: Storage,
+    events: list[Event],
+    checks: dict[str, list[CheckRow]],
+    signing_key: str,
+) -> Sheet:
+    data = sheet_data(b, events, checks)
     digest = content_hash(data)
     code = sheet_code(signing_key, b.order.id, digest)
     pdf = _render(data, sheet_images(b, storage), code)
     return Sheet(pdf=pdf, code=code, content_hash=digest, status=data["status"], data=data)
 
 
-def render_sheet(b: Bundle, storage: Storage, events: list[Event], signing_key: str) -> bytes:
+def render_sheet(
+    b: Bundle,
+    storage: Storage,
+    events: list[Event],
+    checks: dict[str, list[CheckRow]],
+    signing_key: str,
+) -> bytes:
     """The PDF alone (for package.zip); record its code with filing.service.issue_sheet."""
-    return build_sheet(b, storage, events, signing_key).pdf
+    return build_sheet(b, storage, events, checks, signing_key).pdf
 
 
 def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
@@ -279,20 +314,31 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
     body = ParagraphStyle("body", fontName=font, fontSize=9.5, leading=14, wordWrap="CJK")
     small = ParagraphStyle("small", parent=body, fontSize=7.5, leading=10)
     h1 = ParagraphStyle("h1", parent=body, fontSize=16, leading=22, alignment=1)
-    h2 = ParagraphStyle("h2", parent=body, fontSize=11, leading=16, spaceBefore=8, spaceAfter=3)
+    # A heading stays on the page of what follows it (never alone at a page's foot).
+    h2 = ParagraphStyle(
+        "h2", parent=body, fontSize=11, leading=16, spaceBefore=8, spaceAfter=3, keepWithNext=1
+    )
     warn = ParagraphStyle("warn", parent=body, textColor=colors.red, alignment=1, fontSize=12)
+    red = ParagraphStyle("red", parent=body, textColor=colors.red)
 
     def p(text: Any, style: ParagraphStyle = body) -> Paragraph:
         return Paragraph(escape(str(text)), style)
 
-    def table(rows: list[list[Any]], widths: list[float]) -> Table:
-        t = Table([[c if isinstance(c, Paragraph) else p(c) for c in r] for r in rows], widths)
+    def table(rows: list[list[Any]], widths: list[float], header: bool = False) -> Table:
+        # A header row is repeated on each page the table spans, and a page never ends with
+        # the header alone (reportlab splits a table only after its repeated rows).
+        t = Table(
+            [[c if isinstance(c, Paragraph) else p(c) for c in r] for r in rows],
+            widths,
+            repeatRows=1 if header else 0,
+        )
+        shade = (0, 0), (-1, 0) if header else (0, -1)
         t.setStyle(
             TableStyle(
                 [
                     ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
                     ("VALIGN", (0, 0), (-1, -1), "TOP"),
-                    ("BACKGROUND", (0, 0), (0, -1), colors.whitesmoke),
+                    ("BACKGROUND", shade[0], shade[1], colors.whitesmoke),
                 ]
             )
         )
@@ -302,6 +348,8 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
     story: list[Any] = [p("电子版用户真实性核验单", h1), Spacer(1, 4)]
     if not complete:
         story.append(p(f"未完成 — 当前状态:{data['status_zh']},本核验单不可用于提交备案", warn))
+    if data["method"]["warning"]:
+        story.append(p(data["method"]["warning"] + ",本核验单不可用于提交备案", warn))
     s = data["subject"]
     story += [
         p("一、备案信息", h2),
@@ -329,16 +377,27 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
             [["角色", "姓名", "证件类型", "证件号码"]]
             + [[x["role"], x["name"], x["doc_type"], x["doc_number"]] for x in data["principals"]],
             [55 * mm, 25 * mm, 40 * mm, 50 * mm],
+            header=True,
         ),
         p("四、网站", h2),
         table(
             [["网站名称", "域名", "网站负责人"]]
             + [[w["name"], "、".join(w["domains"]), w["principal"]] for w in data["websites"]],
             [50 * mm, 90 * mm, 30 * mm],
+            header=True,
         ),
         p("五、核验方式与时间", h2),
         table(
-            [["核验方式", data["method"]], ["核验完成时间", data["verified_at"]]],
+            [
+                ["核验方式", data["method"]["zh"]],
+                *(
+                    [["未进行的核验", p("、".join(data["method"]["not_run"]), red)]]
+                    if data["method"]["not_run"]
+                    else []
+                ),
+                # An unfinished order has no completion time: the row is left out.
+                *([["核验完成时间", data["verified_at"]]] if complete else []),
+            ],
             [35 * mm, 135 * mm],
         ),
     ]
@@ -349,6 +408,7 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
                 [["扫码时间", "平台", "绑定手机", "范围"]]
                 + [[x["at"], x["platform"], x["phone"], x["scope"]] for x in data["sessions"]],
                 [60 * mm, 35 * mm, 35 * mm, 40 * mm],
+                header=True,
             )
         )
     if images:
@@ -368,6 +428,7 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
             [["材料", "SHA-256"]]
             + [[x["label"], p(x["sha256"], small)] for x in data["materials"]],
             [70 * mm, 100 * mm],
+            header=True,
         ),
         Spacer(1, 8),
         p(f"核验码:{display_code(code)}"),

@@ -9,14 +9,14 @@ from fastapi.responses import HTMLResponse
 
 from app.deps import CaptureSessionDep, CtxDep, DbDep, client_ip
 from app.mini import service
-from app.mini.schemas import ChallengeIn, ChallengeOut, SessionIn, SessionOut
+from app.mini.schemas import ChallengeIn, ChallengeOut, SessionIn, SessionOpened, SessionOut
 from app.orders.service import load_bundle
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 landing = APIRouter(tags=["mini-program"])
 
 
-@router.post("/sessions", status_code=201, response_model=SessionOut)
+@router.post("/sessions", status_code=201, response_model=SessionOpened)
 async def open_session(body: SessionIn, db: DbDep, ctx: CtxDep, request: Request) -> dict[str, Any]:
     """Open a capture session from a scanned QR token and a proof of the bound phone."""
     session, token, bundle = await service.open_session(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,11 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    qr_token: str = Field(min_length=1, max_length=4096)
+    qr_token: str = Field(min_length=1, max_length=4096, pattern=r"\S")
     platform: Literal["wechat", "alipay", "dev"]
     code: str | None = Field(default=None, max_length=512, description="WeChat getPhoneNumber code")
-    response: str | None = Field(
-        default=None, max_length=16384, description="Alipay my.getPhoneNumber response string"
+    # my.getPhoneNumber's res.response as is (a string), or already parsed (an object): the
+    # signature covers the ciphertext inside, so both verify the same.
+    response: Annotated[str, Field(max_length=16384)] | dict[str, Any] | None = Field(
+        default=None, description="Alipay my.getPhoneNumber response (string or parsed object)"
     )
     mobile: str | None = Field(default=None, max_length=32, description="dev mode only")
     device_id: str | None = Field(
@@ -71,13 +73,20 @@ class OrderView(BaseModel):
 
 
 class SessionOut(BaseModel):
-    session_token: str | None = None
+    """GET /m/v1/session: the session as it stands (the token is the caller's already)."""
+
     expires_at: datetime
     scope: str
     steps: list[StepView]
     next_step: str | None
     face_consent: ConsentTerms
     order: OrderView
+
+
+class SessionOpened(SessionOut):
+    """POST /m/v1/sessions: the session, with the token to send as Bearer from now on."""
+
+    session_token: str
 
 
 class ConsentIn(BaseModel):

@@ -86,12 +86,21 @@ async def open_session(
     device_id: str | None = None,
 ) -> tuple[CaptureSession, str, Bundle]:
     now = utcnow()
-    claims = ctx.codec.read_qr(qr_token, now)
-    row = await db.get(QrToken, claims.token_id)
-    if row is None or row.order_id != claims.order_id or row.scope != claims.scope:
-        from app.tokens import QrInvalid
+    from app.tokens import QrExpired, QrInvalid
 
-        raise QrInvalid()
+    if ctx.codec.is_short_qr(qr_token):
+        # The short token names its row; order, scope and expiry are the row's.
+        row = await db.get(QrToken, ctx.codec.read_short_qr(qr_token))
+        if row is None:
+            raise QrInvalid()
+        if row.expires_at <= now:
+            raise QrExpired()
+    else:
+        # A JWT QR token issued before the short format: accepted until it expires.
+        claims = ctx.codec.read_qr(qr_token, now)
+        row = await db.get(QrToken, claims.token_id)
+        if row is None or row.order_id != claims.order_id or row.scope != claims.scope:
+            raise QrInvalid()
     if row.revoked_at is not None:
         raise QrRevoked()
     if row.mismatch_count >= MAX_PHONE_MISMATCHES:

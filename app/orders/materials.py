@@ -14,6 +14,7 @@ from typing import IO, Any, cast
 from app.errors import AppError, NotFound
 from app.models import Event, Material
 from app.orders import state
+from app.orders.method import Method
 from app.orders.service import Bundle
 from app.storage import Storage
 
@@ -122,6 +123,7 @@ def package_zip(
     checks: dict[str, list[dict[str, Any]]],
     events: list[Event],
     extra_files: list[tuple[str, bytes]],
+    how: Method,
 ) -> Iterator[bytes]:
     """Stream the package: one material in memory at a time, never the whole archive."""
     sink = _Sink()
@@ -129,6 +131,8 @@ def package_zip(
         "order_id": b.order.id,
         "external_id": b.order.external_id,
         "status": b.status().value,
+        # What the recorded checks show was done: intake-only evidence says so here too.
+        "verification_method": how.as_dict(),
         "files": [],
         "events": [
             {"id": e.id, "type": e.type, "part": e.part, "session_id": e.session_id,

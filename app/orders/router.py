@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.errors import NotFound
 from app.models import Event, Material, Order, QrToken
-from app.orders import materials, service, state
+from app.orders import materials, method, service, state
 from app.orders.schemas import (
     EventPage,
     MaterialListItem,
@@ -153,12 +153,13 @@ async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, s
             db, ctx.codec, bundle, scope, ctx.settings.qr_ttl_seconds
         )
     else:
-        from app.tokens import QrClaims
-
-        token = ctx.codec.qr_token(
-            QrClaims(row.id, row.order_id, row.scope, row.version, row.expires_at)
-        )
+        token = ctx.codec.short_qr_token(row.id)
     return qr_url(ctx.settings.public_base_url, token)
+
+
+def qr_code(url: str) -> Any:
+    """A regular QR code (never Micro QR) at error correction M or better."""
+    return segno.make_qr(url, error="m")
 
 
 @router.get(
@@ -167,12 +168,17 @@ async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, s
     responses={200: {"content": {"image/png": {}}}},
 )
 async def qr_png(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep, scope: str = "order"
+    order_id: str,
+    db: DbDep,
+    ctx: CtxDep,
+    provider_id: ProviderDep,
+    scope: str = Query("order", min_length=1, max_length=80),
 ) -> Response:
     """Render the current QR code of a scope as PNG (issues one if none is valid)."""
     url = await _current_qr(db, ctx, provider_id, order_id, scope)
     buf = io.BytesIO()
-    segno.make(url, error="m").save(buf, kind="png", scale=8, border=2)
+    # A quiet zone of 4 modules, as ISO/IEC 18004 asks.
+    qr_code(url).save(buf, kind="png", scale=8, border=4)
     return Response(buf.getvalue(), media_type="image/png")
 
 
@@ -182,12 +188,19 @@ async def qr_png(
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
 async def qr_svg(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep, scope: str = "order"
+    order_id: str,
+    db: DbDep,
+    ctx: CtxDep,
+    provider_id: ProviderDep,
+    scope: str = Query("order", min_length=1, max_length=80),
 ) -> Response:
     """Render the current QR code of a scope as SVG (issues one if none is valid)."""
     url = await _current_qr(db, ctx, provider_id, order_id, scope)
-    svg = segno.make(url, error="m").svg_inline(scale=8, border=2)
-    return Response(svg, media_type="image/svg+xml")
+    # A standalone SVG document (XML declaration, SVG namespace) that <img> and browsers
+    # accept, not an inline fragment for HTML.
+    buf = io.BytesIO()
+    qr_code(url).save(buf, kind="svg", scale=8, border=4, title="Heyan QR")
+    return Response(buf.getvalue(), media_type="image/svg+xml")
 
 
 @router.post("/orders/{order_id}/reverify", response_model=OrderOut)
@@ -279,7 +292,9 @@ async def list_materials(
 )
 async def id_composite(
     order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
-    person: str = Query("subject_principal", description="subject_principal or website:<id>"),
+    person: str = Query(
+        "subject_principal", min_length=1, description="subject_principal or website:<id>"
+    ),
 ) -> Response:  # fmt: skip
     """Download the ID composite (人像面 left, 国徽面 right, one JPEG at 300 dpi, ≤ 2 MB)."""
     bundle = await service.load_bundle(db, order_id, provider_id)
@@ -302,8 +317,10 @@ async def package(
     """Download every accepted material, the ID composites and a manifest, as one zip."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     current = materials.current_materials(bundle)
-    rows = await service.checks_for(db, [m.id for m in current])
+    ids = {m.id for m in current} | set(method.current_uploads(bundle.materials))
+    rows = await service.checks_for(db, sorted(ids))
     checks = {mid: [service.check_dict(r) for r in rs] for mid, rs in rows.items()}
+    how = method.derive(bundle.materials, rows)
     events = list(
         (
             await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))
@@ -328,7 +345,7 @@ async def package(
     extra.append(await sheet_file(db, bundle, ctx.storage, ctx.settings.signing_key()))
     filename = f"heyan-{bundle.order.external_id}.zip"
     return StreamingResponse(
-        materials.package_zip(bundle, ctx.storage, checks, events, extra),
+        materials.package_zip(bundle, ctx.storage, checks, events, extra, how),
         media_type="application/zip",
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,44 +39,55 @@ class BusinessType(StrEnum):
     algorithm_filing = "algorithm_filing"  # 算法备案
 
 
+# Strings are stripped before validation: the document says a blank string is refused too.
+NONBLANK = r"\S"
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class DocumentIn(Strict):
     type: DocType
-    number: str = Field(min_length=1, max_length=64)
+    number: str = Field(min_length=1, pattern=NONBLANK, max_length=64)
 
 
 class PrincipalIn(Strict):
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, pattern=NONBLANK, max_length=100)
     document: DocumentIn
-    mobile: str = Field(min_length=1, max_length=32)
+    mobile: str = Field(min_length=1, pattern=NONBLANK, max_length=32)
 
 
 class SubjectIn(Strict):
-    nature: str = Field(min_length=1, max_length=32, examples=["enterprise", "individual"])
-    name: str = Field(min_length=1, max_length=200)
+    nature: str = Field(
+        min_length=1, pattern=NONBLANK, max_length=32, examples=["enterprise", "individual"]
+    )
+    name: str = Field(min_length=1, pattern=NONBLANK, max_length=200)
     document: DocumentIn
     province: str | None = Field(default=None, max_length=40)
     principal: PrincipalIn
 
 
 class WebsiteIn(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, pattern=NONBLANK, max_length=200)
     domains: list[str] = Field(min_length=1, max_length=20)
     principal: PrincipalIn
 
 
 class OrderIn(Strict):
-    external_id: str = Field(min_length=1, max_length=128)
+    external_id: str = Field(min_length=1, pattern=NONBLANK, max_length=128)
     business_type: BusinessType
     subject: SubjectIn
     websites: list[WebsiteIn] = Field(min_length=1, max_length=50)
 
 
 class QrIn(Strict):
-    scope: str = Field(examples=["order", "subject", "website:0f3c..."])
+    scope: str = Field(
+        min_length=1,
+        max_length=80,
+        pattern=NONBLANK,
+        examples=["order", "subject", "website:0f3c..."],
+    )
 
 
 class QrOut(BaseModel):
@@ -87,7 +98,9 @@ class QrOut(BaseModel):
 
 
 class ReverifyIn(Strict):
-    part: str = Field(examples=["subject", "website:0f3c..."])
+    part: str = Field(
+        min_length=1, max_length=80, pattern=NONBLANK, examples=["subject", "website:0f3c..."]
+    )
 
 
 class DocumentOut(BaseModel):
@@ -162,6 +175,22 @@ class MaterialListItem(MaterialOut):
     checks: list[CheckOut]
 
 
+class MethodOut(BaseModel):
+    """What the checks recorded on the current materials show was done (核验方式)."""
+
+    checks: Literal["none", "full", "intake_only"] = Field(
+        description="intake_only: some capture was only intake-checked (CAPTURE_CHECKS=intake)"
+    )
+    done: list[str] = Field(description="what ran on every capture of its kind (Chinese)")
+    not_run: list[str] = Field(description="checks that did not run on a capture taken")
+    zh: str = Field(description="the method as the verification sheet states it")
+    documents: int
+    documents_recognised: int
+    faces: int
+    liveness: int
+    face_matched: int
+
+
 class OrderOut(BaseModel):
     id: str
     external_id: str
@@ -171,6 +200,7 @@ class OrderOut(BaseModel):
     subject: SubjectOut
     websites: list[WebsiteOut]
     parts: list[PartOut]
+    verification_method: MethodOut
     materials: list[MaterialOut]
     created_at: datetime
     updated_at: datetime

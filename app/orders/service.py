@@ -26,17 +26,19 @@ from app.models import (
     new_id,
     utcnow,
 )
-from app.orders import state
+from app.orders import method, state
 from app.orders.schemas import OrderIn, PrincipalIn
-from app.tokens import QrClaims, TokenCodec
+from app.tokens import TokenCodec
 from app.validators import (
     clean_text,
+    has_non_ascii_digits,
     id_number_problem,
     is_valid_uscc,
     normalize_domain,
     normalize_id_number,
     normalize_mobile,
     normalize_uscc,
+    uscc_problem,
 )
 from app.webhooks.service import enqueue_for_event
 
@@ -86,9 +88,21 @@ class FieldError:
     en: str
 
 
+def _digits_not_ascii(field: str) -> FieldError:
+    """A number written with another script's digits (NFKC keeps them): never stored."""
+    return FieldError(
+        "DIGITS_NOT_ASCII",
+        field,
+        "请使用半角阿拉伯数字 0-9 填写",
+        "Digits must be ASCII 0-9 (other scripts' digits are not accepted)",
+    )
+
+
 def _check_person(p: PrincipalIn, where: str, errors: list[FieldError]) -> dict[str, str]:
     number = normalize_id_number(p.document.number)
-    if p.document.type == "resident_id":
+    if has_non_ascii_digits(number):
+        errors.append(_digits_not_ascii(f"{where}.document.number"))
+    elif p.document.type == "resident_id":
         problem = id_number_problem(number)
         if problem:
             errors.append(
@@ -114,7 +128,9 @@ def _check_person(p: PrincipalIn, where: str, errors: list[FieldError]) -> dict[
             FieldError("NAME_INVALID", f"{where}.name", "姓名不能为空", "The name is empty")
         )
     mobile = normalize_mobile(p.mobile)
-    if mobile is None:
+    if has_non_ascii_digits(p.mobile):
+        errors.append(_digits_not_ascii(f"{where}.mobile"))
+    elif mobile is None:
         errors.append(
             FieldError(
                 "MOBILE_INVALID",
@@ -151,7 +167,9 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
                 f"A subject of nature {nature} cannot use {s.document.type.value}",
             )
         )
-    if s.document.type == "business_licence" or (
+    if has_non_ascii_digits(subject_number):
+        errors.append(_digits_not_ascii("subject.document.number"))
+    elif s.document.type == "business_licence" or (
         s.document.type in ("institution_certificate", "social_org_certificate")
         and len(normalize_uscc(subject_number)) == 18
     ):
@@ -162,18 +180,18 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
                     "USCC_INVALID",
                     "subject.document.number",
                     "统一社会信用代码有误,请核对后重新填写",
-                    "Unified social credit code fails the GB 32100 check",
+                    f"Unified social credit code: {uscc_problem(subject_number)} (GB 32100)",
                 )
             )
     elif s.document.type == "resident_id":
         subject_number = normalize_id_number(subject_number)
-        if id_number_problem(subject_number):
+        if problem := id_number_problem(subject_number):
             errors.append(
                 FieldError(
                     "ID_NUMBER_INVALID",
                     "subject.document.number",
                     "身份证号码有误,请核对后重新填写",
-                    "Subject ID number is not valid",
+                    f"Subject ID number is not valid: {problem}",
                 )
             )
     principal = _check_person(s.principal, "subject.principal", errors)
@@ -399,7 +417,7 @@ async def load_bundle(db: AsyncSession, order_id: str, provider_id: str | None =
 
 # The representation's format: bump when order_view's output changes shape, so that a
 # client's ETag from an older release never matches a response of a newer one.
-VIEW_FORMAT = 1
+VIEW_FORMAT = 2
 
 
 def order_etag(order: Order) -> str:
@@ -616,8 +634,7 @@ async def issue_qr(
     await db.flush()
     await record_event(db, bundle.order, "qr.issued", part=None, data={"scope": scope})
     await db.commit()
-    token = codec.qr_token(QrClaims(row.id, row.order_id, scope, row.version, row.expires_at))
-    return token, row
+    return codec.short_qr_token(row.id), row
 
 
 # --------------------------------------------------------------------------------------
@@ -670,6 +687,11 @@ async def checks_for(db: AsyncSession, material_ids: list[str]) -> dict[str, lis
     return out
 
 
+async def method_of(db: AsyncSession, b: Bundle) -> method.Method:
+    """The verification method the checks recorded on the current materials show."""
+    return method.derive(b.materials, await checks_for(db, method.current_uploads(b.materials)))
+
+
 def check_dict(r: CheckRow) -> dict[str, Any]:
     from app.checks import message_for
 
@@ -701,6 +723,7 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
     shape = b.shape
     current_ids = [m.id for m in b.materials if m.accepted and m.cleared_at is None]
     checks = await checks_for(db, current_ids)
+    how = method.derive(b.materials, checks)
 
     def step_out(s: state.Step) -> dict[str, Any]:
         m = b.current(s.person_id, s.canonical)
@@ -756,6 +779,8 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
             for w in b.websites
         ],
         "parts": parts_out,
+        # What the recorded checks show was done (intake-only evidence says so).
+        "verification_method": how.as_dict(),
         "materials": [
             {
                 "id": m.id,

@@ -103,7 +103,8 @@ class AlipayResolver:
         sign_type = envelope.get("sign_type") or envelope.get("signType") or "RSA2"
         encrypt_type = envelope.get("encrypt_type") or envelope.get("encryptType") or "AES"
         charset = envelope.get("charset") or "UTF-8"
-        if sign_type != "RSA2" or encrypt_type != "AES":
+        # Compared without case, as Alipay's own SDK does ("aes", "rsa2" are seen).
+        if str(sign_type).upper() != "RSA2" or str(encrypt_type).upper() != "AES":
             raise PhoneProofInvalid(en="Alipay response must be RSA2-signed and AES-encrypted")
 
         self._verify(content, sign)

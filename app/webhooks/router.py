@@ -70,7 +70,7 @@ async def list_deliveries(
     db: DbDep,
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: str | None = None,
+    cursor: str | None = Query(None, min_length=1, description="next_cursor of a previous page"),
 ) -> dict[str, Any]:
     """List deliveries, newest first, with attempts and the last response code."""
     rows, nxt = await service.list_deliveries(db, provider_id, status, limit, cursor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 class WebhookIn(BaseModel):
     url: str = Field(max_length=2000, examples=["https://filing.example.com/heyan/webhook"])
     secret: str = Field(min_length=16, max_length=200)
-    events: list[str] = Field(default_factory=lambda: ["*"], min_length=1, max_length=50)
+    events: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=lambda: ["*"], min_length=1, max_length=50
+    )
 
 
 class WebhookOut(BaseModel):

@@ -124,12 +124,18 @@ def check_events(events: list[str]) -> list[str]:
     chosen = sorted(set(events))
     if chosen == ["*"]:
         return chosen
-    unknown = [e for e in chosen if e not in KNOWN_EVENTS]
+    unknown = [e for e in chosen if e not in KNOWN_EVENTS and e != "*"]
     if unknown or "*" in chosen:
+        # Quoted, so that an empty or blank name reads as what it is.
+        en = (
+            "Unknown event types: " + ", ".join(json.dumps(e) for e in unknown)
+            if unknown
+            else '"*" subscribes to every event type and must be alone'
+        )
         raise WebhookInvalid(
             code="WEBHOOK_EVENTS_INVALID",
             zh="订阅的事件类型有误",
-            en=f"Unknown event types: {', '.join(unknown) or '*'} (known types, or ['*'] alone)",
+            en=en + ' (known types, or ["*"] alone)',
             extra={"known_events": sorted(KNOWN_EVENTS)},
         )
     return chosen

@@ -24,7 +24,6 @@ about half a minute; later calls find ``samples.json`` and return at once.
 from __future__ import annotations
 
 import json
-import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT = Path(__file__).resolve().parent / ".samples"
 # Bump when the recipe changes, so cached folders are rebuilt.
-VERSION = 2
+VERSION = 3
 ACTION_ORDERS = (("blink", "shake_head"), ("shake_head", "blink"))
 DOCUMENTS = ("order.json", "licence.jpg", "id_front.jpg", "id_back.jpg", "sheet.jpg")
 
@@ -66,26 +65,18 @@ def ensure_samples(folder: Path = DEFAULT) -> dict[str, Any]:
     """Write the samples into ``folder`` unless a complete set of this version is there."""
     if _ready(folder):
         return dict(json.loads((folder / "samples.json").read_text()))
-    import cv2
 
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(ROOT / "bench"))
     import sample_docs
 
     from testkit import genuine
-    from tests.docgen import render as R
-    from tests.docgen import scene as S
 
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "samples.json").unlink(missing_ok=True)
     analyzer = _face_analyzer()
-    sample_docs.main(folder, face=genuine.id_photo(analyzer))
+    sample_docs.main(folder, face=genuine.id_photo(analyzer))  # also writes sheet.jpg
     order = json.loads((folder / "order.json").read_text())
-    domains = [d for w in order["websites"] for d in w["domains"]]
-    rng = random.Random(7)
-    sheet = R.render_sheet(order["subject"]["name"], domains, rng)
-    img = S.photograph(sheet, rng, tilt=0.02, fill=0.7).image
-    cv2.imwrite(str(folder / "sheet.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 90])
     videos = {}
     for actions in ACTION_ORDERS:
         data = genuine.genuine_video(analyzer, actions)
@@ -105,5 +96,21 @@ def ensure_samples(folder: Path = DEFAULT) -> dict[str, Any]:
     return manifest
 
 
+def face_video(actions: list[str], out: Path) -> None:
+    """A labelled-synthetic face video of the sample man doing ``actions`` in that order.
+
+    Challenges are drawn per request (five of blink, turn_left, turn_right, nod, open_mouth):
+    the walk-through renders the one it was given (testkit.genuine.challenge_video, about
+    10-30 s here).
+    """
+    sys.path.insert(0, str(ROOT))
+    from testkit import genuine
+
+    out.write_bytes(genuine.challenge_video(_face_analyzer(), tuple(actions)))
+
+
 if __name__ == "__main__":
-    ensure_samples(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT)
+    if len(sys.argv) > 1 and sys.argv[1] == "--face":
+        face_video(sys.argv[2].replace(",", " ").split(), Path(sys.argv[3]))
+    else:
+        ensure_samples(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT)

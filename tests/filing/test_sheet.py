@@ -40,6 +40,7 @@ async def test_sheet_pdf_complete_order(api: Api) -> None:
     assert "139****9000" in text
     assert "13800138000" not in text
     assert "未完成" not in text
+    assert "核验完成时间" in text
     code = r.headers["heyan-sheet-code"]
     assert display_code(code) in text
     # Every accepted material's hash is on the sheet.
@@ -65,7 +66,10 @@ async def test_sheet_pdf_complete_order(api: Api) -> None:
     assert body["external_id"] == order["external_id"]
     assert body["pdf_sha256"] == hashlib.sha256(pdf).hexdigest()
     assert body["sheet_status"] == body["order_status"] == "complete"
-    assert body["sheet_complete"] is True
+    # Intake-only evidence (this suite's pipeline): never a complete sheet (test_method.py
+    # has the model-checked case).
+    assert body["sheet_checks"] == "intake_only"
+    assert body["sheet_complete"] is False
     assert body["current"] is True
     assert body["subject_name"] == "深" + "*" * 10
     assert "张三" not in check.text
@@ -88,6 +92,7 @@ async def test_sheet_of_incomplete_order_says_so(api: Api) -> None:
     text = text_of(r.content)
     assert "未完成" in text
     assert "深圳市示例科技有限公司" in text
+    assert "核验完成时间" not in text  # nothing is complete yet
     body = (await api.client.get(f"/v1/verify-sheet/{r.headers['heyan-sheet-code']}")).json()
     assert body["sheet_complete"] is False
     assert body["sheet_status"] == "pending"
@@ -113,8 +118,8 @@ async def test_code_depends_on_the_key(api: Api) -> None:
     async with ctx.sessionmaker() as db:
         bundle = await load_bundle(db, order["id"])
         events = await order_events(db, order["id"])
-    a = build_sheet(bundle, ctx.storage, events, "key-one")
-    b = build_sheet(bundle, ctx.storage, events, "key-two")
+    a = build_sheet(bundle, ctx.storage, events, {}, "key-one")
+    b = build_sheet(bundle, ctx.storage, events, {}, "key-two")
     assert a.content_hash == b.content_hash
     assert a.code != b.code
     assert len(a.code) == 12

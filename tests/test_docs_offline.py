@@ -1,0 +1,99 @@
+"""/docs and /redoc work without internet: only the service's own assets, and they render.
+
+The browser test loads both pages in Debian's headless Chromium (installed by `make test`'s
+set-up) with every host but 127.0.0.1 unresolvable, records every request in a net log and
+checks that each went to the service and that every operation of /openapi.json rendered.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import httpx
+import pytest
+
+from app.docs import ASSETS
+from tests.conftest import Api
+from tests.live_server import live_server
+
+
+class _Refs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:  # noqa: ARG002
+        self.refs += [v for k, v in attrs if k in ("src", "href", "spec-url") and v]
+
+
+def _operations(spec: dict[str, object]) -> int:
+    paths = spec["paths"]
+    assert isinstance(paths, dict)
+    verbs = {"get", "post", "put", "patch", "delete"}
+    return sum(1 for item in paths.values() for verb in item if verb in verbs)
+
+
+async def test_docs_pages_reference_only_local_assets(api: Api) -> None:
+    for page in ("/docs", "/redoc"):
+        r = await api.client.get(page)
+        assert r.status_code == 200
+        assert "://" not in r.text, page  # no absolute URL at all: no CDN, no web fonts
+        parser = _Refs()
+        parser.feed(r.text)
+        assert parser.refs, page
+        for ref in parser.refs:
+            assert ref.startswith("/") and not ref.startswith("//"), ref
+            asset = await api.client.get(ref)
+            assert asset.status_code == 200, ref
+    # The vendored files come with their licences.
+    for name in ("swagger-ui/LICENSE", "swagger-ui/NOTICE", "redoc/LICENSE", "README.md"):
+        assert (ASSETS / name).is_file(), name
+
+
+def _browser() -> str | None:
+    for name in ("chromium-headless-shell", "chromium", "chromium-browser"):
+        if found := shutil.which(name):
+            return found
+    return None
+
+
+def test_docs_render_offline_in_headless_chromium(tmp_path: Path) -> None:
+    browser = _browser()
+    if browser is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("headless Chromium is required when CI=true (make test installs it)")
+        pytest.skip("no headless Chromium (apt-get install chromium-headless-shell)")
+    with live_server(tmp_path / "data") as srv:
+        spec = httpx.get(f"{srv.base}/openapi.json", timeout=10).json()
+        expected = _operations(spec)
+        assert expected > 20
+        for page, rendered in (
+            # Swagger UI: one summary per operation (path and verb).
+            ("docs", r'class="opblock-summary-path" data-path="([^"]+)"'),
+            # ReDoc: one rendered section per operation, by operation id.
+            ("redoc", r'data-section-id="(?:tag/[^"/]*/)?operation/([^"]+)"'),
+        ):
+            netlog = tmp_path / f"{page}.netlog.json"
+            dom = subprocess.run(
+                [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                 f"--user-data-dir={tmp_path / ('profile-' + page)}",
+                 # Network off: every name but the service's address fails to resolve.
+                 "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+                 f"--log-net-log={netlog}", "--virtual-time-budget=20000",
+                 "--dump-dom", f"{srv.base}/{page}"],
+                capture_output=True, timeout=120, check=True,
+            ).stdout.decode()  # fmt: skip
+            found = re.findall(rendered, dom)
+            count = len(found) if page == "docs" else len(set(found))
+            assert count == expected, (page, count, expected)
+            urls = set(re.findall(r'"url":"([^"]+)"', netlog.read_text()))
+            assert urls, page
+            outside = [u for u in urls if not u.startswith(srv.base + "/")]
+            assert not outside, outside
+            assert any("/static/docs/" in u for u in urls)
+            assert f"{srv.base}/openapi.json" in urls
