@@ -38,30 +38,32 @@ import numpy as np
 
 @dataclass(frozen=True)
 class ScreenConfig:
-    """Thresholds calibrated on the tuning split of bench/screen_eval.py (never its test split)."""
+    """Thresholds calibrated on the tuning split of bench/screen_eval.py (never its test split):
+    each is the middle between the top genuine tuning score and the lower quartile of the
+    tuning attack scores above it (``python bench/screen_eval.py --split tune --tune``)."""
 
     max_side: int = 320  # frames are analysed downscaled to this (bezel, motion)
     frames: int = 6  # frames examined by the per-frame signals (evenly spread)
     # bezel: share of examined frames' best quadrilateral support (median over frames).
-    bezel_threshold: float = 0.7
+    bezel_threshold: float = 0.65
     bezel_dark_max: float = 70.0  # 8-bit luma: at most this dark...
     bezel_dark_face: float = 0.45  # ...and darker than this share of the face's median luma
     bezel_side_support: float = 0.7  # share of a side's length with the outline on it
     bezel_min_bright_inside: float = 0.4  # share of the quadrilateral that is not dark
     # coplanar_surround: far-scene motion unexplained by the near-surround plane, in
     # inter-ocular distances (median over informative frame pairs).
-    coplanar_threshold: float = 0.05
+    coplanar_threshold: float = 0.09
     coplanar_min_points: int = 8
     coplanar_pairs: int = 12
     coplanar_min_pairs: int = 4  # fewer informative frame pairs: abstain
     # screen_colour: black level + white blueness, see _colour_score.
-    colour_threshold: float = 1.0
-    colour_blue_ref: float = 0.045  # (B - R) / luma of the brightest neutral pixels
+    colour_threshold: float = 0.68
+    colour_blue_ref: float = 0.1  # (B - R) / luma of the brightest neutral pixels
     colour_black_ref: float = 18.0  # 8-bit luma of the darkest 1 %: above this is lifted
-    colour_black_scale: float = 10.0
-    colour_black_cap: float = 0.6
+    colour_black_scale: float = 3.0
+    colour_black_cap: float = 0.7
     # flicker: log10 peak/median of the summed row spectra.
-    flicker_threshold: float = 1.0
+    flicker_threshold: float = 0.82
     flicker_min_period: float = 1 / 40  # band period range, as shares of the frame height
     flicker_max_period: float = 1 / 6
 
@@ -373,11 +375,12 @@ def colour_signal(
 
 
 def _colour_score(black: float, blue: float, cfg: ScreenConfig) -> float:
-    # The white point's blueness, 1.0 at ``colour_blue_ref``, plus lifted blacks. The black
-    # term is capped below 1: a person with no dark clothes or hair has no black to lose,
-    # so lifted blacks alone never refuse.
+    # Lifted blacks plus the white point's blueness. The black term is capped below the
+    # threshold: a person with no dark clothes or hair, or a hazy lens, has no black to
+    # lose, so lifted blacks alone never refuse; with the cap reached, a white point
+    # bluer than ``(threshold - cap) * colour_blue_ref`` is needed too.
     lift = max(0.0, black - cfg.colour_black_ref) / cfg.colour_black_scale
-    return blue / cfg.colour_blue_ref + min(cfg.colour_black_cap, lift)
+    return min(cfg.colour_black_cap, lift) + blue / cfg.colour_blue_ref
 
 
 # -- flicker -----------------------------------------------------------------------------
