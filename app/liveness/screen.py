@@ -42,8 +42,8 @@ class ScreenConfig:
     each is the middle between the top genuine tuning score and the lower quartile of the
     tuning attack scores above it (``python bench/screen_eval.py --split tune --tune``)."""
 
-    max_side: int = 320  # frames are analysed downscaled to this (bezel, motion)
-    frames: int = 6  # frames examined by the per-frame signals (evenly spread)
+    max_side: int = 320  # frames are analysed downscaled to this (bezel, colour)
+    frames: int = 5  # frames examined by the per-frame signals (evenly spread)
     # bezel: share of examined frames' best quadrilateral support (median over frames).
     bezel_threshold: float = 0.65
     bezel_dark_max: float = 70.0  # 8-bit luma: at most this dark...
@@ -52,18 +52,20 @@ class ScreenConfig:
     bezel_min_bright_inside: float = 0.4  # share of the quadrilateral that is not dark
     # coplanar_surround: far-scene motion unexplained by the near-surround plane, in
     # inter-ocular distances (median over informative frame pairs).
-    coplanar_threshold: float = 0.09
+    coplanar_threshold: float = 0.04
     coplanar_min_points: int = 8
-    coplanar_pairs: int = 12
+    coplanar_pairs: int = 8
+    coplanar_max_side: int = 240  # tracking resolution
     coplanar_min_pairs: int = 4  # fewer informative frame pairs: abstain
     # screen_colour: black level + white blueness, see _colour_score.
-    colour_threshold: float = 0.68
+    colour_threshold: float = 0.71
     colour_blue_ref: float = 0.1  # (B - R) / luma of the brightest neutral pixels
     colour_black_ref: float = 18.0  # 8-bit luma of the darkest 1 %: above this is lifted
     colour_black_scale: float = 3.0
     colour_black_cap: float = 0.7
     # flicker: log10 peak/median of the summed row spectra.
     flicker_threshold: float = 0.82
+    flicker_frames: int = 32  # at most this many frames, evenly spread (more: sharper peak)
     flicker_min_period: float = 1 / 40  # band period range, as shares of the frame height
     flicker_max_period: float = 1 / 6
 
@@ -270,15 +272,16 @@ def coplanar_signal(
     images: list[np.ndarray], meshes: list[np.ndarray], cfg: ScreenConfig
 ) -> ScreenSignal:
     idx = _pick(len(images), cfg.coplanar_pairs + 1)
+    grays = {i: _down(_luma(images[i]), cfg.coplanar_max_side) for i in idx}
     rows: list[float] = []
     used = 0
     for a, b in itertools.pairwise(idx):
-        ga, s = _down(_luma(images[a]), cfg.max_side)
-        gb, _ = _down(_luma(images[b]), cfg.max_side)
+        ga, s = grays[a]
+        gb, _ = grays[b]
         box = tuple(v * s for v in _face_box(meshes[a]))
         iod = _iod(meshes[a]) * s
         allowed = (1 - _person_mask(ga.shape, box)).astype(np.uint8) * 255  # type: ignore[arg-type]
-        pts = cv2.goodFeaturesToTrack(ga, 200, 0.01, 5, mask=allowed)
+        pts = cv2.goodFeaturesToTrack(ga, 100, 0.01, 5, mask=allowed)
         if pts is None or len(pts) < 2 * cfg.coplanar_min_points:
             continue
         nxt, st, _ = cv2.calcOpticalFlowPyrLK(ga, gb, pts, None, winSize=(15, 15), maxLevel=3)  # type: ignore[call-overload]
@@ -341,13 +344,16 @@ def _region(img: np.ndarray, mesh: np.ndarray) -> np.ndarray:
 
 def colour_measures(img: np.ndarray, mesh: np.ndarray) -> tuple[float, float]:
     """(black level, white blueness) of the face and its surround."""
-    reg = _region(img, mesh).reshape(-1, 3).astype(np.float32)
-    y = reg @ np.array([0.114, 0.587, 0.299], np.float32)
-    black = float(np.percentile(y, 1.0))
-    hi = y >= np.percentile(y, 95.0)
-    top = reg[hi]
-    sat = (top.max(axis=1) - top.min(axis=1)) / np.maximum(top.max(axis=1), 1.0)
-    neutral = top[sat < 0.25]
+    reg = _region(img, mesh)
+    y = _luma(reg).ravel()
+    px = reg.reshape(-1, 3).astype(np.float32)
+    n = len(y)
+    if n < 100:
+        return 0.0, 0.0
+    black = float(np.partition(y, n // 100)[n // 100])
+    top = px[y >= np.partition(y, n - n // 20)[n - n // 20]]
+    mx, mn = top.max(axis=1), top.min(axis=1)
+    neutral = top[(mx - mn) < 0.25 * np.maximum(mx, 1.0)]
     if len(neutral) < 20:
         neutral = top
     blue = float(np.mean((neutral[:, 0] - neutral[:, 2]) / np.maximum(neutral.mean(axis=1), 1.0)))
@@ -359,7 +365,7 @@ def colour_signal(
 ) -> ScreenSignal:
     blacks, blues = [], []
     for i in _pick(len(images), cfg.frames):
-        small, s = _down(images[i], 2 * cfg.max_side)
+        small, s = _down(images[i], cfg.max_side)
         bl, bu = colour_measures(small, meshes[i] * s)
         blacks.append(bl)
         blues.append(bu)
@@ -401,7 +407,8 @@ def flicker_signal(
     for k in range(1, 5):  # video blocks: 8- and 16-row grids and their harmonics
         band &= np.abs(freqs - k / 16) > 1.5 / n
     profiles = []
-    for img, mesh in zip(images, meshes, strict=True):
+    for i in _pick(len(images), cfg.flicker_frames):
+        img, mesh = images[i], meshes[i]
         x1, _, x2, _ = _face_box(mesh)
         fw = x2 - x1
         a, c = int(max(0, x1 - fw)), int(min(img.shape[1], x2 + fw))
@@ -419,15 +426,17 @@ def flicker_signal(
         spec = np.abs(np.fft.rfft((p - still) * win, n)) ** 2
         total += spec / (spec[band].sum() + 1e-12)
     # A peak against its neighbourhood: residual spectra fall with frequency.
-    best, period = 0.0, 0.0
-    for k in (int(v) for v in np.nonzero(band)[0]):
-        lo, hi = max(1, k - 12), min(len(total), k + 13)
-        ring = np.r_[total[lo : max(lo, k - 1)], total[k + 2 : hi]]
-        if len(ring) < 8:
-            continue
-        r = float(total[k] / (np.median(ring) + 1e-12))
-        if r > best:
-            best, period = r, float(1.0 / freqs[k])
+    ks = np.nonzero(band)[0]
+    if len(ks) == 0:
+        return ScreenSignal("flicker", None, cfg.flicker_threshold, False, {})
+    # Neighbourhood: 12 bins either side (mirrored at the ends), the peak's own bin and its
+    # two neighbours left out.
+    padded = np.pad(total, 12, mode="reflect")
+    offs = np.r_[-12:-1, 2:13]
+    level = np.median(padded[ks[:, None] + 12 + offs[None, :]], axis=1)
+    ratio = total[ks] / (level + 1e-12)
+    j = int(np.argmax(ratio))
+    best, period = float(ratio[j]), float(1.0 / freqs[ks[j]])
     score = float(np.log10(max(best, 1e-6)))
     return ScreenSignal(
         "flicker",
