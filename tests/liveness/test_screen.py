@@ -67,10 +67,14 @@ def test_coplanar_surround_fires_when_the_phone_moves_against_the_room(
     assert sig.fired, sig
 
 
-def test_flicker_fires_on_refresh_banding(analyzer: FaceAnalyzer, recording: list[np.ndarray]) -> None:
+def test_flicker_fires_on_refresh_banding(
+    analyzer: FaceAnalyzer, recording: list[np.ndarray]
+) -> None:
     banded = _signals(
         analyzer,
-        ra.fullframe_replay(recording, _style(banding=0.035, band_period=40.0, white_kelvin=7000.0), seed=7),
+        ra.fullframe_replay(
+            recording, _style(banding=0.035, band_period=40.0, white_kelvin=7000.0), seed=7
+        ),
     )
     plain = _signals(
         analyzer, ra.fullframe_replay(recording, _style(banding=0.0, white_kelvin=7000.0), seed=7)
