@@ -19,6 +19,12 @@ with ScreenConfig's defaults.
 
 Frames are sampled as the analyser samples them (24 evenly over the clip) and meshed by the
 real FaceMesh model; frames without a face are dropped.
+
+Result on 2026-12-01 (``--per-class 6``), test split: every bezel replay (6/6: bezel and
+coplanar_surround each 6/6) and full-frame replay (6/6: screen_colour 6/6, flicker 1 of the
+3 banded) fired; no genuine (12: 6 hand-held, 6 steady) fired; the moiré replays are caught
+only by the existing moiré score (6/6), none of the new signals fires on them. Smallest
+genuine margins: coplanar_surround 0.030, flicker 0.171, screen_colour 0.310.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -484,7 +484,6 @@ __all__ = [
     "h264_roundtrip",
     "kelvin_bgr",
     "recording",
-    "replace",
     "room",
     "white_balance",
 ]

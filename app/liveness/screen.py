@@ -22,6 +22,13 @@ moiré check. What the screen cannot hide, each a named, explainable signal:
   frame, cover the screen. Power at one row frequency, summed over frames, against the
   spectrum's median; video-block frequencies (k/8 cycles per row) are ignored.
 
+Known limits (bench/screen_eval.py is labelled-synthetic, one real person): screen_colour's
+black level and white point are relative to a daylight-balanced camera; a phone whose auto
+white balance adapts to a full-frame screen removes most of the blue, and a real scene with
+a window or a pale-blue wall adds some. A phone whose bezel leaves the frame, or a black
+TV behind a head, are not in the evaluation. flicker only sees banding when it is there
+(a screen refreshing in step with the camera shows none).
+
 Pure: numpy arrays in, :class:`ScreenSignal` out. Each signal abstains (``score=None``,
 not fired) when the capture cannot tell, e.g. no texture outside the person.
 """

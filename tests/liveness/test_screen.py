@@ -9,6 +9,8 @@ real FaceMesh model: the same kind of input the analyser hands over.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -109,7 +111,7 @@ GENUINE = {
 @pytest.mark.parametrize("name", list(GENUINE))
 def test_genuine_variants_fire_nothing(analyzer: FaceAnalyzer, name: str) -> None:
     style = GENUINE[name]
-    style = ra.replace(style, fps=ra.FPS / EVERY)
+    style = replace(style, fps=ra.FPS / EVERY)
     frames = ra.genuine_frames(
         analyzer, ("blink", "shake_head"), style=style, seed=9, frames=list(range(0, 120, EVERY))
     )
