@@ -4,10 +4,12 @@ A replayed genuine recording beats the parallax check (the recorded head really 
 3-D) and, on a high-DPI screen whose sub-pixels are finer than the camera's pixels, the
 moiré check. What the screen cannot hide, each a named, explainable signal:
 
-- ``bezel``: the phone's dark, straight-edged border around the face. A dark region whose
-  outline encloses the face and is, along at least three sides (those not on the frame's
-  edge), a straight quadrilateral with a bright interior. Hair, a suit or a dark room give
-  curved or broken outlines; the frame's own edge never counts as support.
+- ``bezel``: the phone's dark, straight-edged border around the face. Above, below, left
+  and right of the face: a straight edge (RANSAC line through edge points whose brighter
+  side faces the face) with a dark band just beyond it (the bezel) and brighter just inside
+  (the screen), covering the length a screen around that face must have, on at least three
+  sides. Hair and a suit give curved edges; a dark room merging with the bezel on one side
+  still leaves three.
 - ``coplanar_surround``: the face's nearest surroundings (outside the person) moving as one
   plane that is NOT the plane of the rest of the scene: a phone held in front of a room.
   A hand-held genuine selfie shakes the whole frame, but then the wall near the head and the
@@ -51,12 +53,12 @@ class ScreenConfig:
 
     max_side: int = 320  # frames are analysed downscaled to this (bezel, colour)
     frames: int = 5  # frames examined by the per-frame signals (evenly spread)
-    # bezel: share of examined frames' best quadrilateral support (median over frames).
+    # bezel: per frame, the mean over the best three sides of the share of the side's
+    # expected length that a straight screen edge with a dark band beyond covers; the
+    # median over the examined frames.
     bezel_threshold: float = 0.65
     bezel_dark_max: float = 70.0  # 8-bit luma: at most this dark...
     bezel_dark_face: float = 0.45  # ...and darker than this share of the face's median luma
-    bezel_side_support: float = 0.7  # share of a side's length with the outline on it
-    bezel_min_bright_inside: float = 0.4  # share of the quadrilateral that is not dark
     # coplanar_surround: far-scene motion unexplained by the near-surround plane, in
     # inter-ocular distances (median over informative frame pairs).
     coplanar_threshold: float = 0.04
