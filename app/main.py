@@ -127,6 +127,9 @@ def create_app(
             settings.database_url,
             schema=settings.database_schema or None,
             connect_timeout=settings.database_connect_timeout_seconds,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
         )
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         pipe = pipeline or build_pipeline(settings)
