@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.capture.pipeline import CapturePipeline
 from app.config import Settings
+from app.providers import ApiKeyCache
 from app.storage import Storage
 from app.tokens import TokenCodec
 
@@ -24,3 +25,4 @@ class AppContext:
     pipeline: CapturePipeline
     http: httpx.AsyncClient
     phones: Any  # app.phone_match.PhoneResolvers
+    api_keys: ApiKeyCache

@@ -81,3 +81,42 @@ async def test_request_id_on_every_answer(api: Api) -> None:
     text = (await api.client.get("/metrics")).text
     assert 'heyan_http_request_seconds_count{method="GET",route="unmatched",status="429"}' in text
     assert 'route="unmatched",status="413"' in text  # refused before routing
+
+
+async def test_api_key_cache_honours_revocation_within_its_time(api: Api) -> None:
+    """A valid key is read once per API_KEY_CACHE_SECONDS; a revocation by another process
+    is honoured once that time is over, one in this process at once."""
+    from sqlalchemy import update
+
+    from app.models import ApiKey, utcnow
+
+    ctx = api.app.state.ctx
+    cache = ctx.api_keys
+    assert cache.seconds == ctx.settings.api_key_cache_seconds == 5
+    now = [1000.0]
+    saved = cache.clock
+    cache.clock = lambda: now[0]
+    try:
+        provider_id, key = await api.new_provider()
+        h = {"Authorization": f"Bearer {key}"}
+        assert (await api.client.get("/v1/orders", headers=h)).status_code == 200
+        # Revoked by another process (`provider revoke-key`): a plain UPDATE, not this one.
+        async with ctx.engine.begin() as conn:
+            await conn.execute(
+                update(ApiKey).where(ApiKey.provider_id == provider_id).values(revoked_at=utcnow())
+            )
+        now[0] += cache.seconds - 0.5
+        assert (await api.client.get("/v1/orders", headers=h)).status_code == 200  # cached
+        now[0] += 0.5
+        r = await api.client.get("/v1/orders", headers=h)
+        assert (r.status_code, r.json()["code"]) == (401, "API_KEY_INVALID")
+        # Revoked in this process: refused at once, however fresh the cached entry.
+        async with ctx.sessionmaker() as db:
+            second = await add_api_key(db, provider_id)
+        h = {"Authorization": f"Bearer {second}"}
+        assert (await api.client.get("/v1/orders", headers=h)).status_code == 200
+        async with ctx.sessionmaker() as db:
+            assert await revoke_api_key(db, second[:10]) == 1
+        assert (await api.client.get("/v1/orders", headers=h)).status_code == 401
+    finally:
+        cache.clock = saved

@@ -85,18 +85,20 @@ async def list_orders(
     response_model=OrderOut,
     responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
 )
-async def get_order(order_id: str, db: DbDep, provider_id: ProviderDep, request: Request) -> Any:
+async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, request: Request) -> Any:
     """Read an order: status, parts with their steps and checks, materials; ETag for polling.
 
     Send the last ETag in If-None-Match: an unchanged order answers 304 from one row.
     """
     inm = request.headers.get("if-none-match", "")
     if inm:
-        etag = await service.current_etag(db, order_id, provider_id)
+        async with ctx.engine.connect() as conn:
+            etag = await service.current_etag(conn, order_id, provider_id)
         if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
             return Response(status_code=304, headers={"ETag": etag})
-    bundle = await service.load_bundle(db, order_id, provider_id)
-    view = await service.order_view(db, bundle)
+    async with ctx.sessionmaker() as db:
+        bundle = await service.load_bundle(db, order_id, provider_id)
+        view = await service.order_view(db, bundle)
     # From the row the view was built from: if the order changed in between, the next poll
     # sees a different ETag and fetches again.
     etag = service.order_etag(bundle.order)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, select, text, update
+from sqlalchemy import bindparam, case, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app import crypto
 from app.errors import AppError, Conflict, NotFound
@@ -413,15 +413,20 @@ def order_etag(order: Order) -> str:
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:40] + '"'
 
 
-async def current_etag(db: AsyncSession, order_id: str, provider_id: str) -> str:
-    """The ETag :func:`order_etag` would give the order now (one query); 404 if not theirs."""
+_ETAG_ROW = select(Order.id, Order.version, Order.last_event_id, Order.updated_at).where(
+    Order.id == bindparam("order_id"), Order.provider_id == bindparam("provider_id")
+)
+
+
+async def current_etag(conn: AsyncConnection, order_id: str, provider_id: str) -> str:
+    """The ETag :func:`order_etag` would give the order now; 404 if not theirs.
+
+    One Core read by primary key on a plain connection (no ORM session, no object built):
+    this answers every 304 of a polling provider.
+    """
     row = (
-        await db.execute(
-            select(Order.id, Order.version, Order.last_event_id, Order.updated_at).where(
-                Order.id == order_id, Order.provider_id == provider_id
-            )
-        )
-    ).one_or_none()
+        await conn.execute(_ETAG_ROW, {"order_id": order_id, "provider_id": provider_id})
+    ).first()
     if row is None:
         raise NotFound(code="ORDER_NOT_FOUND", zh="订单不存在", en="Order not found")
     return order_etag(row)  # type: ignore[arg-type]  # a Row has the same attributes
