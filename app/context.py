@@ -19,6 +19,9 @@ from app.tokens import TokenCodec
 class AppContext:
     settings: Settings
     engine: AsyncEngine
+    # The same pool in autocommit mode, for single-statement reads (the API key, a poll's
+    # row): one round trip, without the BEGIN before and the ROLLBACK after.
+    reader: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: Storage
     codec: TokenCodec

@@ -18,7 +18,9 @@ from app.tokens import SessionInvalid
 bearer = HTTPBearer(auto_error=False)
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread
+    # pool, a thread hand-off on every request for one attribute read.
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -47,7 +49,7 @@ async def get_provider_id(
     if provider_id is None:
         # A connection of its own, back in the pool before the endpoint runs: a cached key
         # (nearly every poll) costs no database round trip at all.
-        async with ctx.engine.connect() as conn:
+        async with ctx.reader.connect() as conn:
             provider_id = await provider_of_key(conn, key_hash)
         if provider_id is None:
             raise Unauthorized(

@@ -139,6 +139,7 @@ def create_app(
         app.state.ctx = AppContext(
             settings=settings,
             engine=engine,
+            reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
             sessionmaker=make_sessionmaker(engine),
             storage=build_storage(settings),
             codec=TokenCodec(

@@ -92,7 +92,7 @@ async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, reques
     """
     inm = request.headers.get("if-none-match", "")
     if inm:
-        async with ctx.engine.connect() as conn:
+        async with ctx.reader.connect() as conn:
             etag = await service.current_etag(conn, order_id, provider_id)
         if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
             return Response(status_code=304, headers={"ETag": etag})
