@@ -42,19 +42,27 @@ async def create_order(
     return await service.order_view(db, bundle)
 
 
-_PAGE = (
-    select(
-        Order.id,
-        Order.external_id,
-        Order.updated_at,
-        Order.last_event_id,
-        Order.subject_nature,
-        Order.subject_principal_id,
+def _page(*columns: Any) -> Any:
+    return (
+        select(*columns)
+        .where(
+            Order.provider_id == bindparam("provider_id"),
+            Order.last_event_id > bindparam("after"),
+        )
+        .order_by(Order.last_event_id)
+        .limit(bindparam("n"))
     )
-    .where(Order.provider_id == bindparam("provider_id"), Order.last_event_id > bindparam("after"))
-    .order_by(Order.last_event_id)
-    .limit(bindparam("n"))
+
+
+_PAGE = _page(
+    Order.id,
+    Order.external_id,
+    Order.updated_at,
+    Order.last_event_id,
+    Order.subject_nature,
+    Order.subject_principal_id,
 )
+_PAGE_IDS = _page(Order.id)
 
 
 @router.get("/orders", response_model=OrderPage)
@@ -75,7 +83,7 @@ async def list_orders(
         rows = list(await conn.execute(_PAGE, params))
         has_more = len(rows) > limit
         rows = rows[:limit]
-        status = await service.statuses(conn, rows)
+        status = await service.statuses(conn, rows, _PAGE_IDS, params)
     items = [
         {
             "id": o.id,
@@ -106,7 +114,9 @@ async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, reques
             etag = await service.current_etag(conn, order_id, provider_id)
         if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
             return Response(status_code=304, headers={"ETag": etag})
-    async with ctx.sessionmaker() as db:
+    # Reads only, each its own statement (READ COMMITTED gives each one its own snapshot
+    # anyway): on the autocommit pool, without a BEGIN before and a ROLLBACK after.
+    async with ctx.sessionmaker(bind=ctx.reader) as db:
         bundle = await service.load_bundle(db, order_id, provider_id)
         view = await service.order_view(db, bundle)
     # From the row the view was built from: if the order changed in between, the next poll
