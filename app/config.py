@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     # A key revoked elsewhere (`provider revoke-key`, another process) is refused at most this
     # long after; 0 reads the key on every request.
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # An order's rendered view (GET /v1/orders/{id}, 200) is kept in the process this long,
+    # for up to 1000 orders, and answered again while the order's ETag is unchanged (one
+    # indexed read decides). It holds decrypted names and ID numbers: 0 keeps nothing.
+    order_view_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     # Retention: days after completion / after the last change of an unfinished order.
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)

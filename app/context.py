@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.capture.pipeline import CapturePipeline
 from app.config import Settings
+from app.orders.cache import ByVersion
+from app.orders.state import Status
 from app.providers import ApiKeyCache
 from app.storage import Storage
 from app.tokens import TokenCodec
@@ -29,3 +31,7 @@ class AppContext:
     http: httpx.AsyncClient
     phones: Any  # app.phone_match.PhoneResolvers
     api_keys: ApiKeyCache
+    # Each order's rendered provider view (JSON), by version (ORDER_VIEW_CACHE_SECONDS).
+    views: ByVersion[bytes]
+    # Each order's status by version, for the changed-since pages: nothing personal in it.
+    statuses: ByVersion[Status] = field(default_factory=lambda: ByVersion(100_000))

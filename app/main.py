@@ -26,6 +26,7 @@ from app.errors import AppError
 from app.logs import configure_logging
 from app.metrics import WEBHOOK_BACKLOG, exposition, observe_model
 from app.middleware import RequestMiddleware
+from app.orders.cache import ByVersion
 from app.providers import ApiKeyCache
 from app.ratelimit import RateLimits, build_limiters
 from app.storage import StorageUnavailable, build_storage
@@ -150,6 +151,7 @@ def create_app(
             http=http,
             phones=build_phones(settings, http),
             api_keys=ApiKeyCache(settings.api_key_cache_seconds),
+            views=ByVersion(1000, settings.order_view_cache_seconds),
         )
         dispatcher = None
         if settings.webhook_dispatcher:

@@ -59,6 +59,7 @@ _PAGE = _page(
     Order.external_id,
     Order.updated_at,
     Order.last_event_id,
+    Order.version,
     Order.subject_nature,
     Order.subject_principal_id,
 )
@@ -83,7 +84,21 @@ async def list_orders(
         rows = list(await conn.execute(_PAGE, params))
         has_more = len(rows) > limit
         rows = rows[:limit]
-        status = await service.statuses(conn, rows, _PAGE_IDS, params)
+        # Statuses by version (app/orders/cache.py): a page of orders that did not change
+        # since this process last listed them is this one read.
+        status: dict[str, state.Status] = {}
+        missing = []
+        for o in rows:
+            known = ctx.statuses.get(o.id, (o.version, o.last_event_id, o.updated_at))
+            if known is None:
+                missing.append(o)
+            else:
+                status[o.id] = known
+        if missing:
+            fresh = await service.statuses(conn, missing, _PAGE_IDS, params)
+            for o in missing:
+                ctx.statuses.put(o.id, (o.version, o.last_event_id, o.updated_at), fresh[o.id])
+            status.update(fresh)
     items = [
         {
             "id": o.id,
@@ -108,23 +123,26 @@ async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, reques
 
     Send the last ETag in If-None-Match: an unchanged order answers 304 from one row.
     """
+    async with ctx.reader.connect() as conn:
+        etag = await service.current_etag(conn, order_id, provider_id)
     inm = request.headers.get("if-none-match", "")
-    if inm:
-        async with ctx.reader.connect() as conn:
-            etag = await service.current_etag(conn, order_id, provider_id)
-        if etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*":
-            return Response(status_code=304, headers={"ETag": etag})
-    # Reads only, each its own statement (READ COMMITTED gives each one its own snapshot
-    # anyway): on the autocommit pool, without a BEGIN before and a ROLLBACK after.
-    async with ctx.sessionmaker(bind=ctx.reader) as db:
-        bundle = await service.load_bundle(db, order_id, provider_id)
-        view = await service.order_view(db, bundle)
-    # From the row the view was built from: if the order changed in between, the next poll
-    # sees a different ETag and fetches again.
-    etag = service.order_etag(bundle.order)
-    body = OrderOut.model_validate(view)
+    if inm and (etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"):
+        return Response(status_code=304, headers={"ETag": etag})
+    # The same ETag is the same view: answered again as rendered (app/orders/cache.py).
+    body = ctx.views.get(order_id, etag)
+    if body is None:
+        # Reads only, each its own statement (READ COMMITTED gives each one its own
+        # snapshot anyway): on the autocommit pool, without a BEGIN before, a ROLLBACK after.
+        async with ctx.sessionmaker(bind=ctx.reader) as db:
+            bundle = await service.load_bundle(db, order_id, provider_id)
+            view = await service.order_view(db, bundle)
+        # From the row the view was built from: if the order changed in between, the next
+        # poll sees a different ETag and fetches again.
+        etag = service.order_etag(bundle.order)
+        body = OrderOut.model_validate(view).model_dump_json().encode()
+        ctx.views.put(order_id, etag, body)
     return Response(
-        content=body.model_dump_json(),
+        content=body,
         media_type="application/json",
         headers={"ETag": etag, "Cache-Control": "no-cache"},
     )
