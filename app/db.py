@@ -201,3 +201,45 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         yield session
+
+
+class OneRow:
+    """A one-row Core read, run as asyncpg's own prepared statement where the engine is
+    asyncpg: the hot reads of polling (the API key, an order's version fields).
+
+    SQLAlchemy's execution path (cursor adaptation, result metadata and row processing on
+    the greenlet bridge) costs several times the statement itself for one small row; here
+    the statement is compiled once for the engine's dialect and sent with the pooled
+    connection's asyncpg ``fetchrow`` (asyncpg keeps it prepared). The pool, its checkout
+    check and its timeouts are SQLAlchemy's as for every other query. Errors keep their
+    meaning: an unreachable or lost server is an ``OperationalError`` (503 DB_UNAVAILABLE)
+    and the connection is invalidated; any other error is raised as it is. Other drivers
+    (SQLite) run the Core statement. Columns must not need result processing beyond
+    asyncpg's own (plain strings, numbers, aware timestamps).
+    """
+
+    def __init__(self, stmt: Any) -> None:
+        self.stmt = stmt
+        self._compiled: tuple[Any, str, tuple[str, ...]] | None = None
+
+    def _for(self, dialect: Any) -> tuple[str, tuple[str, ...]]:
+        if self._compiled is None or self._compiled[0] is not dialect:
+            compiled = self.stmt.compile(dialect=dialect)
+            self._compiled = (dialect, str(compiled), tuple(compiled.positiontup or ()))
+        return self._compiled[1], self._compiled[2]
+
+    async def first(self, engine: AsyncEngine, params: dict[str, Any]) -> Any:
+        """The first row as a mapping (``row["id"]``), or None."""
+        async with engine.connect() as conn:
+            if engine.dialect.driver != "asyncpg":
+                row = (await conn.execute(self.stmt, params)).first()
+                return None if row is None else row._mapping
+            sql, names = self._for(engine.dialect)
+            raw = await conn.get_raw_connection()
+            try:
+                return await raw.driver_connection.fetchrow(sql, *[params[n] for n in names])  # type: ignore[union-attr]
+            except Exception as exc:
+                if not is_db_unavailable(exc):
+                    raise
+                await conn.invalidate()
+                raise sa_exc.OperationalError(sql, params, exc) from exc

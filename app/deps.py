@@ -47,10 +47,9 @@ async def get_provider_id(
     key_hash = hash_api_key(creds.credentials)
     provider_id = ctx.api_keys.get(key_hash)
     if provider_id is None:
-        # A connection of its own, back in the pool before the endpoint runs: a cached key
-        # (nearly every poll) costs no database round trip at all.
-        async with ctx.reader.connect() as conn:
-            provider_id = await provider_of_key(conn, key_hash)
+        # On a connection of its own, back in the pool before the endpoint runs; a cached
+        # key (nearly every poll) costs no database round trip at all.
+        provider_id = await provider_of_key(ctx.reader, key_hash)
         if provider_id is None:
             raise Unauthorized(
                 code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",

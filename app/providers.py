@@ -9,8 +9,9 @@ import weakref
 from collections.abc import Callable
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db import OneRow
 from app.models import ApiKey, Provider, new_id, utcnow
 
 
@@ -18,14 +19,17 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-_ACTIVE_KEY = select(ApiKey.provider_id).where(
-    ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+_ACTIVE_KEY = OneRow(
+    select(ApiKey.provider_id).where(
+        ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+    )
 )
 
 
-async def provider_of_key(conn: AsyncConnection, key_hash: str) -> str | None:
+async def provider_of_key(engine: AsyncEngine, key_hash: str) -> str | None:
     """The provider of an active (not revoked) key, by its hash: one indexed read."""
-    return (await conn.execute(_ACTIVE_KEY, {"key_hash": key_hash})).scalar_one_or_none()
+    row = await _ACTIVE_KEY.first(engine, {"key_hash": key_hash})
+    return None if row is None else str(row["provider_id"])
 
 
 class ApiKeyCache:

@@ -123,8 +123,7 @@ async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, reques
 
     Send the last ETag in If-None-Match: an unchanged order answers 304 from one row.
     """
-    async with ctx.reader.connect() as conn:
-        etag = await service.current_etag(conn, order_id, provider_id)
+    etag = await service.current_etag(ctx.reader, order_id, provider_id)
     inm = request.headers.get("if-none-match", "")
     if inm and (etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"):
         return Response(status_code=304, headers={"ETag": etag})

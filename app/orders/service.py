@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import Select, bindparam, case, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app import crypto
+from app.db import OneRow
 from app.errors import AppError, Conflict, NotFound
 from app.models import (
     CaptureSession,
@@ -479,27 +480,31 @@ def order_etag(order: Order) -> str:
     ``updated_at``) or bumps ``version``: captures, reverify, QR, SMS and purge all do. So a
     poll can answer 304 from one indexed row, without loading people, materials and checks.
     """
-    raw = f"{VIEW_FORMAT}:{order.id}:{order.version}:{order.last_event_id}:{order.updated_at}"
+    return etag_of(order.id, order.version, order.last_event_id, order.updated_at)
+
+
+def etag_of(order_id: str, version: int, last_event_id: int, updated_at: datetime) -> str:
+    raw = f"{VIEW_FORMAT}:{order_id}:{version}:{last_event_id}:{updated_at}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:40] + '"'
 
 
-_ETAG_ROW = select(Order.id, Order.version, Order.last_event_id, Order.updated_at).where(
-    Order.id == bindparam("order_id"), Order.provider_id == bindparam("provider_id")
+_ETAG_ROW = OneRow(
+    select(Order.id, Order.version, Order.last_event_id, Order.updated_at).where(
+        Order.id == bindparam("order_id"), Order.provider_id == bindparam("provider_id")
+    )
 )
 
 
-async def current_etag(conn: AsyncConnection, order_id: str, provider_id: str) -> str:
+async def current_etag(engine: AsyncEngine, order_id: str, provider_id: str) -> str:
     """The ETag :func:`order_etag` would give the order now; 404 if not theirs.
 
-    One Core read by primary key on a plain connection (no ORM session, no object built):
-    this answers every 304 of a polling provider.
+    One read by primary key (app.db.OneRow: no ORM session, no object built): this answers
+    every 304 of a polling provider.
     """
-    row = (
-        await conn.execute(_ETAG_ROW, {"order_id": order_id, "provider_id": provider_id})
-    ).first()
+    row = await _ETAG_ROW.first(engine, {"order_id": order_id, "provider_id": provider_id})
     if row is None:
         raise NotFound(code="ORDER_NOT_FOUND", zh="订单不存在", en="Order not found")
-    return order_etag(row)  # type: ignore[arg-type]  # a Row has the same attributes
+    return etag_of(row["id"], row["version"], row["last_event_id"], row["updated_at"])
 
 
 async def load_bundles(
