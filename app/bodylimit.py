@@ -77,6 +77,10 @@ class BodyLimitMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        if (declared is None or declared == b"0") and b"transfer-encoding" not in headers:
+            # No body (HTTP/1.1 has one only with either header): a poll reads nothing.
+            await self.app(scope, receive, send)
+            return
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(scope, send, BodyTooLarge(extra=self._limit()))
             return

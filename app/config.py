@@ -23,6 +23,14 @@ class Settings(BaseSettings):
     # A new PostgreSQL connection gives up after this long (a request then answers 503
     # DB_UNAVAILABLE instead of hanging while the server is down or restarting).
     database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    # PostgreSQL connections each process keeps open: as many as requests it should serve at
+    # once (SQLite ignores these). A request beyond them waits for a free connection (up to
+    # DATABASE_POOL_TIMEOUT_SECONDS, then 503) instead of opening and throwing away one of its
+    # own; OVERFLOW allows that many extra for bursts. N processes use N x (size + overflow)
+    # of the server's max_connections (PostgreSQL's default: 100).
+    database_pool_size: int = Field(default=20, ge=1, le=500)
+    database_pool_overflow: int = Field(default=0, ge=0, le=500)
+    database_pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     secret_key: str = ""
     # Earlier SECRET_KEYs (comma-separated) still accepted when verifying tokens: rotation.
     previous_secret_keys: str = ""
@@ -77,6 +85,14 @@ class Settings(BaseSettings):
     # Where the counters live: "database" shares them across processes and machines,
     # "memory" counts per process; "auto" is database on PostgreSQL, memory on SQLite.
     rate_limit_backend: Literal["auto", "memory", "database"] = "auto"
+    # A valid API key is remembered in the process this long: a poll does not read it again.
+    # A key revoked elsewhere (`provider revoke-key`, another process) is refused at most this
+    # long after; 0 reads the key on every request.
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=60)
+    # An order's rendered view (GET /v1/orders/{id}, 200) is kept in the process this long,
+    # for up to 1000 orders, and answered again while the order's ETag is unchanged (one
+    # indexed read decides). It holds decrypted names and ID numbers: 0 keeps nothing.
+    order_view_cache_seconds: float = Field(default=10.0, ge=0, le=300)
     # Retention: days after completion / after the last change of an unfinished order.
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)

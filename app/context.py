@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.capture.pipeline import CapturePipeline
 from app.config import Settings
+from app.orders.cache import ByVersion
+from app.orders.state import Status
+from app.providers import ApiKeyCache
 from app.storage import Storage
 from app.tokens import TokenCodec
 
@@ -18,9 +21,17 @@ from app.tokens import TokenCodec
 class AppContext:
     settings: Settings
     engine: AsyncEngine
+    # The same pool in autocommit mode, for single-statement reads (the API key, a poll's
+    # row): one round trip, without the BEGIN before and the ROLLBACK after.
+    reader: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     storage: Storage
     codec: TokenCodec
     pipeline: CapturePipeline
     http: httpx.AsyncClient
     phones: Any  # app.phone_match.PhoneResolvers
+    api_keys: ApiKeyCache
+    # Each order's rendered provider view (JSON), by version (ORDER_VIEW_CACHE_SECONDS).
+    views: ByVersion[bytes]
+    # Each order's status by version, for the changed-since pages: nothing personal in it.
+    statuses: ByVersion[Status] = field(default_factory=lambda: ByVersion(100_000))

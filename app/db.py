@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import select
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -35,13 +36,25 @@ def is_sqlite(url: str) -> bool:
 
 
 def make_engine(
-    url: str, *, schema: str | None = None, connect_timeout: float = 5.0, **kwargs: Any
+    url: str,
+    *,
+    schema: str | None = None,
+    connect_timeout: float = 5.0,
+    pool_size: int = 20,
+    max_overflow: int = 0,
+    pool_timeout: float = 10.0,
+    **kwargs: Any,
 ) -> AsyncEngine:
     """An async engine; ``schema`` sets PostgreSQL's search_path (tests use a fresh one).
 
-    PostgreSQL: connections are pinged before use (``pool_pre_ping``), so after a server
-    restart the stale pool is replaced on the next checkout and the process recovers by
-    itself; a new connection gives up after ``connect_timeout`` seconds instead of hanging.
+    PostgreSQL: ``pool_size`` connections are kept open (and ``max_overflow`` more for a
+    burst), so a busy process reuses them instead of connecting per request; a request
+    beyond them waits up to ``pool_timeout`` seconds for one. There is no ping per checkout
+    (a round trip on every request): a pooled connection the server has closed (a restart,
+    a terminated backend) is recognised without one, by its socket (see
+    :func:`_closed_by_server`), and replaced; a connection that dies under a query makes
+    SQLAlchemy invalidate the whole pool, so the next requests connect afresh. A new
+    connection gives up after ``connect_timeout`` seconds instead of hanging.
     """
     if is_sqlite(url):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
@@ -55,14 +68,57 @@ def make_engine(
             cur.close()
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", pool_size)
+    kwargs.setdefault("max_overflow", max_overflow)
+    kwargs.setdefault("pool_timeout", pool_timeout)
     connect_args: dict[str, Any] = {"timeout": connect_timeout}
     if schema:
         connect_args["server_settings"] = {"search_path": schema}
     if url.startswith("postgresql+asyncpg"):
         connect_args["async_creator_fn"] = _asyncpg_connect
     kwargs["connect_args"] = {**connect_args, **kwargs.get("connect_args", {})}
-    return create_async_engine(url, **kwargs)
+    engine = create_async_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _replace_closed(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+            if _closed_by_server(dbapi_conn):
+                # The pool discards this one and checks out a fresh connection instead.
+                raise sa_exc.DisconnectionError("the server closed this pooled connection")
+
+    return engine
+
+
+_POLL_FLAGS = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+_POLL_FLAGS |= getattr(select, "POLLRDHUP", 0)
+
+
+def _closed_by_server(dbapi_conn: Any) -> bool:
+    """True when an idle pooled asyncpg connection was closed by the server: no round trip.
+
+    An idle connection has nothing to read: every reply was consumed before it went back to
+    the pool. When the server goes away (restart, crash, ``pg_terminate_backend``) it sends
+    a FATAL message and closes the socket, so the socket turns readable (or hung up) and
+    stays so until closed; asyncpg marks the connection closed once its loop has seen it.
+    Either is checked here with one non-blocking ``poll`` (microseconds), instead of the
+    ``SELECT`` round trip of ``pool_pre_ping``. A server that vanished without closing (a
+    network partition) is found by the next query instead: 503, and the pool invalidated.
+    """
+    conn = getattr(dbapi_conn, "driver_connection", None)
+    if conn is None or not hasattr(conn, "is_closed"):
+        return False
+    if conn.is_closed():
+        return True
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sock.fileno(), _POLL_FLAGS)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return True
 
 
 async def _asyncpg_connect(*args: Any, **kwargs: Any) -> Any:
@@ -145,3 +201,45 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         yield session
+
+
+class OneRow:
+    """A one-row Core read, run as asyncpg's own prepared statement where the engine is
+    asyncpg: the hot reads of polling (the API key, an order's version fields).
+
+    SQLAlchemy's execution path (cursor adaptation, result metadata and row processing on
+    the greenlet bridge) costs several times the statement itself for one small row; here
+    the statement is compiled once for the engine's dialect and sent with the pooled
+    connection's asyncpg ``fetchrow`` (asyncpg keeps it prepared). The pool, its checkout
+    check and its timeouts are SQLAlchemy's as for every other query. Errors keep their
+    meaning: an unreachable or lost server is an ``OperationalError`` (503 DB_UNAVAILABLE)
+    and the connection is invalidated; any other error is raised as it is. Other drivers
+    (SQLite) run the Core statement. Columns must not need result processing beyond
+    asyncpg's own (plain strings, numbers, aware timestamps).
+    """
+
+    def __init__(self, stmt: Any) -> None:
+        self.stmt = stmt
+        self._compiled: tuple[Any, str, tuple[str, ...]] | None = None
+
+    def _for(self, dialect: Any) -> tuple[str, tuple[str, ...]]:
+        if self._compiled is None or self._compiled[0] is not dialect:
+            compiled = self.stmt.compile(dialect=dialect)
+            self._compiled = (dialect, str(compiled), tuple(compiled.positiontup or ()))
+        return self._compiled[1], self._compiled[2]
+
+    async def first(self, engine: AsyncEngine, params: dict[str, Any]) -> Any:
+        """The first row as a mapping (``row["id"]``), or None."""
+        async with engine.connect() as conn:
+            if engine.dialect.driver != "asyncpg":
+                row = (await conn.execute(self.stmt, params)).first()
+                return None if row is None else row._mapping
+            sql, names = self._for(engine.dialect)
+            raw = await conn.get_raw_connection()
+            try:
+                return await raw.driver_connection.fetchrow(sql, *[params[n] for n in names])  # type: ignore[union-attr]
+            except Exception as exc:
+                if not is_db_unavailable(exc):
+                    raise
+                await conn.invalidate()
+                raise sa_exc.OperationalError(sql, params, exc) from exc

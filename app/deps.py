@@ -7,19 +7,20 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.errors import Unauthorized
-from app.models import ApiKey, CaptureSession, utcnow
-from app.providers import hash_api_key
+from app.models import CaptureSession, utcnow
+from app.providers import hash_api_key, provider_of_key
 from app.tokens import SessionInvalid
 
 bearer = HTTPBearer(auto_error=False)
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread
+    # pool, a thread hand-off on every request for one attribute read.
     ctx: AppContext = request.app.state.ctx
     return ctx
 
@@ -36,26 +37,26 @@ DbDep = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def get_provider_id(
-    db: DbDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    ctx: CtxDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized(
             code="API_KEY_MISSING", zh="缺少 API 密钥", en="Missing Bearer API key",
             headers={"WWW-Authenticate": "Bearer"},
         )  # fmt: skip
-    row = (
-        await db.execute(
-            select(ApiKey).where(
-                ApiKey.key_hash == hash_api_key(creds.credentials), ApiKey.revoked_at.is_(None)
-            )
-        )
-    ).scalar_one_or_none()
-    if row is None:
-        raise Unauthorized(
-            code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )  # fmt: skip
-    return row.provider_id
+    key_hash = hash_api_key(creds.credentials)
+    provider_id = ctx.api_keys.get(key_hash)
+    if provider_id is None:
+        # On a connection of its own, back in the pool before the endpoint runs; a cached
+        # key (nearly every poll) costs no database round trip at all.
+        provider_id = await provider_of_key(ctx.reader, key_hash)
+        if provider_id is None:
+            raise Unauthorized(
+                code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        ctx.api_keys.put(key_hash, provider_id)
+    return provider_id
 
 
 ProviderDep = Annotated[str, Depends(get_provider_id)]

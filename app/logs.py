@@ -29,7 +29,15 @@ _PATTERNS: list[tuple[re.Pattern[str], Any]] = [
 ]
 
 
+# Something at least one pattern needs (a JWT's "eyJ", "hy_", "bearer", or 11 digits in a
+# row: a mobile; an ID number has more): one scan rules out nearly every log text (a request
+# line, an order id) instead of five, on every access-log record of every request.
+_MAYBE = re.compile(r"eyJ|hy_|(?i:bearer)|\d{11}")
+
+
 def mask(text: str) -> str:
+    if _MAYBE.search(text) is None:
+        return text
     for pattern, repl in _PATTERNS:
         text = pattern.sub(repl, text)
     return text

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -25,9 +24,12 @@ from app.config import Settings, get_settings
 from app.context import AppContext
 from app.db import is_db_unavailable, is_storage_full, make_engine, make_sessionmaker
 from app.errors import AppError
-from app.logs import configure_logging, request_id
-from app.metrics import WEBHOOK_BACKLOG, exposition, metrics_middleware, observe_model
-from app.ratelimit import build_limiters, limiter_middleware
+from app.logs import configure_logging
+from app.metrics import WEBHOOK_BACKLOG, exposition, observe_model
+from app.middleware import RequestMiddleware
+from app.orders.cache import ByVersion
+from app.providers import ApiKeyCache
+from app.ratelimit import RateLimits, build_limiters
 from app.storage import StorageUnavailable, build_storage
 from app.tokens import TokenCodec
 
@@ -134,6 +136,9 @@ def create_app(
             settings.database_url,
             schema=settings.database_schema or None,
             connect_timeout=settings.database_connect_timeout_seconds,
+            pool_size=settings.database_pool_size,
+            max_overflow=settings.database_pool_overflow,
+            pool_timeout=settings.database_pool_timeout_seconds,
         )
         http = httpx.AsyncClient(timeout=httpx.Timeout(5.0))
         pipe = pipeline or build_pipeline(settings)
@@ -142,6 +147,7 @@ def create_app(
         app.state.ctx = AppContext(
             settings=settings,
             engine=engine,
+            reader=engine.execution_options(isolation_level="AUTOCOMMIT"),
             sessionmaker=make_sessionmaker(engine),
             storage=build_storage(settings),
             codec=TokenCodec(
@@ -151,6 +157,8 @@ def create_app(
             pipeline=pipe,
             http=http,
             phones=build_phones(settings, http),
+            api_keys=ApiKeyCache(settings.api_key_cache_seconds),
+            views=ByVersion(1000, settings.order_view_cache_seconds),
         )
         dispatcher = None
         if settings.webhook_dispatcher:
@@ -198,7 +206,8 @@ def create_app(
     openapi.install(app)
     docs.install(app)
 
-    # Innermost of the middlewares: rate limits, metrics and the request id apply to its 413s.
+    # Both plain ASGI (no BaseHTTPMiddleware task group or streamed copy per request); the
+    # body limits innermost, so the request id, metrics and rate limits apply to its 413s.
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_json_body_bytes,
@@ -206,31 +215,17 @@ def create_app(
         total_timeout=settings.upload_timeout_seconds,
         exempt=upload_route,
     )
-    app.middleware("http")(
-        limiter_middleware(
-            *build_limiters(
-                settings.rate_limit_backend,
-                settings.database_url,
-                settings.rate_limit_provider_per_minute,
-                settings.rate_limit_address_per_minute,
-                engine=lambda: app.state.ctx.engine,
-            )
+    app.state.limits = RateLimits(
+        *build_limiters(
+            settings.rate_limit_backend,
+            settings.database_url,
+            settings.rate_limit_provider_per_minute,
+            settings.rate_limit_address_per_minute,
+            engine=lambda: app.state.ctx.engine,
         )
     )
-
-    app.middleware("http")(metrics_middleware)
+    app.add_middleware(RequestMiddleware, limits=app.state.limits)
     modeltime.listen(observe_model)  # every model call, per model name
-
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next: Any) -> Any:
-        rid = request.headers.get("x-request-id", "")[:64] or uuid.uuid4().hex[:16]
-        token = request_id.set(rid)
-        try:
-            response = await call_next(request)
-        finally:
-            request_id.reset(token)
-        response.headers["X-Request-Id"] = rid
-        return response
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:

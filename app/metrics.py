@@ -13,8 +13,8 @@ import contextlib
 import glob
 import os
 import re
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,8 +25,6 @@ from prometheus_client import (
     multiprocess,
     values,
 )
-from starlette.requests import Request
-from starlette.responses import Response
 
 # prometheus_client picks its value storage once, when it is first imported: files in this
 # directory when the variable was set by then, memory otherwise. Follow the same choice.
@@ -88,24 +86,9 @@ WEBHOOK_BACKLOG = Gauge(
 )
 
 
-def route_template(request: Request) -> str:
-    route = request.scope.get("route")
-    return getattr(route, "path", "unmatched")
-
-
-async def metrics_middleware(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    start = time.perf_counter()
-    status = 500
-    try:
-        response = await call_next(request)
-        status = response.status_code
-        return response
-    finally:
-        REQUEST_SECONDS.labels(request.method, route_template(request), str(status)).observe(
-            time.perf_counter() - start
-        )
+def route_template(scope: Mapping[str, Any]) -> str:
+    """The matched route's path template (``/v1/orders/{order_id}``), never the raw path."""
+    return getattr(scope.get("route"), "path", "unmatched")
 
 
 _LIVE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")

@@ -4,15 +4,73 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
+import weakref
+from collections.abc import Callable
 
-from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.db import OneRow
 from app.models import ApiKey, Provider, new_id, utcnow
 
 
 def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+_ACTIVE_KEY = OneRow(
+    select(ApiKey.provider_id).where(
+        ApiKey.key_hash == bindparam("key_hash"), ApiKey.revoked_at.is_(None)
+    )
+)
+
+
+async def provider_of_key(engine: AsyncEngine, key_hash: str) -> str | None:
+    """The provider of an active (not revoked) key, by its hash: one indexed read."""
+    row = await _ACTIVE_KEY.first(engine, {"key_hash": key_hash})
+    return None if row is None else str(row["provider_id"])
+
+
+class ApiKeyCache:
+    """Valid API keys remembered in this process for ``seconds`` (API_KEY_CACHE_SECONDS).
+
+    A provider polls many times a second with the same key: it is read from the database
+    once per ``seconds``, not on every request. Only valid keys are kept (a wrong key is read
+    every time, and rate limited like any request). A revocation is honoured at once in this
+    process (:func:`revoke_api_key` empties every cache of the process) and at most
+    ``seconds`` later in the others. Keyed by the key's SHA-256, never the key.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._entries: dict[str, tuple[str, float]] = {}
+        _CACHES.add(self)
+
+    def get(self, key_hash: str) -> str | None:
+        hit = self._entries.get(key_hash)
+        if hit is None:
+            return None
+        if self.clock() >= hit[1]:
+            del self._entries[key_hash]
+            return None
+        return hit[0]
+
+    def put(self, key_hash: str, provider_id: str) -> None:
+        if self.seconds <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[key_hash] = (provider_id, self.clock() + self.seconds)
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+_CACHES: weakref.WeakSet[ApiKeyCache] = weakref.WeakSet()
 
 
 async def create_provider(db: AsyncSession, name: str) -> tuple[str, str]:
@@ -46,4 +104,6 @@ async def revoke_api_key(db: AsyncSession, prefix: str) -> int:
         .values(revoked_at=utcnow())
     )
     await db.commit()
+    for cache in list(_CACHES):  # this process stops accepting it now; the others within TTL
+        cache.clear()
     return int(result.rowcount)  # type: ignore[attr-defined]

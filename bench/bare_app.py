@@ -1,26 +1,86 @@
-"""A bare FastAPI app: the ceiling the load test compares Heyan's polling reads with.
+"""A bare FastAPI app: the ceiling the benchmarks compare Heyan's polling reads with.
 
     .venv/bin/python bench/bare_app.py --port 8001 --workers 1
 
 It answers ``GET /ping`` with a small JSON body, and is served by uvicorn with exactly the
 options of ``python -m app serve`` (app/__main__.py ``uvicorn_options``), so the ratio
 Heyan / bare measures what Heyan's own work costs (auth, database read, ETag), not uvicorn.
+
+With ``BARE_DATABASE_URL`` (and optionally ``BARE_DATABASE_SCHEMA``, ``BARE_POOL_SIZE``) set
+it also answers ``GET /v1/orders/{id}`` the way the design says a poll can be answered at
+best (bench/poll.py): the API key's SHA-256 and the order row by primary key in one indexed
+asyncpg read on a pooled connection, the ETag computed from the row, 304 when If-None-Match
+matches, else the row as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 
-app = FastAPI()
+_POLL = (
+    "SELECT o.id, o.version, o.last_event_id, o.updated_at FROM api_keys k "
+    "JOIN orders o ON o.provider_id = k.provider_id "
+    "WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND o.id = $2"
+)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    url = os.environ.get("BARE_DATABASE_URL", "")
+    if not url:
+        yield
+        return
+    import asyncpg
+
+    size = int(os.environ.get("BARE_POOL_SIZE", "20"))
+    schema = os.environ.get("BARE_DATABASE_SCHEMA", "")
+    app.state.pool = await asyncpg.create_pool(
+        url.replace("postgresql+asyncpg", "postgresql"),
+        min_size=size,
+        max_size=size,
+        server_settings={"search_path": schema} if schema else None,
+    )
+    try:
+        yield
+    finally:
+        await app.state.pool.close()
+
+
+app = FastAPI(lifespan=lifespan)
 
 
 @app.get("/ping")
 async def ping() -> dict[str, str]:
     """Answer at once."""
     return {"status": "ok"}
+
+
+@app.get("/v1/orders/{order_id}")
+async def poll(order_id: str, request: Request) -> Any:
+    """One indexed read (key hash + order by id), the ETag compared: 304 or the row."""
+    auth = request.headers.get("authorization", "")
+    key_hash = hashlib.sha256(auth.removeprefix("Bearer ").encode()).hexdigest()
+    async with request.app.state.pool.acquire() as conn:
+        row = await conn.fetchrow(_POLL, key_hash, order_id)
+    if row is None:
+        return Response(status_code=404)
+    raw = f"1:{row['id']}:{row['version']}:{row['last_event_id']}:{row['updated_at']}"
+    etag = '"' + hashlib.sha256(raw.encode()).hexdigest()[:40] + '"'
+    if request.headers.get("if-none-match", "") == etag:
+        return Response(status_code=304, headers={"ETag": etag})
+    return Response(
+        content=f'{{"id":"{row["id"]}","version":{row["version"]}}}',
+        media_type="application/json",
+        headers={"ETag": etag},
+    )
 
 
 def main() -> None:
