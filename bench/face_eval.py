@@ -12,7 +12,7 @@ attackers. The two splits differ in everything that can differ with one real cli
   second half (his blink at frame 92) — testkit.genuine.TUNE_FRAMES / TEST_FRAMES;
 - render parameters: testkit.faces.draw_params(seed, split) draws turn/look-up/mouth sizes,
   speed, hand-held camera drift, noise and wall brightness from different ranges;
-- seeds: challenges and renders use seeds 1000+ (tune) and 2000+ (test);
+- seeds: challenges and renders use seeds 1000+ (tune) and 3000+ (test);
 - attack sources: printed photos and face-swap sources are different people per split;
   screen parameters (pixel pitch) differ.
 
@@ -42,16 +42,18 @@ from app.liveness import FaceAnalyzer, Frame, decode_video  # noqa: E402
 from app.liveness import challenge as chal  # noqa: E402
 from app.liveness import evaluation as ev  # noqa: E402
 from testkit import genuine  # noqa: E402
+from testkit import replay_attacks as ra  # noqa: E402
 from testkit.faces import draw_params, print_attack, screen_replay, swap_face  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "face"
-SEED = {"tune": 1000, "test": 2000}
+# The test seeds moved from 2000+ to 3000+ after the first test-split run (BPCER 56 %) led
+# to three detector changes (turns from the rest pose, the full-rate blink scan, the pitch
+# rest pose): the figures reported are on captures no change was made after.
+SEED = {"tune": 1000, "test": 3000}
 FRAMES = {"tune": genuine.TUNE_FRAMES, "test": genuine.TEST_FRAMES}
 # Screen pixel pitch (screen pixels per camera pixel) of the moiré replays.
 SCREEN_PITCH = {"tune": (1.25, 1.45), "test": (1.5, 1.75)}
 NOT_EVALUATED: list[str] = [
-    "high-DPI screen replay with bezel",
-    "full-frame high-DPI replay",
     "same capture uploaded twice",
     "re-encoded re-upload",
     "silent replay with dubbed audio",
@@ -149,6 +151,39 @@ def build(fa: FaceAnalyzer, split: str, n_genuine: int) -> list[ev.Case]:
                 expect_code="SPOOF_SUSPECTED",
             )
         )
+    # The genuine capture of this very challenge replayed on a high-DPI phone screen (no moiré:
+    # sub-pixels finer than the camera's), with its bezel in view, or filling the whole view.
+    # Render ranges per split as in bench/screen_eval.py (its tuning split set the thresholds).
+    sys.path.insert(0, str(ROOT / "bench"))
+    from screen_eval import RANGES
+
+    r = RANGES[split]
+    for k, (frames, actions) in enumerate(gen):
+        rng = np.random.default_rng(base + 700 + k)
+
+        def u(lo_hi: Any, rng: np.random.Generator = rng) -> float:
+            return float(rng.uniform(*lo_hi))
+
+        for cls, fn in (("high-DPI replay, bezel", ra.bezel_replay),
+                        ("high-DPI replay, full frame", ra.fullframe_replay)):  # fmt: skip
+            style = ra.ScreenStyle(
+                white_kelvin=u(r["white"]), black_lift=u(r["lift"]), peak=u(r["peak"]),
+                gamma=u(r["gamma"]), screen_frac=u(r["frac"]), wobble_deg=u(r["wobble"]),
+                camera_shake_deg=u(r["cam_shake"]),
+                banding=u(r["band_amp"]) if k % 2 == 0 else 0.0,
+                band_period=u(r["band_period"]), crf=int(u(r["crf"])),
+                offset=(u((-0.05, 0.05)), u((-0.04, 0.04))), room=str(r["room"]),
+            )  # fmt: skip
+            imgs = fn([f.image for f in frames], style, seed=base + 700 + k)
+            cases.append(
+                ev.Case(
+                    cls,
+                    f"{split}-{k}",
+                    [Frame(f.t, x) for f, x in zip(frames, imgs, strict=True)],
+                    actions,
+                    expect_code="SPOOF_SUSPECTED",
+                )
+            )
     # Face swap: another real face pasted on the genuine capture from 40 % of it on.
     donors = photos(fa, split)[2:]
     for k, (frames, actions) in enumerate(gen[: max(2, len(gen) // 2)]):
