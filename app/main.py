@@ -63,6 +63,11 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
 
         providers = select_providers(settings.onnx_providers)
         document = DocumentAnalyzer(ocr=OcrEngine(providers=providers))
+        reader = None
+        if settings.liveness_digits:
+            from app.liveness.speech import DigitReader
+
+            reader = DigitReader.from_dir(settings.resolved_model_dir / "speech")
         face = FaceAnalyzer(
             settings.resolved_model_dir / "face",
             LivenessConfig(
@@ -72,6 +77,7 @@ def build_pipeline(settings: Settings) -> CapturePipeline:
                 nod_threshold_deg=settings.liveness_nod_degrees,
                 mouth_open_threshold=settings.liveness_mouth_open,
             ),
+            digit_reader=reader,
         )
     return CapturePipeline(limits, document=document, face=face, workers=settings.inference_workers)
 

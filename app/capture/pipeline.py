@@ -92,7 +92,14 @@ class FaceAnalyzerLike(Protocol):
     def load(self) -> None: ...
     def models(self) -> list[ModelRef]: ...
     def analyze(
-        self, frames: list[Any], actions: list[str], portrait_bgr: Any, *, mirrored: bool = False
+        self,
+        frames: list[Any],
+        actions: list[str],
+        portrait_bgr: Any,
+        *,
+        mirrored: bool = False,
+        audio: Any = None,
+        digits: str | None = None,
     ) -> Any: ...
 
 
@@ -228,6 +235,7 @@ class CapturePipeline:
         actions: list[str],
         portrait: bytes | None,
         mirrored: bool = False,
+        digits: str | None = None,
     ) -> CaptureOutcome:
         if video is not None:
             ctype = require_video(video)
@@ -264,7 +272,13 @@ class CapturePipeline:
         if self.face_analyzer is None:
             return outcome
         verdict = await self.run(
-            self._timed("face", self._analyze_face), video, frames, actions, portrait, mirrored
+            self._timed("face", self._analyze_face),
+            video,
+            frames,
+            actions,
+            portrait,
+            mirrored,
+            digits,
         )
         outcome.checks += verdict.checks
         outcome.match_score = verdict.match_score
@@ -281,6 +295,7 @@ class CapturePipeline:
         actions: list[str],
         portrait: bytes | None,
         mirrored: bool = False,
+        digits: str | None = None,
     ) -> Any:
         from app.liveness import Frame, VideoError, decode_video
 
@@ -303,7 +318,17 @@ class CapturePipeline:
                 frames = [frames[i] for i in sorted({round(x) for x in keep})]
             decoded = [Frame(t=t, image=decode_frame(f, cfg.decode_max_side)) for t, f in frames]
         portrait_bgr = decode_stored(portrait) if portrait is not None else None
-        return self.face_analyzer.analyze(decoded, actions, portrait_bgr, mirrored=mirrored)
+        audio = None
+        if digits and video is not None:  # the frames path carries no sound: AUDIO_MISSING
+            from app.liveness.audio import decode_audio
+
+            try:
+                audio = decode_audio(video, max_seconds=self.limits.max_video_seconds)
+            except VideoError as exc:
+                raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
+        return self.face_analyzer.analyze(
+            decoded, actions, portrait_bgr, mirrored=mirrored, audio=audio, digits=digits
+        )
 
 
 def document_kind(expect: DocumentExpectation) -> str:

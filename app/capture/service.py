@@ -24,6 +24,7 @@ from app.capture.upload import Form
 from app.checks import Check, check
 from app.context import AppContext
 from app.errors import AppError, Conflict, Forbidden, NotFound
+from app.liveness.challenge import ChallengeSpec
 from app.metrics import CAPTURES, CHECK_FAILURES
 from app.mini.service import STEP_TITLES
 from app.models import CaptureSession, Challenge, CheckRow, Material, new_id, utcnow
@@ -221,7 +222,7 @@ async def check_face_attempts(db: AsyncSession, session: CaptureSession) -> None
 
 async def _consume_challenge(
     db: AsyncSession, session: CaptureSession, cid: str | None
-) -> list[str]:
+) -> Challenge:
     if not cid:
         raise ChallengeRequired()
     now = utcnow()
@@ -236,7 +237,7 @@ async def _consume_challenge(
     if not result.rowcount:  # type: ignore[attr-defined]
         raise ChallengeExpired()
     await db.commit()
-    return list(row.actions)
+    return row
 
 
 def _frames(form: Form) -> list[tuple[float, bytes]] | None:
@@ -286,7 +287,9 @@ async def run_checks(
         if video_part is None and frames is None:
             raise FileMissing(zh="请上传人脸视频", en="Upload `video` or `frames`")
         await check_face_attempts(db, session)
-        actions = await _consume_challenge(db, session, form.fields.get("challenge_id"))
+        ch = await _consume_challenge(db, session, form.fields.get("challenge_id"))
+        actions = list(ch.actions)
+        digits = ChallengeSpec.from_json(ch.spec, actions).digits
         person = bundle.principals[step.person_id or ""]
         portrait_step = state.portrait_step(
             state.PersonShape(person.id, person.doc_type, person.doc_number)
@@ -301,6 +304,7 @@ async def run_checks(
             video=bytes(video_part.data) if video_part else None,
             frames=frames,
             actions=actions,
+            digits=digits,
             portrait=portrait,
             mirrored=form.fields.get("mirrored", "").strip().lower() in ("1", "true", "yes"),
         )

@@ -15,6 +15,7 @@ from app.checks import Check, ModelRef, check
 from app.liveness import actions as act
 from app.liveness import challenge as chal
 from app.liveness.antispoof import flow_parallax, moire_score
+from app.liveness.audio import AudioTrack
 from app.liveness.detect import Detection, FaceDetector
 from app.liveness.inference import DEFAULT_PROVIDERS, DEFAULT_THREADS, InferenceModel
 from app.liveness.landmarks import (
@@ -36,6 +37,7 @@ from app.liveness.landmarks import (
 from app.liveness.match import FaceEmbedder, align_112, cosine, five_from_mesh
 from app.liveness.models import ANTISPOOF, DETECTOR, EMBEDDING, IRIS, MESH, list_models
 from app.liveness.screen import ScreenConfig, screen_signals
+from app.liveness.speech import DigitReader, check_read_digits
 from app.liveness.video import Frame
 
 NO_FACE = "NO_FACE"
@@ -202,9 +204,16 @@ class _Obs:
 
 
 class FaceAnalyzer:
-    def __init__(self, model_dir: Path, config: LivenessConfig | None = None) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        config: LivenessConfig | None = None,
+        digit_reader: DigitReader | None = None,
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.config = config or LivenessConfig()
+        # Read-aloud digits (LIVENESS_DIGITS): Whisper base, loaded with the face models.
+        self.digit_reader = digit_reader
         self._lock = threading.Lock()
         self._models: dict[str, InferenceModel] = {}
 
@@ -237,6 +246,8 @@ class FaceAnalyzer:
                 models[ANTISPOOF] = PassiveAntiSpoof(infos[ANTISPOOF], **kw)
             for m in models.values():
                 m.load()
+            if self.digit_reader is not None:
+                self.digit_reader.load()
             self._models = models
 
     def _m(self, role: str) -> Any:
@@ -450,11 +461,15 @@ class FaceAnalyzer:
         portrait_bgr: np.ndarray | None,
         *,
         mirrored: bool = False,
+        audio: AudioTrack | None = None,
+        digits: str | None = None,
     ) -> FaceVerdict:
         """Every check of one capture against the challenged ``actions`` (in that order).
 
         ``mirrored``: the frames are the mirrored front-camera preview, so a turn to the
         person's left moves the nose to image left (:func:`challenge.turn_sign`).
+        ``audio``/``digits``: the capture's sound and the digits a ``read_digits`` step asked
+        (AUDIO_MISSING, DIGITS_NOT_READ, DIGITS_WRONG, LIP_SYNC_MISMATCH).
         """
         cfg = self.config
         t_start = time.perf_counter()
@@ -605,6 +620,12 @@ class FaceAnalyzer:
                 actions, t, yaw, pitch, mouth - mouth_closed, openness, baseline, mirrored, stats
             )
         )
+        if act.READ_DIGITS in actions:
+            if self.digit_reader is None or not digits:
+                raise ValueError("read_digits asked without a digit reader or digits")
+            checks.extend(
+                check_read_digits(self.digit_reader, audio, digits, times=t, mouth_open=mouth)
+            )
 
         # Same face throughout.
         emb_ref = self._m(EMBEDDING).predict([crop])[0]
