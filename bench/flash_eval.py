@@ -28,6 +28,7 @@ import random
 import sys
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -125,13 +126,17 @@ def sample(
     return seq, decoded, flash.strength
 
 
-def measure(split: Split, analyzer: FaceAnalyzer, per_class: int) -> dict[str, list[FlashResult]]:
+def measure(
+    split: Split, analyzer: FaceAnalyzer, per_class: int, strengths: list[float]
+) -> dict[str, list[FlashResult]]:
     src = tf.source_clip(analyzer, split.actions)
     out: dict[str, list[FlashResult]] = {}
     for kind in CLASSES:
         res = []
         for i in range(per_class):
-            seq, decoded = sample(kind, split, i, src)
+            seq, decoded, strength = sample(kind, split, i, src)
+            if kind == "genuine":
+                strengths.append(strength)
             # Meshes of the clean source (a few % of chroma does not move landmarks).
             res.append(flash_response(decoded, src[1], src[2], seq, OPEN))
         out[kind] = res
@@ -146,7 +151,7 @@ def outcome(r: FlashResult, cfg: FlashConfig) -> str:
     return next(c.code for c in flash_checks(d, cfg) if not c.passed)
 
 
-GRID = {
+GRID: dict[str, list[Any]] = {
     "min_amplitude": [0.025, 0.03, 0.035, 0.04],
     "min_snr": [0.0, 1.5, 2.0],
     "min_z": [2.5, 3.0, 3.5, 4.0],
