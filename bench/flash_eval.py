@@ -63,6 +63,7 @@ OPEN = FlashConfig(
     min_cosine=-2.0,
     min_step_share=-1e9,
     min_explained=-1e9,
+    min_alternative_margin=-1e9,
 )
 
 
@@ -159,7 +160,8 @@ GRID: dict[str, list[Any]] = {
     "min_cosine": [0.6, 0.7, 0.8],
     "max_bad_boundaries": [0, 1],
     "max_tint_ratio": [0.3],
-    "min_step_share": [0.0, 0.2],
+    "min_alternative_margin": [-1e9, 0.0, 0.05],
+    "min_step_share": [0.0],
 }
 
 
