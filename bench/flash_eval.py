@@ -16,6 +16,13 @@ Each sample is measured once (the measurements do not depend on thresholds); thr
 chosen on the tuning split only (a small grid: the most lenient setting that refuses every
 tuning attack with a margin, then the most genuine accepted), then applied unchanged to the
 test split. Real reflections on real phones need field tuning: these are rendered ones.
+
+Run of 2026-12-01 (--per-class 14), test split with the tuning split's thresholds: genuine
+13/14 accepted (the refused one FLASH_NOT_SEEN); no flash 14/14 refused, other sequence
+14/14, whole-frame tint (blend) 14/14, whole-frame tint (gain) 14/14, wrong order 14/14.
+Most other-sequence and wrong-order captures are refused as FLASH_NOT_SEEN rather than
+FLASH_SEQUENCE_WRONG: their changes fall at other times, or the drift-weighted fit sees
+little of the asked pattern.
 """
 
 from __future__ import annotations

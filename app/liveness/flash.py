@@ -6,15 +6,20 @@ face a few tens of centimetres from the screen picks up the screen's light, so t
 its skin follows the sequence in time. A pre-recorded or injected video made without the
 sequence cannot (peers: Alibaba 炫彩, AWS Rekognition light challenge, Baidu 炫瞳).
 
-The scorer measures, per frame, the mean colour of the cheeks and forehead (inside the
-MediaPipe mesh) and of the surround beside and above the head. Both are taken to linear
-light and logged; their difference cancels what the camera does to the whole frame (auto
-white balance, exposure) and keeps what the screen does to the near face only: the far wall
-gets almost none of the screen's light. Per step, the response is the mean of that
-difference over the step (minus its edges) against the no-flash baseline before the first
-and after the last step, and its direction in the chroma plane must be the step's colour.
-The client's clock may run up to ``max_offset_s`` before or after the recording: the offset
-that explains the measurement best is searched.
+The scorer measures, per frame, the mean colour of three skin patches inside the MediaPipe
+mesh (forehead, both cheeks; kept apart, and dropped where a turned head shows only a sliver)
+and of the surround beside and above the head. Both are taken to linear light and logged;
+their difference cancels what the camera does to the whole frame (auto white balance,
+exposure) and keeps what the screen does to the near face only: the far wall gets almost
+none of the screen's light. At each boundary of the sequence (white -> first colour -> ... ->
+white) the change of that difference over short windows on both sides must point in the
+expected chroma direction. One strength is fitted to all changes, weighting each chroma
+direction by the capture's own drift (skin chroma wanders mostly along one axis as the head
+turns), and the client clock's offset (up to ``max_offset_s``) is searched. A whole-frame
+tint (an injected video coloured in the asked colours) moves the surround with the face and
+is refused by ``max_tint_ratio``; every other colour sequence with the same timings is also
+fitted, so ``detail["alternative_margin"]`` says whether the asked colours are the best
+explanation.
 
 Pure: numpy arrays and dataclasses in, a :class:`FlashResult` out. The thresholds were tuned
 on labelled-synthetic reflections (``bench/flash_eval.py``); real reflections on real phones
