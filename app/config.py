@@ -105,6 +105,10 @@ class Settings(BaseSettings):
     liveness_actions: str = "blink,turn_left,turn_right,nod,open_mouth"
     liveness_challenge_length: int = Field(default=5, ge=1, le=8)
     liveness_digits: int = Field(default=0, ge=0, le=6)
+    # Colour flash: the challenge carries a sequence of screen colours the client shows
+    # full-screen while recording; the face's reflection must follow it. Off by default:
+    # evaluated only on rendered reflections (README), needs field tuning.
+    liveness_flash: bool = False
     # Per-action thresholds: a turn and a look-up in degrees, an open mouth as the inner-lip
     # gap over the inter-ocular distance above the person's own closed mouth.
     liveness_turn_degrees: float = Field(default=15.0, ge=5, le=45)

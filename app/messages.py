@@ -8,6 +8,52 @@ plug-ins and refuses a code registered twice with different text.
 
 from __future__ import annotations
 
+# app/liveness/audio.py
+AUDIO_MESSAGES: dict[str, tuple[str, str]] = {
+    "AUDIO_UNDECODABLE": (
+        "视频的声音无法读取,请使用手机相机重新录制并开启麦克风",
+        "The sound of the video cannot be read; record again with the phone camera and "
+        "the microphone on",
+    ),
+}
+
+# app/liveness/flash.py
+FLASH_MESSAGES: dict[str, tuple[str, str]] = {
+    "FLASH_NOT_SEEN": (
+        "未检测到屏幕闪光的反射,请调高屏幕亮度、面部靠近手机后重新拍摄",
+        "The screen's colour flashes were not seen on your face; turn the screen "
+        "brightness up, hold the phone closer to your face and record again",
+    ),
+    "FLASH_SEQUENCE_WRONG": (
+        "屏幕闪光的颜色或顺序与要求不符,请保持面部正对屏幕、不要遮挡后重新拍摄",
+        "The colours reflected on your face do not match the flashes shown; keep your "
+        "face towards the screen, unobstructed, and record again",
+    ),
+}
+
+# app/liveness/speech.py
+SPEECH_MESSAGES: dict[str, tuple[str, str]] = {
+    "AUDIO_MISSING": (
+        "未检测到声音,请开启麦克风并大声读出屏幕上的数字",
+        "No sound was recorded; turn the microphone on and read the digits on the screen aloud",
+    ),
+    "DIGITS_NOT_READ": (
+        "未听清数字,请在安静的地方对着手机逐个大声读出屏幕上的数字",
+        "The digits were not heard; in a quiet place, read the digits on the screen aloud "
+        "one by one",
+    ),
+    "DIGITS_WRONG": (
+        "读出的数字与屏幕上的不一致,请按屏幕显示逐个读出数字后重新录制",
+        "The digits read do not match the ones shown; read them one by one as shown and "
+        "record again",
+    ),
+    "LIP_SYNC_MISMATCH": (
+        "声音与口型不一致,请本人对着镜头读出数字,不要播放录音",
+        "The voice does not match the lip movements; read the digits yourself facing the "
+        "camera, do not play a recording",
+    ),
+}
+
 # Face step (app.liveness.analyzer)
 FACE_MESSAGES: dict[str, tuple[str, str]] = {
     "NO_FACE": (
@@ -201,6 +247,9 @@ DOCUMENT_MESSAGES: dict[str, tuple[str, str]] = {
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {
+    **AUDIO_MESSAGES,
+    **FLASH_MESSAGES,
+    **SPEECH_MESSAGES,
     **FACE_MESSAGES,
     **VIDEO_MESSAGES,
     **INTAKE_MESSAGES,

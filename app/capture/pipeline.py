@@ -100,6 +100,7 @@ class FaceAnalyzerLike(Protocol):
         mirrored: bool = False,
         audio: Any = None,
         digits: str | None = None,
+        flash: Any = None,
     ) -> Any: ...
 
 
@@ -236,6 +237,7 @@ class CapturePipeline:
         portrait: bytes | None,
         mirrored: bool = False,
         digits: str | None = None,
+        flash: list[dict[str, Any]] | None = None,
     ) -> CaptureOutcome:
         if video is not None:
             ctype = require_video(video)
@@ -279,6 +281,7 @@ class CapturePipeline:
             portrait,
             mirrored,
             digits,
+            flash,
         )
         outcome.checks += verdict.checks
         outcome.match_score = verdict.match_score
@@ -296,6 +299,7 @@ class CapturePipeline:
         portrait: bytes | None,
         mirrored: bool = False,
         digits: str | None = None,
+        flash: list[dict[str, Any]] | None = None,
     ) -> Any:
         from app.liveness import Frame, VideoError, decode_video
 
@@ -327,7 +331,13 @@ class CapturePipeline:
             except VideoError as exc:
                 raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
         return self.face_analyzer.analyze(
-            decoded, actions, portrait_bgr, mirrored=mirrored, audio=audio, digits=digits
+            decoded,
+            actions,
+            portrait_bgr,
+            mirrored=mirrored,
+            audio=audio,
+            digits=digits,
+            flash=flash or None,
         )
 
 

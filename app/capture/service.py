@@ -289,7 +289,8 @@ async def run_checks(
         await check_face_attempts(db, session)
         ch = await _consume_challenge(db, session, form.fields.get("challenge_id"))
         actions = list(ch.actions)
-        digits = ChallengeSpec.from_json(ch.spec, actions).digits
+        spec = ChallengeSpec.from_json(ch.spec, actions)
+        digits = spec.digits
         person = bundle.principals[step.person_id or ""]
         portrait_step = state.portrait_step(
             state.PersonShape(person.id, person.doc_type, person.doc_number)
@@ -305,6 +306,7 @@ async def run_checks(
             frames=frames,
             actions=actions,
             digits=digits,
+            flash=spec.flash,
             portrait=portrait,
             mirrored=form.fields.get("mirrored", "").strip().lower() in ("1", "true", "yes"),
         )

@@ -17,6 +17,7 @@ from app.liveness import challenge as chal
 from app.liveness.antispoof import flow_parallax, moire_score
 from app.liveness.audio import AudioTrack
 from app.liveness.detect import Detection, FaceDetector
+from app.liveness.flash import flash_checks, flash_from_json, flash_response, interpolate_meshes
 from app.liveness.inference import DEFAULT_PROVIDERS, DEFAULT_THREADS, InferenceModel
 from app.liveness.landmarks import (
     EYE_A,
@@ -463,13 +464,15 @@ class FaceAnalyzer:
         mirrored: bool = False,
         audio: AudioTrack | None = None,
         digits: str | None = None,
+        flash: list[dict[str, Any]] | None = None,
     ) -> FaceVerdict:
         """Every check of one capture against the challenged ``actions`` (in that order).
 
         ``mirrored``: the frames are the mirrored front-camera preview, so a turn to the
         person's left moves the nose to image left (:func:`challenge.turn_sign`).
         ``audio``/``digits``: the capture's sound and the digits a ``read_digits`` step asked
-        (AUDIO_MISSING, DIGITS_NOT_READ, DIGITS_WRONG, LIP_SYNC_MISMATCH).
+        (AUDIO_MISSING, DIGITS_NOT_READ, DIGITS_WRONG, LIP_SYNC_MISMATCH). ``flash``: the
+        colour flashes the challenge showed (FLASH_NOT_SEEN, FLASH_SEQUENCE_WRONG).
         """
         cfg = self.config
         t_start = time.perf_counter()
@@ -620,6 +623,15 @@ class FaceAnalyzer:
                 actions, t, yaw, pitch, mouth - mouth_closed, openness, baseline, mirrored, stats
             )
         )
+        if flash:
+            # The reflection is read on every decoded frame (steps are 0.3-0.6 s); the mesh
+            # of the analysed frames is interpolated in between.
+            times_all = np.array([f.t for f in frames])
+            meshes_all = interpolate_meshes(times_all, t, [o.mesh for o in obs])
+            result = flash_response(
+                [f.image for f in frames], meshes_all, times_all, flash_from_json(flash)
+            )
+            checks.extend(flash_checks(result))
         if act.READ_DIGITS in actions:
             if self.digit_reader is None or not digits:
                 raise ValueError("read_digits asked without a digit reader or digits")

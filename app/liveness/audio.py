@@ -15,7 +15,6 @@ from typing import Any
 import av
 import numpy as np
 
-from app.checks import register_messages
 from app.liveness.video import VIDEO_UNDECODABLE, VideoError, _error
 
 RATE = 16_000  # Whisper's rate; plenty for the 300–3400 Hz speech band
@@ -23,16 +22,6 @@ SPEECH_BAND = (300.0, 3400.0)
 AUDIO_UNDECODABLE = "AUDIO_UNDECODABLE"
 MAX_GAP_SAMPLES = RATE // 50  # a hole of more than 20 ms in the timestamps is filled with zeros
 MAX_BAD_PACKETS = 200  # ~4 s of AAC: past that the stream is noise, not a few bad packets
-
-register_messages(
-    {
-        AUDIO_UNDECODABLE: (
-            "视频的声音无法读取,请使用手机相机重新录制并开启麦克风",
-            "The sound of the video cannot be read; record again with the phone camera and "
-            "the microphone on",
-        ),
-    }
-)
 
 log = logging.getLogger(__name__)
 

@@ -38,25 +38,10 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.checks import Check, check, register_messages
+from app.checks import Check, check
 
 FLASH_NOT_SEEN = "FLASH_NOT_SEEN"
 FLASH_SEQUENCE_WRONG = "FLASH_SEQUENCE_WRONG"
-
-register_messages(
-    {
-        FLASH_NOT_SEEN: (
-            "未检测到屏幕闪光的反射,请调高屏幕亮度、面部靠近手机后重新拍摄",
-            "The screen's colour flashes were not seen on your face; turn the screen "
-            "brightness up, hold the phone closer to your face and record again",
-        ),
-        FLASH_SEQUENCE_WRONG: (
-            "屏幕闪光的颜色或顺序与要求不符,请保持面部正对屏幕、不要遮挡后重新拍摄",
-            "The colours reflected on your face do not match the flashes shown; keep your "
-            "face towards the screen, unobstructed, and record again",
-        ),
-    }
-)
 
 # Full-saturation screen colours, RGB order (what the client paints): the six corners of
 # the RGB cube other than black and white, 60° apart around the chroma plane.

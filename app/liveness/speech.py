@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from app import modeltime
-from app.checks import Check, ModelRef, check, register_messages
+from app.checks import Check, ModelRef, check
 from app.liveness.audio import RATE, AudioTrack, speech_level_db
 from app.liveness.inference import ModelInfo
 from app.liveness.lipsync import LipSync, lip_sync_score
@@ -31,30 +31,6 @@ AUDIO_MISSING = "AUDIO_MISSING"
 DIGITS_NOT_READ = "DIGITS_NOT_READ"
 DIGITS_WRONG = "DIGITS_WRONG"
 LIP_SYNC_MISMATCH = "LIP_SYNC_MISMATCH"
-
-register_messages(
-    {
-        AUDIO_MISSING: (
-            "未检测到声音,请开启麦克风并大声读出屏幕上的数字",
-            "No sound was recorded; turn the microphone on and read the digits on the screen aloud",
-        ),
-        DIGITS_NOT_READ: (
-            "未听清数字,请在安静的地方对着手机逐个大声读出屏幕上的数字",
-            "The digits were not heard; in a quiet place, read the digits on the screen aloud "
-            "one by one",
-        ),
-        DIGITS_WRONG: (
-            "读出的数字与屏幕上的不一致,请按屏幕显示逐个读出数字后重新录制",
-            "The digits read do not match the ones shown; read them one by one as shown and "
-            "record again",
-        ),
-        LIP_SYNC_MISMATCH: (
-            "声音与口型不一致,请本人对着镜头读出数字,不要播放录音",
-            "The voice does not match the lip movements; read the digits yourself facing the "
-            "camera, do not play a recording",
-        ),
-    }
-)
 
 # What a digit may be written as: ASCII digits and the Chinese numerals (幺 is "one" when
 # reading out numbers, 两 "two" before a measure, 〇 the numeral zero).

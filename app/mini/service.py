@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -250,6 +251,12 @@ async def new_challenge(
         ctx.settings.liveness_challenge_length,
         digits=ctx.settings.liveness_digits,
     )
+    if ctx.settings.liveness_flash:
+        import secrets
+
+        from app.liveness.flash import flash_to_json, make_flash_sequence
+
+        spec = replace(spec, flash=flash_to_json(make_flash_sequence(secrets.SystemRandom())))
     now = utcnow()
     row = Challenge(
         id=new_id(),
