@@ -114,6 +114,29 @@ def main() -> None:
         f"\nratio analyze/bare = {med(ana) / med(bare):.2f}; whole/bare = "
         f"{med(whole) / med(bare):.2f}"
     )
+    # Read-aloud digits: the speech check of a 3 s clip (decode its audio, Whisper, lip sync
+    # against the mouth track), next to the bare model call on the same audio.
+    from app.liveness.audio import decode_audio
+    from app.liveness.speech import DigitReader, check_read_digits
+
+    reader = DigitReader.from_dir(args.model_dir.parent / "speech")
+    reader.load()
+    clip = (ROOT / "tests" / "data" / "speech" / "digits_5721.mp4").read_bytes()
+    times = np.linspace(0, 3, 24)
+    mouth = np.zeros(24)
+    speech, bare_speech = [], []
+    for _ in range(max(3, args.runs // 2)):
+        t0 = time.perf_counter()
+        track = decode_audio(clip, max_seconds=15)
+        check_read_digits(reader, track, "5721", times=times, mouth_open=mouth)
+        t1 = time.perf_counter()
+        assert track is not None
+        reader.predict(track)
+        bare_speech.append(time.perf_counter() - t1)
+        speech.append(t1 - t0)
+    print(f"| read-digits check (3 s of audio) | {1000 * med(speech):.0f} |")
+    print(f"| bare Whisper call on it | {1000 * med(bare_speech):.0f} |")
+    print(f"| whole face check with read-digits (sum) | {1000 * (med(whole) + med(speech)):.0f} |")
 
 
 if __name__ == "__main__":
