@@ -1,0 +1,106 @@
+"""The replay fingerprint on real footage: re-uploads match, other honest captures do not.
+
+Inputs are built from the real carphone clip and the labelled-synthetic genuine capture
+(testkit/replays.py says what each variant stands for and the limits of one source clip).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+
+from app.liveness import FaceAnalyzer, decode_video
+from app.liveness import fingerprint as fp
+from testkit import genuine
+from testkit import replays as R
+
+
+def _fp(video: bytes) -> fp.Fingerprint:
+    # As the pipeline decodes an upload.
+    return fp.fingerprint(decode_video(video, max_frames=150, max_side=640))
+
+
+@cache
+def _carphone() -> bytes:
+    return R.encode(R.carphone())
+
+
+@pytest.mark.parametrize("variant", sorted(R.REPLAYS))
+def test_a_reupload_of_the_real_clip_matches(variant: str) -> None:
+    original = _fp(_carphone())
+    copy = _fp(R.REPLAYS[variant](_carphone()))
+    assert fp.match(copy, original) >= fp.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "variant", ["same", "reencoded_crf32", "cropped_10", "retimed_24fps", "trimmed", "speed_1.1"]
+)
+def test_a_reupload_of_a_genuine_capture_matches(analyzer: FaceAnalyzer, variant: str) -> None:
+    video = genuine.genuine_video(analyzer, ("blink", "shake_head"))
+    assert fp.match(_fp(R.REPLAYS[variant](video)), _fp(video)) >= fp.THRESHOLD
+
+
+def test_the_same_capture_sent_as_frames_matches_the_video(analyzer: FaceAnalyzer) -> None:
+    video = genuine.genuine_video(analyzer, ("blink", "shake_head"))
+    frames = decode_video(video, max_frames=150)[::2]  # a frame listener at 15 fps
+    assert fp.match(fp.fingerprint(frames), _fp(video)) >= fp.THRESHOLD
+
+
+@pytest.mark.parametrize(
+    "other",
+    ["segments_adjacent", "segments_apart", "mirrored", "shifted", "reversed"],
+)
+def test_another_capture_of_the_same_man_in_the_same_car_does_not_match(other: str) -> None:
+    images = R.carphone()
+    pairs = {
+        "segments_adjacent": (images[:60], images[60:]),
+        "segments_apart": (images[:50], images[70:]),
+        "mirrored": (images, R.mirrored(images)),
+        "shifted": (images, R.shifted(images)),
+        "reversed": (images, R.reversed_clip(images)),
+    }
+    a, b = pairs[other]
+    assert fp.match(_fp(R.encode(a)), _fp(R.encode(b))) < fp.THRESHOLD
+
+
+def test_overlapping_segments_are_one_recording_trimmed() -> None:
+    """Two cuts sharing most of their frames are the same recording: a replay."""
+    images = R.carphone()
+    assert fp.match(_fp(R.encode(images[:100])), _fp(R.encode(images[15:]))) >= fp.THRESHOLD
+
+
+def test_a_still_or_blank_capture_never_matches() -> None:
+    """Flat frames carry no motion: nothing says two of them are one recording."""
+    grey = [np.full((120, 160, 3), 128, np.uint8)] * 60
+    a = _fp(R.encode(grey))
+    assert fp.match(a, a) == 0.0
+
+
+def test_the_stored_form_round_trips_and_holds_no_picture() -> None:
+    f = _fp(_carphone())
+    data = f.to_bytes()
+    # 64-bit hashes and 16 motion numbers a sample: far less than one thumbnail a frame.
+    assert len(data) < 60 * len(f.hashes)
+    back = fp.Fingerprint.from_bytes(data)
+    assert np.array_equal(back.hashes, f.hashes)
+    assert fp.match(back, f) == pytest.approx(1.0, abs=1e-3)
+
+
+def test_audio_bits_match_a_noisy_copy_and_not_another_track() -> None:
+    rng = np.random.default_rng(7)
+    rate = 16000
+    # A labelled-synthetic "voice": noise shaped by a slowly moving resonance.
+    t = np.arange(rate * 4) / rate
+    track = rng.normal(size=t.size) * (1 + np.sin(2 * np.pi * 1.3 * t)) + np.sin(
+        2 * np.pi * (300 + 200 * np.sin(2 * np.pi * 0.7 * t)) * t
+    )
+    other = rng.normal(size=t.size) * (1 + np.sin(2 * np.pi * 0.4 * t))
+    a = fp.audio_fingerprint(track, rate)
+    noisy = fp.audio_fingerprint(track + 0.1 * rng.normal(size=t.size), rate)
+    b = fp.audio_fingerprint(other, rate)
+    assert a is not None and noisy is not None and b is not None
+    assert fp._audio_agreement(noisy, a, 1.0, 0.0) > 0.8
+    assert fp._audio_agreement(b, a, 1.0, 0.0) < 0.65
+    assert fp.audio_fingerprint(np.zeros(rate), rate) is None  # silence: no signal
