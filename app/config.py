@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=0)  # 0 turns the task off
+    # Replay memory of the face step (app.liveness.fingerprint): every face capture's
+    # fingerprint is kept this many days (past the purge of the materials) and compared with
+    # the provider's later captures; at most the newest FACE_REPLAY_MAX_COMPARE are compared.
+    face_replay_check: bool = True
+    face_fingerprint_days: int = Field(default=90, ge=1)
+    face_replay_max_compare: int = Field(default=1000, ge=1, le=100_000)
+    # A capture's start (the video's creation_time, the frames' captured_at) may precede its
+    # challenge by this much (phone clock error) before CAPTURE_BEFORE_CHALLENGE refuses it.
+    capture_clock_skew_seconds: float = Field(default=60.0, ge=0, le=3600)
     liveness_actions: str = "blink,shake_head"
     # Run the passive anti-spoof model (advisory score in SPOOF_SUSPECTED's detail; never
     # decides). Off by default: see README, Evaluation.

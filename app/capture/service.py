@@ -13,12 +13,13 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.capture import replay
 from app.capture.pipeline import CaptureOutcome, DocumentExpectation
 from app.capture.upload import Form
 from app.checks import Check, check
@@ -26,7 +27,15 @@ from app.context import AppContext
 from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.metrics import CAPTURES, CHECK_FAILURES
 from app.mini.service import STEP_TITLES
-from app.models import CaptureSession, Challenge, CheckRow, Material, new_id, utcnow
+from app.models import (
+    CaptureSession,
+    Challenge,
+    CheckRow,
+    FaceFingerprint,
+    Material,
+    new_id,
+    utcnow,
+)
 from app.orders import service, state
 from app.orders.service import Bundle
 from app.validators import mask_id_number, mask_name
@@ -289,12 +298,14 @@ async def run_checks(
             if portrait_m and portrait_m.storage_key
             else None
         )
+        started = replay.captured_at(form) if frames is not None else None
         outcome = await pipeline.face(
             video=bytes(video_part.data) if video_part else None,
             frames=frames,
             actions=actions,
             portrait=portrait,
         )
+        await _capture_time_and_replay(ctx, db, bundle, form, outcome, started)
         if pipeline.face_analyzer is not None and portrait is None:
             # Without the ID portrait the live face cannot be matched: never accept that.
             outcome.checks.append(
@@ -305,6 +316,29 @@ async def run_checks(
     if part is None:
         raise FileMissing()
     return await pipeline.document(bytes(part.data), expectation(bundle, step))
+
+
+async def _capture_time_and_replay(
+    ctx: AppContext, db: AsyncSession, bundle: Bundle, form: Form, outcome: CaptureOutcome,
+    frames_started: datetime | None,
+) -> None:  # fmt: skip
+    """CAPTURE_BEFORE_CHALLENGE and REPLAY_DETECTED (app.capture.replay) for a face capture."""
+    s = ctx.settings
+    challenge = await db.get(Challenge, form.fields.get("challenge_id") or "")
+    if challenge is not None:
+        source = "captured_at" if frames_started is not None else "creation_time"
+        timing = replay.capture_time_check(
+            frames_started or outcome.started_at, challenge.created_at,
+            s.capture_clock_skew_seconds, source,
+        )  # fmt: skip
+        if timing is not None:
+            outcome.checks.append(timing)
+    if outcome.fingerprint is not None and s.face_replay_check:
+        found, outcome.replay_of = await replay.replay_check(
+            db, ctx.pipeline, bundle.order.provider_id, outcome.fingerprint,
+            days=s.face_fingerprint_days, max_compare=s.face_replay_max_compare,
+        )  # fmt: skip
+        outcome.checks.append(found)
 
 
 def _material(
@@ -429,6 +463,21 @@ async def _commit(
         await db.flush()
         db.add_all(derived)
         db.add_all(_check_rows(main.id, outcome.checks))
+        if outcome.fingerprint is not None:  # every face capture is remembered, even refused
+            db.add(
+                FaceFingerprint(
+                    provider_id=bundle.order.provider_id, order_id=order_id,
+                    material_id=main.id, data=outcome.fingerprint, created_at=utcnow(),
+                )
+            )  # fmt: skip
+        if outcome.replay_of is not None:
+            await service.record_event(
+                db, bundle.order, "face.replay_detected", part=step.part, session=session,
+                data={"step": step.name, "material_id": main.id,
+                      "earlier_order_id": outcome.replay_of["order_id"],
+                      "earlier_material_id": outcome.replay_of["material_id"],
+                      "score": outcome.replay_of["score"]},
+            )  # fmt: skip
         failed = [c.code for c in outcome.checks if not c.passed]
         await service.record_event(
             db, bundle.order,
@@ -466,7 +515,8 @@ async def _commit(
 
 def mini_check(c: Check) -> dict[str, Any]:
     """What a phone may see of a check: never the face-match score."""
-    hide = c.code == "FACE_MISMATCH"
+    # Scores that would tell an attacker how near they came stay with the provider.
+    hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED")
     return {
         "code": c.code,
         "passed": c.passed,

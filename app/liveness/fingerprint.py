@@ -172,10 +172,7 @@ def audio_fingerprint(samples: np.ndarray, sample_rate: int) -> np.ndarray | Non
     freqs = np.fft.rfftfreq(win, 1 / AUDIO_RATE)
     edges = np.geomspace(150, 1900, 17)
     bands = np.stack(
-        [
-            spec[:, (freqs >= lo) & (freqs < hi)].sum(axis=1)
-            for lo, hi in itertools.pairwise(edges)
-        ],
+        [spec[:, (freqs >= lo) & (freqs < hi)].sum(axis=1) for lo, hi in itertools.pairwise(edges)],
         axis=1,
     )
     e = np.log(bands + 1e-9)
