@@ -286,6 +286,7 @@ async def run_checks(
         frames = None if video_part else _frames(form)
         if video_part is None and frames is None:
             raise FileMissing(zh="请上传人脸视频", en="Upload `video` or `frames`")
+        started = replay.captured_at(form) if frames is not None else None
         await check_face_attempts(db, session)
         actions = await _consume_challenge(db, session, form.fields.get("challenge_id"))
         person = bundle.principals[step.person_id or ""]
@@ -298,7 +299,6 @@ async def run_checks(
             if portrait_m and portrait_m.storage_key
             else None
         )
-        started = replay.captured_at(form) if frames is not None else None
         outcome = await pipeline.face(
             video=bytes(video_part.data) if video_part else None,
             frames=frames,
