@@ -21,6 +21,7 @@ from sqlalchemy import select, text
 
 from app import crypto
 from app.capture.pipeline import CapturePipeline
+from app.liveness import decode_video
 from app.liveness import fingerprint as fp
 from app.main import create_app
 from app.models import FaceFingerprint
@@ -240,3 +241,83 @@ async def test_frames_whose_captured_at_precedes_the_challenge_are_refused(api: 
     r = await _post_frames(api, s, str(int(datetime.now(UTC).timestamp() * 1000)))
     assert r.status_code == 201, r.text
     assert _checks(r)["CAPTURE_BEFORE_CHALLENGE"]["passed"] is True
+
+
+# -- storage: retention and key rotation ---------------------------------------------------
+
+
+async def test_fingerprints_outlive_the_purge_and_expire_after_their_days(api: Api) -> None:
+    from sqlalchemy import Text, type_coerce
+
+    from app.keys import rotate
+    from app.models import Material, utcnow
+    from app.retention import purge_fingerprints, purge_order
+
+    oid, _ = await _face_ready(api)
+    ctx = api.app.state.ctx
+    real = fp.fingerprint(
+        decode_video(replays.encode(replays.carphone()), max_frames=150)
+    ).to_bytes()
+    async with ctx.sessionmaker() as db:
+        mid = (
+            await db.execute(select(Material.id).where(Material.order_id == oid).limit(1))
+        ).scalar_one()
+        db.add(
+            FaceFingerprint(
+                provider_id=api.provider_id, order_id=oid, material_id=mid, data=real,
+                created_at=utcnow() - timedelta(days=40),
+            )
+        )  # fmt: skip
+        await db.commit()
+        assert await purge_order(db, ctx.storage, oid, "retention") > 0
+        # The order's files and identity data are gone; its fingerprint is not.
+        assert await purge_fingerprints(db, utcnow(), 90) == 0
+        left = (
+            await db.execute(select(FaceFingerprint.data).where(FaceFingerprint.order_id == oid))
+        ).scalar_one()
+        assert left == real
+        # A new face key: rotation re-seals the fingerprint under it.
+        faces = crypto.keyring("faces").keys
+        crypto._KEYRINGS["faces"] = crypto.Keyring(
+            "faces", faces + crypto.parse_keys(crypto.new_key_spec("frot"))
+        )
+        assert (await rotate(db, ctx.storage))["rows"] >= 1
+        sealed = (
+            await db.execute(
+                select(type_coerce(FaceFingerprint.data, Text)).where(
+                    FaceFingerprint.order_id == oid
+                )
+            )
+        ).scalar_one()
+        assert crypto.Keyring.kid_of(sealed) == "frot"
+        # Past FACE_FINGERPRINT_DAYS: deleted.
+        assert await purge_fingerprints(db, utcnow() + timedelta(days=51), 90) >= 1
+        gone = (
+            await db.execute(select(FaceFingerprint.id).where(FaceFingerprint.order_id == oid))
+        ).all()
+        assert gone == []
+
+
+def test_migration_0006_matches_the_model_and_downgrades(tmp_path: Any) -> None:
+    from alembic import command
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine, inspect
+
+    from app.db import Base
+    from app.migrate import alembic_config
+    from tests.conftest import _in_thread
+
+    db = tmp_path / "m.db"
+    cfg = alembic_config(f"sqlite+aiosqlite:///{db}")
+    _in_thread(command.upgrade, cfg, "head")
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert [d for d in diffs if "face_fingerprints" in repr(d)] == []
+        _in_thread(command.downgrade, cfg, "0005")
+        assert "face_fingerprints" not in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+    _in_thread(command.upgrade, cfg, "head")
