@@ -281,9 +281,16 @@ class FaceFingerprint(Base):
     """
 
     __tablename__ = "face_fingerprints"
-    __table_args__ = (Index("ix_face_fingerprints_provider_created", "provider_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_face_fingerprints_provider_created", "provider_id", "created_at"),
+        Index("ix_face_fingerprints_provider_person", "provider_id", "person_hmac"),
+    )
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    # The blind index of the person's document number (Principal.doc_number_hmac): a replay
+    # of someone's recording comes with an order in their name, so their earlier captures
+    # are compared first. Kept as long as the fingerprint, for that purpose only.
+    person_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
     order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
     material_id: Mapped[str] = mapped_column(ForeignKey("materials.id", ondelete="CASCADE"))
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, index=True)

@@ -2,7 +2,10 @@
 
 - REPLAY_DETECTED: the capture's fingerprint (app.liveness.fingerprint, computed by the
   pipeline from the frames it decoded for the analysis) matches one of the provider's
-  earlier face captures (any order, accepted or not) within FACE_FINGERPRINT_DAYS.
+  earlier face captures (any order, accepted or not) within FACE_FINGERPRINT_DAYS: those of
+  the same person (the order's document number, by its blind index) and the newest of
+  anyone. A capture of another person's order falls outside the first set: its face must
+  also match that person's ID portrait (FACE_MISMATCH), which a replay of someone else fails.
 - CAPTURE_BEFORE_CHALLENGE: the capture says it started before its challenge was issued
   (a video's creation_time, the frames' ``captured_at``), beyond the clock-skew allowance.
   A capture that says nothing gets no such check: the signal is weak (a file's tags can be
@@ -81,22 +84,35 @@ async def replay_check(
     db: AsyncSession,
     pipeline: CapturePipeline,
     provider_id: str,
+    person_hmac: str | None,
     fingerprint: bytes,
     *,
     days: int,
     max_compare: int,
+    recent: int,
 ) -> tuple[Check, dict[str, Any] | None]:
-    """Compare with the provider's newest fingerprints; the check and the matched capture."""
+    """Compare with the provider's earlier fingerprints: the same person's newest
+    ``max_compare`` and anyone's newest ``recent``; the check and the matched capture."""
     since = utcnow() - timedelta(days=days)
-    rows = (
-        await db.execute(
-            select(FaceFingerprint.order_id, FaceFingerprint.material_id, FaceFingerprint.data)
-            .where(FaceFingerprint.provider_id == provider_id, FaceFingerprint.created_at > since)
-            .order_by(FaceFingerprint.created_at.desc())
-            .limit(max_compare)
-        )
-    ).all()
-    earlier = [(r.order_id, r.material_id, r.data) for r in rows]
+    cols = (FaceFingerprint.id, FaceFingerprint.order_id, FaceFingerprint.material_id)
+    base = (
+        select(*cols, FaceFingerprint.data)
+        .where(FaceFingerprint.provider_id == provider_id, FaceFingerprint.created_at > since)
+        .order_by(FaceFingerprint.created_at.desc())
+    )
+    rows = list((await db.execute(base.limit(recent))).all()) if recent else []
+    if person_hmac:
+        rows += (
+            await db.execute(
+                base.where(FaceFingerprint.person_hmac == person_hmac).limit(max_compare)
+            )
+        ).all()
+    seen: set[str] = set()
+    earlier = []
+    for r in rows:
+        if r.id not in seen:
+            seen.add(r.id)
+            earlier.append((r.order_id, r.material_id, r.data))
     score, which = await pipeline.run(_best, fingerprint, earlier)
     passed = score < fp.THRESHOLD
     detail: dict[str, Any] = {"compared": len(earlier)}

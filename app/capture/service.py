@@ -305,7 +305,9 @@ async def run_checks(
             actions=actions,
             portrait=portrait,
         )
-        await _capture_time_and_replay(ctx, db, bundle, form, outcome, started)
+        await _capture_time_and_replay(
+            ctx, db, bundle, form, outcome, started, person.doc_number_hmac or None
+        )
         if pipeline.face_analyzer is not None and portrait is None:
             # Without the ID portrait the live face cannot be matched: never accept that.
             outcome.checks.append(
@@ -320,7 +322,7 @@ async def run_checks(
 
 async def _capture_time_and_replay(
     ctx: AppContext, db: AsyncSession, bundle: Bundle, form: Form, outcome: CaptureOutcome,
-    frames_started: datetime | None,
+    frames_started: datetime | None, person_hmac: str | None,
 ) -> None:  # fmt: skip
     """CAPTURE_BEFORE_CHALLENGE and REPLAY_DETECTED (app.capture.replay) for a face capture."""
     s = ctx.settings
@@ -335,10 +337,16 @@ async def _capture_time_and_replay(
             outcome.checks.append(timing)
     if outcome.fingerprint is not None and s.face_replay_check:
         found, outcome.replay_of = await replay.replay_check(
-            db, ctx.pipeline, bundle.order.provider_id, outcome.fingerprint,
-            days=s.face_fingerprint_days, max_compare=s.face_replay_max_compare,
+            db, ctx.pipeline, bundle.order.provider_id, person_hmac,
+            outcome.fingerprint, days=s.face_fingerprint_days,
+            max_compare=s.face_replay_max_compare, recent=s.face_replay_recent,
         )  # fmt: skip
         outcome.checks.append(found)
+
+
+def _person_hmac(bundle: Bundle, step: state.Step) -> str | None:
+    p = bundle.principals.get(step.person_id or "")
+    return (p.doc_number_hmac or None) if p is not None else None
 
 
 def _material(
@@ -467,7 +475,8 @@ async def _commit(
             db.add(
                 FaceFingerprint(
                     provider_id=bundle.order.provider_id, order_id=order_id,
-                    material_id=main.id, data=outcome.fingerprint, created_at=utcnow(),
+                    person_hmac=_person_hmac(bundle, step), material_id=main.id,
+                    data=outcome.fingerprint, created_at=utcnow(),
                 )
             )  # fmt: skip
         if outcome.replay_of is not None:

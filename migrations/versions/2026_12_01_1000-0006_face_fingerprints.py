@@ -7,7 +7,8 @@ Create Date: 2026-12-01 10:00:00
 One row per face capture, accepted or not: its perceptual fingerprint
 (app.liveness.fingerprint), sealed under the face keyring. Rows outlive the purge of the
 order's materials and are deleted FACE_FINGERPRINT_DAYS after the capture. The look-up is a
-provider's newest rows: indexed by (provider_id, created_at).
+provider's rows for the same person (person_hmac, the blind index of the document number)
+and its newest rows: indexed by (provider_id, person_hmac) and (provider_id, created_at).
 """
 
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ def upgrade() -> None:
         "face_fingerprints",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("provider_id", sa.String(length=32), nullable=False),
+        sa.Column("person_hmac", sa.String(length=64), nullable=True),
         sa.Column("order_id", sa.String(length=32), nullable=False),
         sa.Column("material_id", sa.String(length=32), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -56,6 +58,11 @@ def upgrade() -> None:
         ["provider_id", "created_at"],
     )
     op.create_index(
+        "ix_face_fingerprints_provider_person",
+        "face_fingerprints",
+        ["provider_id", "person_hmac"],
+    )
+    op.create_index(
         op.f("ix_face_fingerprints_order_id"), "face_fingerprints", ["order_id"]
     )
     op.create_index(
@@ -66,5 +73,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f("ix_face_fingerprints_created_at"), table_name="face_fingerprints")
     op.drop_index(op.f("ix_face_fingerprints_order_id"), table_name="face_fingerprints")
+    op.drop_index("ix_face_fingerprints_provider_person", table_name="face_fingerprints")
     op.drop_index("ix_face_fingerprints_provider_created", table_name="face_fingerprints")
     op.drop_table("face_fingerprints")
