@@ -132,3 +132,49 @@ def test_audio_bits_match_a_noisy_copy_and_not_another_track() -> None:
     assert fp._audio_agreement(noisy, a, 1.0, 0.0) > 0.8
     assert fp._audio_agreement(b, a, 1.0, 0.0) < 0.65
     assert fp.audio_fingerprint(np.zeros(rate), rate) is None  # silence: no signal
+
+
+def _mp4_with_audio(seed: int) -> bytes:
+    """A labelled-synthetic mp4 (grey ramp, 4 s) with an AAC track of modulated noise."""
+    import io
+    from fractions import Fraction
+
+    import av
+
+    rng = np.random.default_rng(seed)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        v = out.add_stream("libx264", rate=10)
+        v.width, v.height, v.pix_fmt = 160, 120, "yuv420p"
+        a = out.add_stream("aac", rate=16000)
+        a.layout = "mono"
+        for i in range(40):
+            img = np.full((120, 160, 3), i * 5, np.uint8)
+            for p in v.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(p)
+        t = np.arange(16000 * 4) / 16000
+        x = (rng.normal(size=t.size) * (1 + np.sin(2 * np.pi * 1.3 * t)) * 0.2).astype(np.float32)
+        for k in range(0, len(x), 1024):
+            fr = av.AudioFrame.from_ndarray(x[None, k : k + 1024], format="flt", layout="mono")
+            fr.sample_rate, fr.pts, fr.time_base = 16000, k, Fraction(1, 16000)
+            for p in a.encode(fr):
+                out.mux(p)
+        for p in a.encode(None):
+            out.mux(p)
+        for p in v.encode():
+            out.mux(p)
+    return buf.getvalue()
+
+
+def test_the_audio_track_is_fingerprinted_when_there_is_one() -> None:
+    a = fp.decode_audio(_mp4_with_audio(1))
+    again = fp.decode_audio(_mp4_with_audio(1))
+    other = fp.decode_audio(_mp4_with_audio(2))
+    assert a is not None and again is not None and other is not None
+    assert len(a) == pytest.approx(4 * fp.RATE, abs=2)
+    assert fp._audio_agreement(again, a, 1.0, 0.0) > 0.9
+    assert fp._audio_agreement(other, a, 1.0, 0.0) < 0.65
+    assert fp.decode_audio(_carphone()) is None  # no audio track: no audio fingerprint
+    f = fp.Fingerprint(np.zeros((32, len(fp.CROPS)), np.uint64), np.zeros((32, 16), np.float32), a)
+    back = fp.Fingerprint.from_bytes(f.to_bytes())
+    assert back.audio is not None and np.array_equal(back.audio, a)
