@@ -113,6 +113,9 @@ async def replay_check(
         if r.id not in seen:
             seen.add(r.id)
             earlier.append((r.order_id, r.material_id, r.data))
+    # End the read transaction before the comparisons: they take a while and the checks run
+    # outside any transaction (app.capture.service); nothing is pending at this point.
+    await db.commit()
     score, which = await pipeline.run(_best, fingerprint, earlier)
     passed = score < fp.THRESHOLD
     detail: dict[str, Any] = {"compared": len(earlier)}
