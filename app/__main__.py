@@ -93,6 +93,7 @@ async def _purge() -> dict[str, int]:
             return await purge_due(
                 db, storage, retention_days=settings.retention_days,
                 abandon_days=settings.abandon_days,
+                fingerprint_days=settings.face_fingerprint_days,
             )  # fmt: skip
     finally:
         await engine.dispose()

@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=0)  # 0 turns the task off
+    # Replay memory of the face step (app.liveness.fingerprint): every face capture's
+    # fingerprint is kept this many days (past the purge of the materials) and compared with
+    # the provider's later captures: its newest FACE_REPLAY_MAX_COMPARE of the same person
+    # (document number) and its newest FACE_REPLAY_RECENT of anyone (~40 ms each).
+    face_replay_check: bool = True
+    face_fingerprint_days: int = Field(default=90, ge=1)
+    face_replay_max_compare: int = Field(default=200, ge=1, le=10_000)
+    face_replay_recent: int = Field(default=50, ge=0, le=10_000)
+    # A capture's start (the video's creation_time, the frames' captured_at) may precede its
+    # challenge by this much (phone clock error) before CAPTURE_BEFORE_CHALLENGE refuses it.
+    capture_clock_skew_seconds: float = Field(default=60.0, ge=0, le=3600)
     # Liveness challenge: the pool of action kinds (blink, turn_left, turn_right, nod,
     # open_mouth; the legacy pool "blink,shake_head" asks each once in a random order), how
     # many actions a challenge asks (no kind twice in a row: 5 kinds and 5 actions give

@@ -1,7 +1,8 @@
 """Key rotation: re-encrypt every encrypted column and material file under the newest keys.
 
-The columns: names, ID numbers and mobiles (orders, principals), OCR results (materials) and
-the webhook signing secrets (webhook_endpoints).
+The columns: names, ID numbers and mobiles (orders, principals), OCR results (materials),
+the webhook signing secrets (webhook_endpoints) and, under the face keyring, the face
+fingerprints (face_fingerprints).
 
 Run with ``python -m app keys rotate`` after appending a new key to DATA_KEYS or
 FACE_DATA_KEYS. It works in batches and can be interrupted and run again: values and files
@@ -17,7 +18,7 @@ from sqlalchemy import Text, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import crypto
-from app.models import Material, Order, Principal
+from app.models import FaceFingerprint, Material, Order, Principal
 from app.storage import EncryptedStorage
 from app.webhooks.models import WebhookEndpoint
 
@@ -26,13 +27,16 @@ ENCRYPTED: list[tuple[Any, list[str]]] = [
     (Principal, ["name", "doc_number", "mobile"]),
     (Material, ["extracted"]),
     (WebhookEndpoint, ["secret"]),
+    (FaceFingerprint, ["data"]),
 ]
+# The keyring of each table's columns when it is not "fields".
+PURPOSE: dict[Any, str] = {FaceFingerprint: "faces"}
 
 
 async def rotate(db: AsyncSession, storage: EncryptedStorage, batch: int = 200) -> dict[str, int]:
     counts = {"rows": 0, "files": 0}
-    current = crypto.keyring("fields").current_kid
     for model, columns in ENCRYPTED:
+        current = crypto.keyring(PURPOSE.get(model, "fields")).current_kid
         table = model.__table__
         last = ""
         while True:

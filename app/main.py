@@ -118,7 +118,11 @@ async def _retention_loop(ctx: AppContext) -> None:
         try:
             async with ctx.sessionmaker() as db:
                 done = await purge_due(
-                    db, ctx.storage, retention_days=s.retention_days, abandon_days=s.abandon_days
+                    db,
+                    ctx.storage,
+                    retention_days=s.retention_days,
+                    abandon_days=s.abandon_days,
+                    fingerprint_days=s.face_fingerprint_days,
                 )
             if done["orders"]:
                 log.info("retention purged %d orders, %d files", done["orders"], done["files"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -90,6 +91,28 @@ class EncryptedJSON(TypeDecorator[dict[str, Any]]):
             return None
         out: dict[str, Any] = json.loads(crypto.keyring("fields").open(value, self.context))
         return out
+
+
+class EncryptedBytes(TypeDecorator[bytes]):
+    """Bytes stored as AES-256-GCM ciphertext under the keyring ``purpose`` (text column)."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, context: str, purpose: str = "fields") -> None:
+        super().__init__()
+        self.context = context
+        self.purpose = purpose
+
+    def process_bind_param(self, value: bytes | None, dialect: Any) -> str | None:
+        if value is None:
+            return None
+        return crypto.keyring(self.purpose).seal(base64.b64encode(value).decode(), self.context)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> bytes | None:
+        if value is None:
+            return None
+        return base64.b64decode(crypto.keyring(self.purpose).open(value, self.context))
 
 
 BigIntPK = BigInteger().with_variant(Integer(), "sqlite")
@@ -246,6 +269,32 @@ class CheckRow(Base):
     threshold: Mapped[float | None] = mapped_column(Float, nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     model: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class FaceFingerprint(Base):
+    """The replay memory of one face capture (app.liveness.fingerprint), accepted or not.
+
+    Derived from a face, so sealed under the face keyring. It outlives the purge of the
+    order's materials (a replay may come months later) and is deleted
+    FACE_FINGERPRINT_DAYS after the capture (app.retention). Looked up per provider, newest
+    first: the index serves exactly that query.
+    """
+
+    __tablename__ = "face_fingerprints"
+    __table_args__ = (
+        Index("ix_face_fingerprints_provider_created", "provider_id", "created_at"),
+        Index("ix_face_fingerprints_provider_person", "provider_id", "person_hmac"),
+    )
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    provider_id: Mapped[str] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    # The blind index of the person's document number (Principal.doc_number_hmac): a replay
+    # of someone's recording comes with an order in their name, so their earlier captures
+    # are compared first. Kept as long as the fingerprint, for that purpose only.
+    person_hmac: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"), index=True)
+    material_id: Mapped[str] = mapped_column(ForeignKey("materials.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow, index=True)
+    data: Mapped[bytes] = mapped_column(EncryptedBytes("face_fingerprints.data", "faces"))
 
 
 class Event(Base):

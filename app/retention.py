@@ -2,6 +2,8 @@
 
 - Raw face videos are never kept: the face step stores only the chosen frame (当面核验拍照)
   and the scores; the video's hash and size stay on its material row.
+- Face fingerprints (the replay memory, app.liveness.fingerprint) outlive the purge of
+  their order: they are deleted FACE_FINGERPRINT_DAYS after the capture.
 - Every material file, the OCR results and the people's identity data of an order are
   deleted RETENTION_DAYS after the order completes, or ABANDON_DAYS after its last change
   when it never completes. Each deletion is an event that keeps the file hashes.
@@ -15,10 +17,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Order, utcnow
+from app.models import FaceFingerprint, Order, utcnow
 from app.orders import service, state
 from app.storage import Storage
 
@@ -74,9 +76,18 @@ async def purge_order(db: AsyncSession, storage: Storage, order_id: str, reason:
     return len(deleted)
 
 
+async def purge_fingerprints(db: AsyncSession, now: datetime, days: int) -> int:
+    """Delete face fingerprints older than ``days`` (whatever became of their orders)."""
+    result = await db.execute(
+        delete(FaceFingerprint).where(FaceFingerprint.created_at < now - timedelta(days=days))
+    )
+    await db.commit()
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 async def purge_due(
     db: AsyncSession, storage: Storage, *, retention_days: int, abandon_days: int,
-    now: datetime | None = None,
+    fingerprint_days: int | None = None, now: datetime | None = None,
 ) -> dict[str, int]:  # fmt: skip
     now = now or utcnow()
     orders = files = 0
@@ -84,4 +95,7 @@ async def purge_due(
         n = await purge_order(db, storage, oid, "retention")
         orders += 1
         files += n
-    return {"orders": orders, "files": files}
+    out = {"orders": orders, "files": files}
+    if fingerprint_days is not None:
+        out["fingerprints"] = await purge_fingerprints(db, now, fingerprint_days)
+    return out

@@ -279,12 +279,15 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
 
 async def test_genuine_frames_complete_the_website_part(full_api: Api, face_analyzer: Any) -> None:
     """The same labelled-synthetic genuine capture sent as a mini-program frame listener
-    would: JPEG frames (every second frame, 15 fps) with their timestamps in ms."""
+    would: JPEG frames (every second frame, 15 fps) with their timestamps in ms. Sent for
+    another provider: for the video test's provider it is the same recording again, refused
+    with REPLAY_DETECTED (tests/test_replay.py)."""
     import json
 
     from app.liveness import decode_video
 
-    api = full_api
+    provider_id, key = await full_api.new_provider()
+    api = Api(full_api.client, full_api.app, key, provider_id)
     p, c, rng = _people(16)
     oid, s = await _session(api, _order_body(p, c))
     r = await _documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)

@@ -12,6 +12,7 @@ import hashlib
 import io
 import warnings
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -213,3 +214,33 @@ def _demux_span(container: Any, stream: Any, too_long: AppError) -> float | None
         first = start if first is None else min(first, start)
         last = end if last is None else max(last, end)
     return None if first is None or last is None else last - first
+
+
+def video_creation_time(data: bytes) -> datetime | None:
+    """When the video says its recording began: the container's ``creation_time`` tag.
+
+    Phones write it (mp4/mov mvhd, as UTC); an edited or re-muxed file may carry any value or
+    none, so it is a weak signal: it can refuse a recording made before its challenge, never
+    prove one was made after it. None when absent or unreadable.
+    """
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            tags = dict(container.metadata)
+            stream = next(iter(container.streams.video), None)
+            if stream is not None:
+                tags = {**dict(stream.metadata), **tags}
+    except (av.FFmpegError, ValueError, OSError):
+        return None
+    raw = tags.get("creation_time") or tags.get("com.apple.quicktime.creationdate")
+    if not raw:
+        return None
+    try:
+        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    # mp4's epoch is 1904; a zeroed field reads as 1904 or 1970: not a time anyone recorded.
+    return None if when.year < 2000 else when

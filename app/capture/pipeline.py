@@ -13,13 +13,19 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from app.capture.intake import DecodedImage, decode_image, probe_video, require_video
+from app.capture.intake import (
+    DecodedImage,
+    decode_image,
+    probe_video,
+    require_video,
+    video_creation_time,
+)
 from app.checks import Check, ModelRef
 from app.errors import AppError
 from app.metrics import INFERENCE_SECONDS, QUEUE_DEPTH
@@ -74,6 +80,12 @@ class CaptureOutcome:
     extracted: dict[str, Any] = field(default_factory=dict)
     derived: list[Derived] = field(default_factory=list)
     match_score: float | None = None
+    # Face step: the replay fingerprint (app.liveness.fingerprint, serialised) when the face
+    # models ran, and when the capture says it started (a video's creation_time), if it does.
+    fingerprint: bytes | None = None
+    started_at: datetime | None = None
+    # Set by the replay check: the earlier capture this one replays (order and material ids).
+    replay_of: dict[str, Any] | None = None
 
     @property
     def accepted(self) -> bool:
@@ -248,6 +260,7 @@ class CapturePipeline:
             await self.run(
                 probe_video, video, self.limits.max_video_seconds, self.limits.max_image_pixels
             )
+            started_at = await self.run(video_creation_time, video)
             stored, stored_type = video, ctype
         else:
             assert frames is not None
@@ -263,6 +276,7 @@ class CapturePipeline:
             for _, f in frames:
                 decode_image(f, max_pixels=self.limits.max_image_pixels, min_side=1)
             stored, stored_type = frames[0][1], "image/jpeg"
+            started_at = None
         import hashlib
 
         outcome = CaptureOutcome(
@@ -270,10 +284,11 @@ class CapturePipeline:
             stored=stored,
             stored_type=stored_type,
             original_sha256=hashlib.sha256(stored).hexdigest(),
+            started_at=started_at,
         )
         if self.face_analyzer is None:
             return outcome
-        verdict = await self.run(
+        verdict, outcome.fingerprint = await self.run(
             self._timed("face", self._analyze_face),
             video,
             frames,
@@ -300,8 +315,10 @@ class CapturePipeline:
         mirrored: bool = False,
         digits: str | None = None,
         flash: list[dict[str, Any]] | None = None,
-    ) -> Any:
+    ) -> tuple[Any, bytes]:
+        """The analyser's verdict and the capture's replay fingerprint, from one decode."""
         from app.liveness import Frame, VideoError, decode_video
+        from app.liveness import fingerprint as fp
 
         assert self.face_analyzer is not None
         cfg = self.face_analyzer.config
@@ -330,7 +347,7 @@ class CapturePipeline:
                 audio = decode_audio(video, max_seconds=self.limits.max_video_seconds)
             except VideoError as exc:
                 raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
-        return self.face_analyzer.analyze(
+        verdict = self.face_analyzer.analyze(
             decoded,
             actions,
             portrait_bgr,
@@ -339,6 +356,8 @@ class CapturePipeline:
             digits=digits,
             flash=flash or None,
         )
+        sound = fp.decode_audio(video) if video is not None else None
+        return verdict, fp.fingerprint(decoded, sound).to_bytes()
 
 
 def document_kind(expect: DocumentExpectation) -> str:

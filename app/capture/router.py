@@ -34,6 +34,9 @@ _MULTIPART = {
                         "timestamps": {"type": "string",
                                        "description": "face step with frames: ms per frame, "
                                                       "JSON list or comma-separated"},
+                        "captured_at": {"type": "string",
+                                        "description": "face step with frames, optional: "
+                                                       "epoch ms of the first frame"},
                         "challenge_id": {"type": "string",
                                          "description": "face step: from /m/v1/liveness/challenge"},
                         "mirrored": {"type": "string", "enum": ["true", "false"],

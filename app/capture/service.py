@@ -13,12 +13,13 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.capture import replay
 from app.capture.pipeline import CaptureOutcome, DocumentExpectation
 from app.capture.upload import Form
 from app.checks import Check, check
@@ -27,7 +28,15 @@ from app.errors import AppError, Conflict, Forbidden, NotFound
 from app.liveness.challenge import ChallengeSpec
 from app.metrics import CAPTURES, CHECK_FAILURES
 from app.mini.service import STEP_TITLES
-from app.models import CaptureSession, Challenge, CheckRow, Material, new_id, utcnow
+from app.models import (
+    CaptureSession,
+    Challenge,
+    CheckRow,
+    FaceFingerprint,
+    Material,
+    new_id,
+    utcnow,
+)
 from app.orders import service, state
 from app.orders.service import Bundle
 from app.validators import mask_id_number, mask_name
@@ -286,6 +295,7 @@ async def run_checks(
         frames = None if video_part else _frames(form)
         if video_part is None and frames is None:
             raise FileMissing(zh="请上传人脸视频", en="Upload `video` or `frames`")
+        started = replay.captured_at(form) if frames is not None else None
         await check_face_attempts(db, session)
         ch = await _consume_challenge(db, session, form.fields.get("challenge_id"))
         actions = list(ch.actions)
@@ -310,6 +320,9 @@ async def run_checks(
             portrait=portrait,
             mirrored=form.fields.get("mirrored", "").strip().lower() in ("1", "true", "yes"),
         )
+        await _capture_time_and_replay(
+            ctx, db, bundle, form, outcome, started, person.doc_number_hmac or None
+        )
         if pipeline.face_analyzer is not None and portrait is None:
             # Without the ID portrait the live face cannot be matched: never accept that.
             outcome.checks.append(
@@ -320,6 +333,35 @@ async def run_checks(
     if part is None:
         raise FileMissing()
     return await pipeline.document(bytes(part.data), expectation(bundle, step))
+
+
+async def _capture_time_and_replay(
+    ctx: AppContext, db: AsyncSession, bundle: Bundle, form: Form, outcome: CaptureOutcome,
+    frames_started: datetime | None, person_hmac: str | None,
+) -> None:  # fmt: skip
+    """CAPTURE_BEFORE_CHALLENGE and REPLAY_DETECTED (app.capture.replay) for a face capture."""
+    s = ctx.settings
+    challenge = await db.get(Challenge, form.fields.get("challenge_id") or "")
+    if challenge is not None:
+        source = "captured_at" if frames_started is not None else "creation_time"
+        timing = replay.capture_time_check(
+            frames_started or outcome.started_at, challenge.created_at,
+            s.capture_clock_skew_seconds, source,
+        )  # fmt: skip
+        if timing is not None:
+            outcome.checks.append(timing)
+    if outcome.fingerprint is not None and s.face_replay_check:
+        found, outcome.replay_of = await replay.replay_check(
+            db, ctx.pipeline, bundle.order.provider_id, person_hmac,
+            outcome.fingerprint, days=s.face_fingerprint_days,
+            max_compare=s.face_replay_max_compare, recent=s.face_replay_recent,
+        )  # fmt: skip
+        outcome.checks.append(found)
+
+
+def _person_hmac(bundle: Bundle, step: state.Step) -> str | None:
+    p = bundle.principals.get(step.person_id or "")
+    return (p.doc_number_hmac or None) if p is not None else None
 
 
 def _material(
@@ -444,6 +486,22 @@ async def _commit(
         await db.flush()
         db.add_all(derived)
         db.add_all(_check_rows(main.id, outcome.checks))
+        if outcome.fingerprint is not None:  # every face capture is remembered, even refused
+            db.add(
+                FaceFingerprint(
+                    provider_id=bundle.order.provider_id, order_id=order_id,
+                    person_hmac=_person_hmac(bundle, step), material_id=main.id,
+                    data=outcome.fingerprint, created_at=utcnow(),
+                )
+            )  # fmt: skip
+        if outcome.replay_of is not None:
+            await service.record_event(
+                db, bundle.order, "face.replay_detected", part=step.part, session=session,
+                data={"step": step.name, "material_id": main.id,
+                      "earlier_order_id": outcome.replay_of["order_id"],
+                      "earlier_material_id": outcome.replay_of["material_id"],
+                      "score": outcome.replay_of["score"]},
+            )  # fmt: skip
         failed = [c.code for c in outcome.checks if not c.passed]
         await service.record_event(
             db, bundle.order,
@@ -481,7 +539,8 @@ async def _commit(
 
 def mini_check(c: Check) -> dict[str, Any]:
     """What a phone may see of a check: never the face-match score."""
-    hide = c.code == "FACE_MISMATCH"
+    # Scores that would tell an attacker how near they came stay with the provider.
+    hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED")
     return {
         "code": c.code,
         "passed": c.passed,

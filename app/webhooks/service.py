@@ -27,6 +27,7 @@ KNOWN_EVENTS: frozenset[str] = frozenset(
         "scan.refused",
         "capture.accepted",
         "capture.refused",
+        "face.replay_detected",
         "part.verified",
         "part.reset",
         "part.reverify_requested",
