@@ -69,7 +69,7 @@ class FakeFaceAnalyzer:
 
     def analyze(
         self, frames: list[Any], actions: list[str], portrait_bgr: Any, **_: Any
-    ) -> _FaceVerdict:  # noqa: ARG002
+    ) -> _FaceVerdict:
         checks = [Check("NO_FACE", True, 1.0, 0.8)]
         if "blink" in actions:
             checks.append(Check("BLINK_NOT_DETECTED", True, 0.1, 0.6))
