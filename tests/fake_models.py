@@ -68,7 +68,11 @@ class FakeFaceAnalyzer:
         return [FACE_MODEL]
 
     def analyze(
-        self, frames: list[Any], actions: list[str], portrait_bgr: Any, **_: Any
+        self,
+        frames: list[Any],
+        actions: list[str],
+        portrait_bgr: Any,
+        **_: Any,  # noqa: ARG002
     ) -> _FaceVerdict:
         checks = [Check("NO_FACE", True, 1.0, 0.8)]
         if "blink" in actions:
