@@ -71,8 +71,8 @@ class FakeFaceAnalyzer:
         self,
         frames: list[Any],
         actions: list[str],
-        portrait_bgr: Any,
-        **_: Any,  # noqa: ARG002
+        portrait_bgr: Any,  # noqa: ARG002
+        **_: Any,
     ) -> _FaceVerdict:
         checks = [Check("NO_FACE", True, 1.0, 0.8)]
         if "blink" in actions:
