@@ -79,6 +79,8 @@ class FakeFaceAnalyzer:
             checks.append(Check("BLINK_NOT_DETECTED", True, 0.1, 0.6))
         if "shake_head" in actions:
             checks.append(Check("HEAD_SHAKE_NOT_DETECTED", True, 30.0, 20.0))
+        if {"turn_left", "turn_right", "nod", "open_mouth"} & set(actions):
+            checks.append(Check("ACTION_NOT_DETECTED", True, 25.0, 15.0))
         checks.append(Check("FACE_MISMATCH", True, 0.8, 0.6, model=FACE_MODEL))
         return _FaceVerdict(checks, frames[0].image.copy(), 0.8)
 

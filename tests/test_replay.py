@@ -59,7 +59,7 @@ async def _face(api: Api, s: dict[str, Any], video: bytes | None = None) -> tupl
     ch = await challenge(api, s)
     assert ch.status_code == 201, ch.text
     if video is None:
-        video = genuine.genuine_video(api.app.state.ctx.pipeline.face_analyzer,
+        video = genuine.challenge_video(api.app.state.ctx.pipeline.face_analyzer,
                                       tuple(ch.json()["actions"]))  # fmt: skip
     r = await api.client.post(
         "/m/v1/captures/face",
@@ -89,7 +89,7 @@ async def test_the_same_capture_uploaded_again_is_refused_as_a_replay(
     await _documents_with_genuine_portrait(api, s1, p, c, rng, face_analyzer)
     ch, r = await _face(api, s1)
     assert r.status_code == 201, r.text  # the first upload is unaffected
-    first = genuine.genuine_video(face_analyzer, tuple(ch.json()["actions"]))
+    first = genuine.challenge_video(face_analyzer, tuple(ch.json()["actions"]))
     replay_check = _checks(r)["REPLAY_DETECTED"]
     assert replay_check["passed"] is True and replay_check["score"] is None  # hidden
 

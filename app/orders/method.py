@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 # The face analyser's challenged actions: a passed one of these is a liveness check.
-LIVENESS_CODES = frozenset({"BLINK_NOT_DETECTED", "HEAD_SHAKE_NOT_DETECTED"})
+LIVENESS_CODES = frozenset({"BLINK_NOT_DETECTED", "HEAD_SHAKE_NOT_DETECTED", "ACTION_NOT_DETECTED"})
 # The face analyser's comparison with the ID portrait (a score only when it really ran).
 FACE_MATCH_CODE = "FACE_MISMATCH"
 
