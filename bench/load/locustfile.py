@@ -24,7 +24,7 @@ Inputs (``LOAD_SAMPLES``, default bench/load/.samples, prepared on first use by
 bench/load/samples.py, which needs the face models: order.json, licence.jpg, id_front.jpg,
 id_back.jpg, sheet.jpg and face_blink_shake_head.mp4 / face_shake_head_blink.mp4 — all
 labelled synthetic; the ID card's portrait and the videos are the same real man, from
-tests/liveness/genuine.py). Each flow sends the video whose actions are in the order its
+testkit/genuine.py). Each flow sends the video whose actions are in the order its
 challenge asks. ``LOAD_FACE_VIDEO`` names one video sent for every challenge instead (e.g.
 tests/data/face/carphone_pristine.mp4, a real face that is not the ID card's, so the full
 checks refuse it and the sheet then gets 409 ``STEP_OUT_OF_ORDER``).

@@ -88,7 +88,7 @@ def ensure_samples(folder: Path = DEFAULT) -> dict[str, Any]:
         "labelled_synthetic": True,
         "principal": {"name": principal["name"], "id_number": principal["document"]["number"]},
         "subject": order["subject"]["name"],
-        "id_front_portrait": "tests/liveness/genuine.py id_photo (carphone clip, frame 10)",
+        "id_front_portrait": "testkit/genuine.py id_photo (carphone clip, frame 10)",
         "face_videos": videos,
     }
     (folder / "samples.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
