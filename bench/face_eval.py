@@ -43,7 +43,14 @@ from app.liveness import challenge as chal  # noqa: E402
 from app.liveness import evaluation as ev  # noqa: E402
 from testkit import genuine  # noqa: E402
 from testkit import replay_attacks as ra  # noqa: E402
-from testkit.faces import draw_params, print_attack, screen_replay, swap_face  # noqa: E402
+from testkit.faces import (  # noqa: E402
+    crop_faces,
+    draw_params,
+    fit_canvas,
+    print_attack,
+    screen_replay,
+    swap_face,
+)
 
 DATA = ROOT / "tests" / "data" / "face"
 # The test seeds moved from 2000+ to 3000+ after the first test-split run (BPCER 56 %) led
@@ -64,28 +71,6 @@ def model_dir() -> Path:
     from tests.liveness.conftest import face_model_dir
 
     return face_model_dir()
-
-
-def fit_canvas(img: np.ndarray, w: int = 352, h: int = 288) -> np.ndarray:
-    s = min(w / img.shape[1], h / img.shape[0])
-    r = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)))
-    out = np.full((h, w, 3), 215, np.uint8)
-    y, x = (h - r.shape[0]) // 2, (w - r.shape[1]) // 2
-    out[y : y + r.shape[0], x : x + r.shape[1]] = r
-    return out
-
-
-def crop_faces(fa: FaceAnalyzer, img: np.ndarray, margin: float = 0.6) -> list[np.ndarray]:
-    crops = []
-    for d in fa._detect(img, 1280):
-        x1, y1, x2, y2 = d.box
-        if x2 - x1 < 40:
-            continue
-        m = margin * (x2 - x1)
-        crops.append(
-            img[max(0, int(y1 - m)) : int(y2 + m), max(0, int(x1 - m)) : int(x2 + m)].copy()
-        )
-    return crops
 
 
 def photos(fa: FaceAnalyzer, split: str) -> list[np.ndarray]:

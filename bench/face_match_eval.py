@@ -38,9 +38,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import testkit.faces as testkit_faces  # noqa: E402
 from app.liveness import FaceAnalyzer, Frame, LivenessConfig, decode_video, list_models  # noqa: E402
 from app.liveness.landmarks import POSE_POINTS, yaw_degrees, yaw_from_template  # noqa: E402
 from testkit.faces import (  # noqa: E402
+    crop_faces,
     own_yaw,
     print_attack,
     screen_replay,
@@ -85,19 +87,6 @@ def face_api_samples(cache: Path) -> list[np.ndarray]:
     return out
 
 
-def crop_faces(fa: FaceAnalyzer, img: np.ndarray, margin: float = 0.6) -> list[np.ndarray]:
-    crops = []
-    for d in fa._detect(img, 1280):
-        x1, y1, x2, y2 = d.box
-        if x2 - x1 < 40:
-            continue
-        m = margin * (x2 - x1)
-        crops.append(
-            img[max(0, int(y1 - m)) : int(y2 + m), max(0, int(x1 - m)) : int(x2 + m)].copy()
-        )
-    return crops
-
-
 def id_portrait(img: np.ndarray) -> np.ndarray:
     """Labelled synthetic: an ID-card portrait rendering (small, soft, desaturated, JPEG)."""
     h, w = img.shape[:2]
@@ -111,13 +100,8 @@ def id_portrait(img: np.ndarray) -> np.ndarray:
     return cv2.imdecode(enc, cv2.IMREAD_COLOR)
 
 
-def fit_canvas(img: np.ndarray, w: int = 352, h: int = 288) -> np.ndarray:
-    s = min(w / img.shape[1], h / img.shape[0])
-    r = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)))
-    out = np.full((h, w, 3), 200, np.uint8)
-    y, x = (h - r.shape[0]) // 2, (w - r.shape[1]) // 2
-    out[y : y + r.shape[0], x : x + r.shape[1]] = r
-    return out
+def _fit_canvas(img: np.ndarray) -> np.ndarray:
+    return testkit_faces.fit_canvas(img, fill=200)
 
 
 def main() -> None:
@@ -202,8 +186,8 @@ def main() -> None:
     t1_faces = crop_faces(fa, t1)
     fa_images = face_api_samples(args.cache)
     fa_faces_per_image = [crop_faces(fa, im) for im in fa_images]
-    photos = [up2[10].image, up2[70].image, fit_canvas(tom)] + [fit_canvas(c) for c in t1_faces]
-    photos += [fit_canvas(c) for faces in fa_faces_per_image for c in faces[:2]]
+    photos = [up2[10].image, up2[70].image, _fit_canvas(tom)] + [_fit_canvas(c) for c in t1_faces]
+    photos += [_fit_canvas(c) for faces in fa_faces_per_image for c in faces[:2]]
     attacks: list[tuple[str, str, list[Frame], list[str]]] = []
     for k, photo in enumerate(photos):
         for amp in (20.0, 40.0):

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -634,3 +635,27 @@ def challenge_clip(
             )
         out.append(frame)
     return out
+
+
+def fit_canvas(img: np.ndarray, w: int = 352, h: int = 288, fill: int = 215) -> np.ndarray:
+    """``img`` scaled to fit a w×h frame on a plain ``fill`` background (a photo to print)."""
+    s = min(w / img.shape[1], h / img.shape[0])
+    r = cv2.resize(img, (int(img.shape[1] * s), int(img.shape[0] * s)))
+    out = np.full((h, w, 3), fill, np.uint8)
+    y, x = (h - r.shape[0]) // 2, (w - r.shape[1]) // 2
+    out[y : y + r.shape[0], x : x + r.shape[1]] = r
+    return out
+
+
+def crop_faces(fa: Any, img: np.ndarray, margin: float = 0.6) -> list[np.ndarray]:
+    """Every face of ``img`` at least 40 px wide, cropped with ``margin`` × its width around."""
+    crops = []
+    for d in fa._detect(img, 1280):
+        x1, y1, x2, y2 = d.box
+        if x2 - x1 < 40:
+            continue
+        m = margin * (x2 - x1)
+        crops.append(
+            img[max(0, int(y1 - m)) : int(y2 + m), max(0, int(x1 - m)) : int(x2 + m)].copy()
+        )
+    return crops

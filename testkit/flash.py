@@ -36,6 +36,7 @@ import numpy as np
 
 from app.liveness import FaceAnalyzer, decode_video
 from app.liveness.flash import FlashStep
+from testkit.faces import _triangles
 from testkit.genuine import genuine_video
 
 
@@ -68,21 +69,6 @@ def linear_to_srgb(lin: np.ndarray) -> np.ndarray:
     x = np.clip(lin, 0.0, 1.0)
     out: np.ndarray = np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
     return out * 255.0
-
-
-def _triangles(points: np.ndarray, w: int, h: int) -> np.ndarray:
-    sub = cv2.Subdiv2D((-w, -h, 3 * w, 3 * h))
-    sub.insert([(float(x), float(y)) for x, y in points])
-    index: dict[tuple[float, float], int] = {}
-    for i, (x, y) in enumerate(np.asarray(points, dtype=np.float32).tolist()):
-        index.setdefault((x, y), i)
-    tri = np.asarray(sub.getTriangleList(), dtype=np.float32).reshape(-1, 3, 2).tolist()
-    out = []
-    for t in tri:
-        idx = [index.get((x, y), -1) for x, y in t]
-        if min(idx) >= 0 and len(set(idx)) == 3:
-            out.append(idx)
-    return np.array(out, dtype=np.int64).reshape(-1, 3)
 
 
 def facing_map(shape: tuple[int, ...], mesh: np.ndarray, tris: np.ndarray) -> np.ndarray:

@@ -38,12 +38,18 @@ def _pg_reachable() -> bool:
         return False
 
 
+def require(ok: bool, why: str) -> None:
+    """Skip a test whose prerequisite (``why`` names it) is missing; with CI=true, fail."""
+    if ok:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{why} (required when CI=true)")
+    pytest.skip(why)
+
+
 def require_postgres() -> None:
     """Skip a PostgreSQL test where the server is unreachable; with CI=true, fail instead."""
-    if not _pg_reachable():
-        if os.environ.get("CI") == "true":
-            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required when CI=true")
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    require(_pg_reachable(), "PostgreSQL is not reachable on 127.0.0.1:5432")
 
 
 def _in_thread(fn: Any, *args: Any) -> Any:

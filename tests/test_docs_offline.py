@@ -7,7 +7,6 @@ checks that each went to the service and that every operation of /openapi.json r
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -15,10 +14,9 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import httpx
-import pytest
 
 from app.docs import ASSETS
-from tests.conftest import Api
+from tests.conftest import Api, require
 from tests.live_server import live_server
 
 
@@ -64,10 +62,10 @@ def _browser() -> str | None:
 
 def test_docs_render_offline_in_headless_chromium(tmp_path: Path) -> None:
     browser = _browser()
-    if browser is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("headless Chromium is required when CI=true (make test installs it)")
-        pytest.skip("no headless Chromium (apt-get install chromium-headless-shell)")
+    require(
+        browser is not None, "no headless Chromium (make test installs chromium-headless-shell)"
+    )
+    assert browser is not None
     with live_server(tmp_path / "data") as srv:
         spec = httpx.get(f"{srv.base}/openapi.json", timeout=10).json()
         expected = _operations(spec)

@@ -47,20 +47,11 @@ from app.models import RateLimitWindow
 from app.providers import create_provider
 from app.ratelimit import DatabaseRateLimiter, RateLimiter, build_limiters
 from app.webhooks.signing import verify
-from tests.conftest import intake_pipeline, make_settings, order_body, synthetic_jpeg
+from tests.conftest import intake_pipeline, make_settings, order_body, require, synthetic_jpeg
 from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_SECRET = "whsec_faults_0123456789abcdef"
-
-
-def _require(ok: bool, why: str) -> None:
-    """Skip when this machine cannot stage the fault; with CI=true that is a failure."""
-    if ok:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{why} (required when CI=true)")
-    pytest.skip(why)
 
 
 def _same_keys(db_settings: dict[str, str]) -> dict[str, str]:
@@ -145,7 +136,7 @@ class PgCluster:
 @pytest.fixture
 def pg_cluster() -> Iterator[PgCluster]:
     bindir = _pg_bindir()
-    _require(bindir is not None, "PostgreSQL server binaries are not installed")
+    require(bindir is not None, "PostgreSQL server binaries are not installed")
     assert bindir is not None
     cluster = PgCluster(bindir)
     try:
@@ -431,12 +422,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     mnt = tmp_path / "data" / "materials"
     mnt.mkdir(parents=True)
     if shutil.which("mount") is None:
-        _require(False, "mount(8) is not available")
+        require(False, "mount(8) is not available")
     r = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0700", "heyan-faults", str(mnt)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    _require(r.returncode == 0, f"cannot mount a tmpfs here: {r.stderr.strip()}")
+    require(r.returncode == 0, f"cannot mount a tmpfs here: {r.stderr.strip()}")
     try:
         yield mnt
     finally:

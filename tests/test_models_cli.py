@@ -10,9 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from app.liveness import list_models
+from tests.conftest import require
 from tests.liveness.conftest import face_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,8 +28,7 @@ def _models(args: list[str], model_dir: Path) -> list[str]:
 
 def test_prepare_prints_one_line_per_model_and_json_on_request(tmp_path: Path) -> None:
     source = face_model_dir()
-    if len(list_models(source)) < 5:
-        pytest.skip("face models not prepared (make test prepares them first)")
+    require(len(list_models(source)) >= 5, "face models not prepared (make test prepares them)")
     # A copy: the models are already prepared there, so this only checks and lists them.
     shutil.copytree(source, tmp_path / "face")
     count = len(list_models(tmp_path / "face")) + 1  # and the speech model (Whisper)

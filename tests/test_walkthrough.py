@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from app.liveness import list_models
+from tests.conftest import require
 from tests.live_server import live_server
 from tests.liveness.conftest import face_model_dir
 
@@ -34,18 +35,11 @@ def readme_walkthrough() -> str:
     return match.group(1)
 
 
-def _need(ok: bool, why: str) -> None:
-    if not ok:
-        if os.environ.get("CI") == "true":
-            pytest.fail(why)
-        pytest.skip(why)
-
-
 @pytest.mark.slow
 def test_readme_walkthrough_reaches_complete_with_full_checks(tmp_path: Path) -> None:
     models = face_model_dir()
-    _need(len(list_models(models)) >= 5, "face models not prepared (make test prepares them)")
-    _need(shutil.which("curl") is not None, "curl is not installed")
+    require(len(list_models(models)) >= 5, "face models not prepared (make test prepares them)")
+    require(shutil.which("curl") is not None, "curl is not installed")
     spec = importlib.util.spec_from_file_location("load_samples", ROOT / "bench/load/samples.py")
     assert spec is not None and spec.loader is not None
     samples = importlib.util.module_from_spec(spec)

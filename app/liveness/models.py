@@ -148,13 +148,16 @@ def write_manifest(model_dir: Path, infos: list[ModelInfo], manifest: str = MANI
     tmp.replace(model_dir / manifest)
 
 
-def list_models(cache_dir: Path) -> list[ModelInfo]:
-    """Every model found in ``cache_dir`` (manifest first, then operator files by name)."""
+def _list(
+    cache_dir: Path, roles: tuple[str, ...], specs: dict[str, ModelSpec], manifest_name: str
+) -> list[ModelInfo]:
+    """Models of ``roles`` in ``cache_dir``: the manifest's entry when the file still matches
+    it, else an operator's file of the same interface (listed as such)."""
     cache_dir = Path(cache_dir)
-    manifest = read_manifest(cache_dir)
+    manifest = read_manifest(cache_dir, manifest_name)
     out: list[ModelInfo] = []
-    for role in ROLES:
-        spec = SPECS[role]
+    for role in roles:
+        spec = specs[role]
         path = cache_dir / spec.filename
         if not path.is_file():
             continue
@@ -163,7 +166,6 @@ def list_models(cache_dir: Path) -> list[ModelInfo]:
         if info is not None and Path(info.file) == path and info.sha256 == sha:
             out.append(info)
             continue
-        # A file with no manifest entry: an operator's model with the same interface.
         out.append(
             ModelInfo(
                 name=role,
@@ -180,6 +182,11 @@ def list_models(cache_dir: Path) -> list[ModelInfo]:
             )
         )
     return out
+
+
+def list_models(cache_dir: Path) -> list[ModelInfo]:
+    """Every face model found in ``cache_dir`` (manifest first, then operator files by name)."""
+    return _list(cache_dir, ROLES, SPECS, MANIFEST)
 
 
 # -- speech (read-aloud digits) ---------------------------------------------------------------
@@ -229,33 +236,4 @@ SPEECH_SPECS: dict[str, ModelSpec] = {
 
 def list_speech_models(cache_dir: Path) -> list[ModelInfo]:
     """The speech model(s) in ``cache_dir`` (MODEL_DIR/speech), like :func:`list_models`."""
-    cache_dir = Path(cache_dir)
-    manifest = read_manifest(cache_dir, SPEECH_MANIFEST)
-    out: list[ModelInfo] = []
-    for role in SPEECH_ROLES:
-        spec = SPEECH_SPECS[role]
-        path = cache_dir / spec.filename
-        if not path.is_file():
-            continue
-        sha = sha256_file(path)
-        info = manifest.get(role)
-        if info is not None and Path(info.file) == path and info.sha256 == sha:
-            out.append(info)
-            continue
-        # A CTranslate2 Whisper conversion the operator put there (e.g. a larger Whisper).
-        out.append(
-            ModelInfo(
-                name=role,
-                file=str(path),
-                sha256=sha,
-                source="operator",
-                source_file=str(path),
-                source_sha256="",
-                licence="as configured by the operator",
-                training_data_note="as configured by the operator",
-                inputs=spec.inputs,
-                outputs=spec.outputs,
-                version="operator",
-            )
-        )
-    return out
+    return _list(cache_dir, SPEECH_ROLES, SPEECH_SPECS, SPEECH_MANIFEST)
