@@ -356,7 +356,10 @@ class CapturePipeline:
             digits=digits,
             flash=flash or None,
         )
-        sound = fp.decode_audio(video) if video is not None else None
+        if audio is not None:  # decoded once for the digits: reuse it
+            sound = fp.audio_fingerprint(audio.samples, audio.rate)
+        else:
+            sound = fp.decode_audio(video) if video is not None else None
         return verdict, fp.fingerprint(decoded, sound).to_bytes()
 
 
