@@ -15,7 +15,16 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from app.access.providers import add_api_key, create_provider, revoke_api_key
 from app.config import config_problems, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.core.migrate import upgrade
+from app.lifespan import build_storage
+from app.models.orders import ApiKey, Provider
+from app.ops.retention import purge_due
+from app.ops.rotate import rotate
+from app.security import crypto
+from app.security.crypto import new_key_spec
 
 
 def _print(obj: object) -> None:
@@ -23,9 +32,6 @@ def _print(obj: object) -> None:
 
 
 async def _provider_create(name: str) -> dict[str, str]:
-    from app.db import make_engine, make_sessionmaker
-    from app.providers import create_provider
-
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
@@ -37,9 +43,6 @@ async def _provider_create(name: str) -> dict[str, str]:
 
 
 async def _keys_cmd(revoke: str | None = None, add: str | None = None) -> dict[str, object]:
-    from app.db import make_engine, make_sessionmaker
-    from app.providers import add_api_key, revoke_api_key
-
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
@@ -53,9 +56,6 @@ async def _keys_cmd(revoke: str | None = None, add: str | None = None) -> dict[s
 
 
 async def _provider_list() -> list[dict[str, object]]:
-    from app.db import make_engine, make_sessionmaker
-    from app.models import ApiKey, Provider
-
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
@@ -81,10 +81,6 @@ async def _provider_list() -> list[dict[str, object]]:
 
 
 async def _purge() -> dict[str, int]:
-    from app.db import make_engine, make_sessionmaker
-    from app.retention import purge_due
-    from app.storage import build_storage
-
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
@@ -100,10 +96,6 @@ async def _purge() -> dict[str, int]:
 
 
 async def _rotate() -> dict[str, int]:
-    from app.db import make_engine, make_sessionmaker
-    from app.keys import rotate
-    from app.storage import build_storage
-
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
     try:
@@ -179,6 +171,8 @@ def prepare_metrics_dir(workers: int) -> Path | None:
 
 def _eval_faces(folder: Path, settings: Any) -> int:
     """The liveness table on an operator's labelled recordings (app.liveness.evaluation)."""
+    # Lazy here and below: the face library loads onnxruntime and OpenCV, which the other
+    # commands never need.
     from app.liveness import FaceAnalyzer, LivenessConfig, VideoError, decode_video
     from app.liveness import evaluation as ev
 
@@ -263,12 +257,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in config_problems(exc):
             sys.stderr.write(f"heyan: configuration error: {line}\n")
         return 2
-    from app import crypto
-
     crypto.configure(*settings.encryption_keys())
     if args.cmd == "migrate":
-        from app.migrate import upgrade
-
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         upgrade(settings.database_url, schema=settings.database_schema)
         return 0
@@ -276,8 +266,6 @@ def main(argv: list[str] | None = None) -> int:
         import uvicorn
 
         if not args.no_migrate:
-            from app.migrate import upgrade
-
             settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade(settings.database_url, schema=settings.database_schema)
         # In development the signing key is generated into DATA_DIR on first use: create it
@@ -310,8 +298,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.cmd == "keys":
         if args.action == "new":
-            from app.crypto import new_key_spec
-
             _print({"key": new_key_spec()})
             return 0
         _print(asyncio.run(_rotate()))
@@ -320,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         return _eval_faces(args.folder, settings)
     if args.cmd == "models":
         from app.liveness import list_models, list_speech_models, prepare_models
-        from app.liveness.prepare import prepare_speech_models
+        from app.liveness.prepare.build import prepare_speech_models
 
         model_dir = settings.resolved_model_dir / "face"
         speech_dir = settings.resolved_model_dir / "speech"

@@ -10,6 +10,9 @@ from typing import Literal
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.security.crypto import new_key_spec, parse_keys
+from app.storage import parse_storage_url
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
@@ -35,8 +38,8 @@ class Settings(BaseSettings):
     # Earlier SECRET_KEYs (comma-separated) still accepted when verifying tokens: rotation.
     previous_secret_keys: str = ""
     # Older secrets still accepted for verifying tokens (comma-separated), for key rotation.
-    # Encryption at rest (app/crypto.py): "kid:base64(32 bytes),..." — the last key encrypts
-    # new writes; older ones stay readable. FACE_DATA_KEYS is separate for biometric data.
+    # Encryption at rest (app/security/crypto.py): "kid:base64(32 bytes),..." — the last key
+    # encrypts new writes; older ones stay readable. FACE_DATA_KEYS is separate for biometric data.
     data_keys: str = ""
     face_data_keys: str = ""
     data_index_key: str = ""  # base64, ≥ 32 bytes: keyed hashes for look-ups
@@ -56,7 +59,8 @@ class Settings(BaseSettings):
     upload_idle_timeout_seconds: float = Field(default=30.0, gt=0, le=600)
     upload_timeout_seconds: float = Field(default=300.0, gt=0, le=3600)
     # Every body that is not a capture upload (JSON) is read whole up to this size, with the
-    # same idle and total timeouts (app/bodylimit.py): 413 REQUEST_TOO_LARGE, 408 REQUEST_TIMEOUT.
+    # same idle and total timeouts (app/core/bodylimit.py): 413 REQUEST_TOO_LARGE,
+    # 408 REQUEST_TIMEOUT.
     max_json_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     # Models and inference.
@@ -184,8 +188,6 @@ class Settings(BaseSettings):
                 "CAPTURE_CHECKS: must be full when APP_ENV=prod (intake runs no document "
                 "recognition, liveness check or face match)"
             )
-        from app.crypto import parse_keys
-
         for var, spec in (("DATA_KEYS", self.data_keys), ("FACE_DATA_KEYS", self.face_data_keys)):
             if not spec:
                 if prod:
@@ -203,6 +205,7 @@ class Settings(BaseSettings):
                 problems.append("DATA_INDEX_KEY: required when APP_ENV=prod")
         elif not _is_base64_key(self.data_index_key, 32):
             problems.append("DATA_INDEX_KEY: must be base64 of at least 32 bytes")
+        # Lazy: app.liveness loads onnxruntime and OpenCV, which settings alone never need.
         from app.liveness.challenge import KINDS, READ_DIGITS
 
         pool = self.liveness_action_pool()
@@ -213,8 +216,6 @@ class Settings(BaseSettings):
             )
         if 0 < self.liveness_digits < 4:
             problems.append("LIVENESS_DIGITS: must be 0 (off) or 4-6")
-        from app.storage import parse_storage_url
-
         try:
             parse_storage_url(self.storage_url, self.data_dir / "materials")
         except ValueError:
@@ -233,8 +234,6 @@ class Settings(BaseSettings):
         import base64
         import json
         import os
-
-        from app.crypto import new_key_spec
 
         path = self.data_dir / "data_keys.json"
         if path.exists():

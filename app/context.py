@@ -8,13 +8,12 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.capture.pipeline import CapturePipeline
+from app.access.providers import ApiKeyCache
+from app.analysis.pipeline import CapturePipeline
 from app.config import Settings
-from app.orders.cache import ByVersion
-from app.orders.state import Status
-from app.providers import ApiKeyCache
+from app.core.cache import ByVersion
+from app.security.tokens import TokenCodec
 from app.storage import Storage
-from app.tokens import TokenCodec
 
 
 @dataclass
@@ -33,5 +32,6 @@ class AppContext:
     api_keys: ApiKeyCache
     # Each order's rendered provider view (JSON), by version (ORDER_VIEW_CACHE_SECONDS).
     views: ByVersion[bytes]
-    # Each order's status by version, for the changed-since pages: nothing personal in it.
-    statuses: ByVersion[Status] = field(default_factory=lambda: ByVersion(100_000))
+    # Each order's status (app.orders.state.Status, a str) by version, for the changed-since
+    # pages: nothing personal in it.
+    statuses: ByVersion[str] = field(default_factory=lambda: ByVersion(100_000))

@@ -9,11 +9,11 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.providers import hash_api_key, provider_of_key
 from app.context import AppContext
-from app.errors import Unauthorized
-from app.models import CaptureSession, utcnow
-from app.providers import hash_api_key, provider_of_key
-from app.tokens import SessionInvalid
+from app.core.errors import Unauthorized
+from app.models.orders import CaptureSession, utcnow
+from app.security.tokens import SessionInvalid
 
 bearer = HTTPBearer(auto_error=False)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.capture.documents import DocumentAnalyzer
-from app.capture.fields import normalize_subject_name
-from tests.docgen.cases import all_cases, make_case
+from app.documents.analyzer import DocumentAnalyzer
+from app.documents.fields import normalize_subject_name
+from testkit.documents.cases import all_cases, make_case
 
 
 def out(text: str = "") -> None:

@@ -21,11 +21,11 @@ import cv2
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.capture.documents import DocKind, DocumentAnalyzer, Expectation
-from tests.docgen import render as R
-from tests.docgen import scene as S
-from tests.docgen.cases import TODAY
-from tests.docgen.identities import make_company, make_person
+from app.documents.analyzer import DocKind, DocumentAnalyzer, Expectation
+from testkit.documents import render as R
+from testkit.documents import scene as S
+from testkit.documents.cases import TODAY
+from testkit.documents.identities import make_company, make_person
 
 
 def _jpeg_roundtrip(img):  # type: ignore[no-untyped-def]

@@ -25,9 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.docgen import render as R  # noqa: E402
-from tests.docgen import scene as S  # noqa: E402
-from tests.docgen.identities import REGIONS, make_company, make_person  # noqa: E402
+from testkit.documents import render as R  # noqa: E402
+from testkit.documents import scene as S  # noqa: E402
+from testkit.documents.identities import REGIONS, make_company, make_person  # noqa: E402
 
 
 def main(out: Path, seed: int = 7, face: np.ndarray | None = None) -> None:

@@ -298,7 +298,7 @@ def main() -> None:
     from app.liveness import list_speech_models
 
     if not list_speech_models(args.model_dir):
-        from app.liveness.prepare import prepare_speech_models
+        from app.liveness.prepare.build import prepare_speech_models
 
         prepare_speech_models(args.model_dir)
     reader = DigitReader.from_dir(args.model_dir, language=args.language, beam_size=args.beam)

@@ -7,10 +7,9 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from app import models  # noqa: F401  (registers the tables)
-from app.db import Base, make_engine
-from app.filing import models as filing_models  # noqa: F401
-from app.webhooks import models as webhook_models  # noqa: F401
+import app.models.orders  # noqa: F401  (registers every table)
+from app.core.db import make_engine
+from app.models.base import Base
 
 config = context.config
 target_metadata = Base.metadata

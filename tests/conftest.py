@@ -21,11 +21,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.capture.pipeline import CapturePipeline, Limits
+from app.access.providers import create_provider
+from app.analysis.pipeline import CapturePipeline, Limits
 from app.config import Settings
+from app.core.migrate import upgrade
 from app.main import create_app
-from app.migrate import upgrade
-from app.providers import create_provider
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
@@ -162,8 +162,8 @@ async def api(db_settings: dict[str, str]) -> AsyncIterator[Api]:
 # ----------------------------------------------------------------------------------------
 # Test data (labelled synthetic: drawn by these helpers, not photos of real people)
 
-# Valid GB 11643 numbers for made-up people (check digits computed by app.validators).
-from app.validators import id_check_char, uscc_check_char  # noqa: E402
+# Valid GB 11643 numbers for made-up people (check digits computed by app.documents.validators).
+from app.documents.validators import id_check_char, uscc_check_char  # noqa: E402
 
 
 def make_id(prefix17: str) -> str:
@@ -238,7 +238,7 @@ DATA = Path(__file__).parent / "data"
 
 @pytest.fixture(scope="session")
 def document_analyzer() -> Any:
-    from app.capture.documents import DocumentAnalyzer
+    from app.documents.analyzer import DocumentAnalyzer
 
     analyzer = DocumentAnalyzer()
     analyzer.load()

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from app.capture.pipeline import CapturePipeline, Limits
-from app.checks import Check, ModelRef
+from app.analysis.pipeline import CapturePipeline, Limits
+from app.inference.checks import Check, ModelRef
 
 DOC_MODEL = ModelRef("fake-ocr", "0", "0" * 64)
 FACE_MODEL = ModelRef("fake-embedding", "0", "1" * 64)

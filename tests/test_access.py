@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.providers import add_api_key, revoke_api_key
-from app.ratelimit import RateLimiter
+from app.access.providers import add_api_key, revoke_api_key
+from app.access.ratelimit import RateLimiter
 from tests.conftest import Api
 
 
@@ -31,7 +31,7 @@ def test_rate_limiter_windows() -> None:
 
 
 async def test_rate_limit_answers_429_problem(api: Api) -> None:
-    from app.ratelimit import RateLimiter as RL
+    from app.access.ratelimit import RateLimiter as RL
 
     # The address limiter installed by create_app, shrunk for this test.
     address = api.app.state.limits.address
@@ -88,7 +88,7 @@ async def test_api_key_cache_honours_revocation_within_its_time(api: Api) -> Non
     is honoured once that time is over, one in this process at once."""
     from sqlalchemy import update
 
-    from app.models import ApiKey, utcnow
+    from app.models.orders import ApiKey, utcnow
 
     ctx = api.app.state.ctx
     cache = ctx.api_keys

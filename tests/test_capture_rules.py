@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.capture.pipeline import CaptureOutcome
-from app.checks import check
+from app.analysis.pipeline import CaptureOutcome
+from app.inference.checks import check
 from tests.conftest import Api, synthetic_jpeg, synthetic_mp4
 from tests.test_flow import bearer, challenge, new_order, open_session, qr, status, upload
 

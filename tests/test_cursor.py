@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from app.models import Order
+from app.models.orders import Order
 from app.orders.service import record_event
 from tests.conftest import Api, order_body
 

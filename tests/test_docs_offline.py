@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from app.docs import ASSETS
+from app.core.docs import ASSETS
 from tests.conftest import Api, require
 from tests.live_server import live_server
 

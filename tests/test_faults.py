@@ -40,12 +40,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from app import crypto
-from app.db import is_db_unavailable, is_storage_full, make_engine
+from app.access.providers import create_provider
+from app.access.ratelimit import DatabaseRateLimiter, RateLimiter, build_limiters
+from app.core.db import is_db_unavailable, is_storage_full, make_engine
 from app.main import create_app
-from app.models import RateLimitWindow
-from app.providers import create_provider
-from app.ratelimit import DatabaseRateLimiter, RateLimiter, build_limiters
+from app.models.orders import RateLimitWindow
+from app.security import crypto
 from app.webhooks.signing import verify
 from tests.conftest import intake_pipeline, make_settings, order_body, require, synthetic_jpeg
 from tests.live_server import free_port

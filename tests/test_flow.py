@@ -205,8 +205,8 @@ async def test_qr_errors(api: Api) -> None:
     # A genuine token past its expiry.
     from datetime import timedelta
 
-    from app.models import QrToken, utcnow
-    from app.tokens import QrClaims
+    from app.models.orders import QrToken, utcnow
+    from app.security.tokens import QrClaims
 
     codec = api.app.state.ctx.codec
     async with api.app.state.ctx.sessionmaker() as db:

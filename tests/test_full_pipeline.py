@@ -17,15 +17,15 @@ import cv2
 import httpx
 import pytest
 
-from app.capture.pipeline import CapturePipeline
+from app.access.providers import create_provider
+from app.analysis.pipeline import CapturePipeline
+from app.core.migrate import upgrade
 from app.main import create_app
-from app.migrate import upgrade
-from app.providers import create_provider
 from testkit import genuine
+from testkit.documents import render as R
+from testkit.documents import scene as S
+from testkit.documents.identities import make_company, make_person
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
-from tests.docgen import render as R
-from tests.docgen import scene as S
-from tests.docgen.identities import make_company, make_person
 from tests.test_flow import bearer, challenge, qr
 
 TODAY = __import__("datetime").date.today()

@@ -25,9 +25,9 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
 from schemathesis.python import asgi
 
+from app.access.providers import create_provider
+from app.core.migrate import upgrade
 from app.main import create_app
-from app.migrate import upgrade
-from app.providers import create_provider
 from tests.conftest import _in_thread, intake_pipeline, make_settings, order_body, synthetic_jpeg
 
 MAX_EXAMPLES = 20
@@ -53,7 +53,7 @@ class Fuzz:
 
 
 async def _provider(url: str) -> str:
-    from app.db import make_engine, make_sessionmaker
+    from app.core.db import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     try:

@@ -345,8 +345,8 @@ async def test_videos_through_the_real_face_models(
 ) -> None:
     """The full pipeline (intake, PyAV decode in app.liveness, the face models): a broken
     video is a 4xx AppError or a refused capture, never another exception (a 500)."""
-    from app.capture.pipeline import CapturePipeline, Limits
-    from app.errors import AppError
+    from app.analysis.pipeline import CapturePipeline, Limits
+    from app.core.errors import AppError
 
     pipeline = CapturePipeline(
         Limits(4 << 20, 20 << 20, 15.0, 40_000_000, 200), face=face_analyzer, workers=1

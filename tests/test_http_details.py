@@ -4,7 +4,7 @@ steps, and no null token in the session view."""
 
 from __future__ import annotations
 
-from app.errors import AppError, problem_title
+from app.core.errors import AppError, problem_title
 from tests.conftest import Api
 from tests.test_flow import bearer, new_order, open_session, qr
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from app.logs import mask
+from app.core.logs import mask
 from tests.conftest import ID_A, Api
 from tests.test_flow import face, new_order, open_session, qr, upload
 
@@ -51,7 +51,7 @@ def test_uvicorn_access_lines_format_and_are_masked() -> None:
 
     from uvicorn.logging import AccessFormatter
 
-    from app.logs import install_masking
+    from app.core.logs import install_masking
 
     install_masking()
     out = io.StringIO()

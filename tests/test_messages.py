@@ -6,8 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.checks import message_for
-from app.messages import MESSAGES
+from app.inference.checks import message_for
+from app.inference.messages import MESSAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -16,8 +16,8 @@ def test_an_intake_only_process_shows_the_real_message_for_a_stored_check() -> N
     # A process with CAPTURE_CHECKS=intake never imports the document or face libraries;
     # a BLURRY check stored by another process must still read as BLURRY, not the generic text.
     code = (
-        "import sys; from app.orders import service; from app.checks import message_for; "
-        "assert 'app.capture.documents' not in sys.modules, 'documents imported'; "
+        "import sys; from app.orders import service; from app.inference.checks import message_for; "
+        "assert 'app.documents.analyzer' not in sys.modules, 'documents imported'; "
         "assert 'app.liveness.analyzer' not in sys.modules, 'analyzer imported'; "
         "print(message_for('BLURRY')[0]); print(message_for('FACE_BLURRY')[0])"
     )

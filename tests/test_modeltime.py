@@ -1,10 +1,10 @@
-"""app.modeltime: the libraries report model timings; a listener that raises breaks nothing."""
+"""app.inference.modeltime: the libraries report model timings; a listener that raises breaks nothing."""
 
 from __future__ import annotations
 
 import pytest
 
-from app import modeltime
+from app.inference import modeltime
 
 
 def test_listeners_get_each_timed_call_and_a_broken_one_is_ignored() -> None:

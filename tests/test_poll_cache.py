@@ -1,9 +1,9 @@
-"""What a process remembers of an unchanged order (app/orders/cache.py): its rendered view
+"""What a process remembers of an unchanged order (app/core/cache.py): its rendered view
 and its status, keyed by the version fields the ETag hashes, so never a stale answer."""
 
 from __future__ import annotations
 
-from app.orders.cache import ByVersion
+from app.core.cache import ByVersion
 from app.orders.state import Status
 from tests.conftest import Api, order_body
 

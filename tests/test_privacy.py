@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from app import crypto
+from app.security import crypto
 from tests.conftest import ID_A, Api
 from tests.test_flow import face, new_order, open_session, qr, upload
 
@@ -116,9 +116,9 @@ def test_rotation_keeps_old_rows_readable() -> None:
 async def test_keys_rotate_reencrypts_rows_and_files(api: Api) -> None:
     from sqlalchemy import Text, select, type_coerce
 
-    from app.keys import rotate
-    from app.models import Principal
-    from app.webhooks.models import WebhookEndpoint
+    from app.models.orders import Principal
+    from app.models.webhooks import WebhookEndpoint
+    from app.ops.rotate import rotate
 
     hook_provider, hook_auth = await put_webhook(api, "whsec_rotate_0123456789abcdef")
     order = await new_order(api)
@@ -162,8 +162,8 @@ async def test_keys_rotate_reencrypts_rows_and_files(api: Api) -> None:
 async def test_purge_leaves_only_the_audit_trail(api: Api) -> None:
     from datetime import timedelta
 
-    from app.models import utcnow
-    from app.retention import purge_due
+    from app.models.orders import utcnow
+    from app.ops.retention import purge_due
 
     order = await new_order(api)
     oid = order["id"]

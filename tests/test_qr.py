@@ -20,9 +20,9 @@ import zxingcpp
 from PIL import Image
 from sqlalchemy import update
 
-from app.models import QrToken, utcnow
+from app.models.orders import QrToken, utcnow
 from app.orders.router import qr_code, qr_url
-from app.tokens import QrClaims, QrInvalid, TokenCodec
+from app.security.tokens import QrClaims, QrInvalid, TokenCodec
 from tests.conftest import Api
 from tests.test_flow import new_order
 

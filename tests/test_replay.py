@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 from sqlalchemy import select, text
 
-from app import crypto
-from app.capture.pipeline import CapturePipeline
+from app.access.providers import create_provider
+from app.analysis.pipeline import CapturePipeline
 from app.liveness import decode_video
 from app.liveness import fingerprint as fp
 from app.main import create_app
-from app.models import FaceFingerprint
-from app.providers import create_provider
+from app.models.orders import FaceFingerprint
+from app.security import crypto
 from testkit import genuine, replays
 from tests.conftest import Api, intake_pipeline, make_settings, synthetic_jpeg, synthetic_mp4
 from tests.test_flow import bearer, challenge, new_order, open_session, qr, upload
@@ -257,9 +257,9 @@ async def test_fingerprints_outlive_the_purge_and_expire_after_their_days(
 ) -> None:
     from sqlalchemy import Text, type_coerce
 
-    from app import keys
-    from app.models import Material, utcnow
-    from app.retention import purge_fingerprints, purge_order
+    from app.models.orders import Material, utcnow
+    from app.ops import rotate as keys
+    from app.ops.retention import purge_fingerprints, purge_order
 
     oid, _ = await _face_ready(api)
     ctx = api.app.state.ctx
@@ -314,8 +314,8 @@ def test_migration_0006_matches_the_model_and_downgrades(tmp_path: Any) -> None:
     from alembic.migration import MigrationContext
     from sqlalchemy import create_engine, inspect
 
-    from app.db import Base
-    from app.migrate import alembic_config
+    from app.core.migrate import alembic_config
+    from app.models.base import Base
     from tests.conftest import _in_thread
 
     db = tmp_path / "m.db"

@@ -7,8 +7,8 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from app.models import utcnow
-from app.tokens import QrClaims, QrInvalid, SessionInvalid, TokenCodec
+from app.models.orders import utcnow
+from app.security.tokens import QrClaims, QrInvalid, SessionInvalid, TokenCodec
 
 
 def _claims() -> QrClaims:

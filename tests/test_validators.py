@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from app import validators as v
+from app.documents import validators as v
 
 
 @pytest.mark.parametrize(

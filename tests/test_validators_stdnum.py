@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from stdnum.cn import ric, uscc
 
-from app import validators as v
+from app.documents import validators as v
 from tests.conftest import Api, order_body, person
 
 TODAY = date(2026, 12, 1)

@@ -21,12 +21,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.capture.pipeline import CapturePipeline
+from app.analysis.pipeline import CapturePipeline
 from app.capture.upload import Form
-from app.checks import Check, check, register_messages
-from app.errors import AppError
+from app.core.errors import AppError
+from app.inference.checks import Check, check, register_messages
 from app.liveness import fingerprint as fp
-from app.models import FaceFingerprint, utcnow
+from app.models.orders import FaceFingerprint, utcnow
 
 REPLAY_DETECTED = "REPLAY_DETECTED"
 CAPTURE_BEFORE_CHALLENGE = "CAPTURE_BEFORE_CHALLENGE"

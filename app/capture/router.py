@@ -9,9 +9,9 @@ from fastapi.responses import JSONResponse
 
 from app.capture import service
 from app.capture.upload import read_form
+from app.core.openapi import PROBLEM_RESPONSES
 from app.deps import CaptureSessionDep, CtxDep, DbDep, ProviderDep
 from app.mini.schemas import CaptureOut, PrecheckOut
-from app.openapi import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 provider_router = APIRouter(prefix="/v1", tags=["provider"])

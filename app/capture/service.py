@@ -13,22 +13,23 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.analysis.pipeline import CaptureOutcome, DocumentExpectation
 from app.capture import replay
-from app.capture.pipeline import CaptureOutcome, DocumentExpectation
 from app.capture.upload import Form
-from app.checks import Check, check
 from app.context import AppContext
-from app.errors import AppError, Conflict, Forbidden, NotFound
+from app.core.errors import AppError, Conflict, Forbidden, NotFound
+from app.core.metrics import CAPTURES, CHECK_FAILURES
+from app.documents.validators import mask_id_number, mask_name
+from app.inference.checks import Check, check
 from app.liveness.challenge import ChallengeSpec
-from app.metrics import CAPTURES, CHECK_FAILURES
-from app.mini.service import STEP_TITLES
-from app.models import (
+from app.mini.service import check_face_attempts
+from app.models.orders import (
     CaptureSession,
     Challenge,
     CheckRow,
@@ -39,7 +40,7 @@ from app.models import (
 )
 from app.orders import service, state
 from app.orders.service import Bundle
-from app.validators import mask_id_number, mask_name
+from app.orders.vocabulary import BLOCKED_ZH, STEP_TITLES
 
 EXT = {
     "image/jpeg": "jpg",
@@ -145,8 +146,6 @@ def resolve_step(bundle: Bundle, session: CaptureSession, step_name: str) -> sta
         raise StepAlreadyDone()
     reason = state.blocker(bundle.shape, step, evidence)
     if reason is not None:
-        from app.mini.service import BLOCKED_ZH
-
         raise StepOutOfOrder(zh=BLOCKED_ZH[reason], extra={"reason": reason})
     return step
 
@@ -185,48 +184,6 @@ def expectation(bundle: Bundle, step: state.Step) -> DocumentExpectation:
         person_number=p.doc_number,
         is_unit=is_unit,
     )
-
-
-FACE_MAX_FAILURES = 5
-FACE_FAILURE_WINDOW = timedelta(minutes=3)
-FACE_LOCKOUT = timedelta(minutes=30)
-
-
-class FaceAttemptsExceeded(AppError):
-    status = 429
-    code = "FACE_ATTEMPTS_EXCEEDED"
-    zh = "人脸核验失败次数过多,请30分钟后再试"
-    en = "Too many failed face captures; try again in 30 minutes"
-
-
-async def check_face_attempts(db: AsyncSession, session: CaptureSession) -> None:
-    """At most 5 failed face captures within 3 minutes, then a 30-minute lock-out."""
-    now = utcnow()
-    failures = list(
-        (
-            await db.execute(
-                select(Material.created_at)
-                .where(
-                    Material.session_id == session.id,
-                    Material.step == "face",
-                    Material.kind == "upload",
-                    Material.accepted.is_(False),
-                    Material.created_at > now - FACE_LOCKOUT - FACE_FAILURE_WINDOW,
-                )
-                .order_by(Material.created_at)
-            )
-        ).scalars()
-    )
-    # Find any 5 failures within a 3-minute window whose lock-out has not yet run out.
-    for i in range(len(failures) - FACE_MAX_FAILURES + 1):
-        window = failures[i : i + FACE_MAX_FAILURES]
-        if window[-1] - window[0] <= FACE_FAILURE_WINDOW:
-            until = window[-1] + FACE_LOCKOUT
-            if until > now:
-                retry = int((until - now).total_seconds()) + 1
-                raise FaceAttemptsExceeded(
-                    headers={"Retry-After": str(retry)}, extra={"retry_after_seconds": retry}
-                )
 
 
 async def _consume_challenge(

@@ -16,14 +16,8 @@ from typing import Any
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from app.errors import AppError
-
-
-class FileTooLarge(AppError):
-    status = 413
-    code = "FILE_TOO_LARGE"
-    zh = "文件过大,请压缩后重新上传"
-    en = "The file is too large"
+from app.analysis.pipeline import FileTooLarge
+from app.core.errors import AppError
 
 
 class BadUpload(AppError):

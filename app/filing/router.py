@@ -6,12 +6,18 @@ from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
 from app.deps import CtxDep, DbDep, ProviderDep
+from app.filing import package as packaging
 from app.filing import service
-from app.orders.service import load_bundle
+from app.models.orders import Event
+from app.orders import method, state
+from app.orders.materials import _safe, current_materials
+from app.orders.service import check_dict, checks_for, load_bundle
 
 router = APIRouter(prefix="/v1", tags=["filing"])
 public_router = APIRouter(prefix="/v1", tags=["public"])
@@ -113,3 +119,72 @@ async def sms_done(
     bundle = await load_bundle(db, order_id, provider_id)
     await service.sms_done(db, bundle, body.person_id, body.done_at)
     return await service.sms_view(db, bundle)
+
+
+# The materials downloads: under the provider tag with the other order endpoints, mounted
+# before them so /materials/id-composite is not read as a material id.
+materials_router = APIRouter(prefix="/v1", tags=["provider"])
+
+
+@materials_router.get(
+    "/orders/{order_id}/materials/id-composite",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+async def id_composite(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
+    person: str = Query(
+        "subject_principal", min_length=1, description="subject_principal or website:<id>"
+    ),
+) -> Response:  # fmt: skip
+    """Download the ID composite (人像面 left, 国徽面 right, one JPEG at 300 dpi, ≤ 2 MB)."""
+    bundle = await load_bundle(db, order_id, provider_id)
+    data = await ctx.pipeline.run(packaging.id_composite, bundle, ctx.storage, person)
+    return Response(
+        data,
+        media_type="image/jpeg",
+        headers={"Content-Disposition": "attachment; filename=id-composite.jpg"},
+    )
+
+
+@materials_router.get(
+    "/orders/{order_id}/package.zip",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/zip": {}}}},
+)
+async def package(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
+) -> StreamingResponse:
+    """Download every accepted material, the ID composites and a manifest, as one zip."""
+    bundle = await load_bundle(db, order_id, provider_id)
+    current = current_materials(bundle)
+    ids = {m.id for m in current} | set(method.current_uploads(bundle.materials))
+    rows = await checks_for(db, sorted(ids))
+    checks = {mid: [check_dict(r) for r in rs] for mid, rs in rows.items()}
+    how = method.derive(bundle.materials, rows)
+    events = list(
+        (
+            await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))
+        ).scalars()
+    )
+    extra: list[tuple[str, bytes]] = []
+    people = [("subject_principal", bundle.shape.subject_principal)] + [
+        (f"website:{w.id}", w.principal) for w in bundle.shape.websites
+    ]
+    seen: set[str] = set()
+    for key, p in people:
+        if p.id in seen or p.doc_type not in state.TWO_SIDED_DOCUMENTS:
+            continue
+        seen.add(p.id)
+        if bundle.current(p.id, "id_front") and bundle.current(p.id, "id_back"):
+            data = await ctx.pipeline.run(packaging.id_composite, bundle, ctx.storage, key)
+            name = bundle.principals[p.id].name
+            extra.append((f"证件合成图-{_safe(name)}.jpg", data))
+    # The electronic verification sheet (电子版用户真实性核验单), with its code recorded.
+    extra.append(await service.sheet_file(db, bundle, ctx.storage, ctx.settings.signing_key()))
+    filename = f"heyan-{bundle.order.external_id}.zip"
+    return StreamingResponse(
+        packaging.package_zip(bundle, ctx.storage, checks, events, extra, how),
+        media_type="application/zip",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )

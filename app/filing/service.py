@@ -13,9 +13,9 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import AppError, Conflict, NotFound
+from app.core.errors import AppError, Conflict, NotFound
+from app.documents.validators import mask_mobile, mask_name
 from app.filing import sms
-from app.filing.models import FilingSheet, SmsPerson, SmsRound
 from app.filing.sheet import (
     INTAKE_ONLY,
     Sheet,
@@ -24,12 +24,12 @@ from app.filing.sheet import (
     normalize_code,
     sheet_data,
 )
-from app.models import CheckRow, Event, Order, utcnow
+from app.models.filing import FilingSheet, SmsPerson, SmsRound
+from app.models.orders import CheckRow, Event, Order, utcnow
 from app.orders import method, state
 from app.orders.schemas import BusinessType
 from app.orders.service import Bundle, checks_for, load_bundle, record_event
 from app.storage import Storage
-from app.validators import mask_mobile, mask_name
 
 log = logging.getLogger("heyan.filing")
 

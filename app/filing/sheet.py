@@ -21,7 +21,8 @@ from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
 
-from app.models import CheckRow, Event
+from app.filing import package
+from app.models.orders import CheckRow, Event
 from app.orders import materials, method, state
 from app.orders.service import Bundle
 from app.storage import Storage
@@ -263,7 +264,7 @@ def sheet_images(b: Bundle, storage: Storage) -> list[SheetImage]:
         seen.add(p.id)
         if b.current(p.id, "id_front") and b.current(p.id, "id_back"):
             name = b.principals[p.id].name
-            out.append(SheetImage(f"证件合成图:{name}", materials.id_composite(b, storage, key)))
+            out.append(SheetImage(f"证件合成图:{name}", package.id_composite(b, storage, key)))
     return out
 
 

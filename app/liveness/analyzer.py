@@ -11,14 +11,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.checks import Check, ModelRef, check
+from app.inference.checks import Check, ModelRef, check
+from app.inference.session import DEFAULT_PROVIDERS, DEFAULT_THREADS, InferenceModel
 from app.liveness import actions as act
 from app.liveness import challenge as chal
 from app.liveness.antispoof import flow_parallax, moire_score
 from app.liveness.audio import AudioTrack
 from app.liveness.detect import Detection, FaceDetector
 from app.liveness.flash import flash_checks, flash_from_json, flash_response, interpolate_meshes
-from app.liveness.inference import DEFAULT_PROVIDERS, DEFAULT_THREADS, InferenceModel
 from app.liveness.landmarks import (
     EYE_A,
     EYE_B,
@@ -245,6 +245,7 @@ class FaceAnalyzer:
                 EMBEDDING: FaceEmbedder(infos[EMBEDDING], **kw),
             }
             if self.config.passive_model and ANTISPOOF in infos:
+                # Optional advisory model (FACE_PASSIVE_MODEL), off by default.
                 from app.liveness.passive import PassiveAntiSpoof
 
                 models[ANTISPOOF] = PassiveAntiSpoof(infos[ANTISPOOF], **kw)

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from app.liveness.inference import InferenceModel
+from app.inference.session import InferenceModel
 
 _STRIDES = (8, 16, 32)
 _SIZES = ((16, 32), (64, 128), (256, 512))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app.checks import Check
+from app.inference.checks import Check
 
 PAD_CODES = frozenset(
     {

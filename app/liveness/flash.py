@@ -38,7 +38,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from app.checks import Check, check
+from app.inference.checks import Check, check
 
 FLASH_NOT_SEEN = "FLASH_NOT_SEEN"
 FLASH_SEQUENCE_WRONG = "FLASH_SEQUENCE_WRONG"

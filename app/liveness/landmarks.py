@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from app.liveness.inference import InferenceModel
+from app.inference.session import InferenceModel
 
 MESH_SIZE = 192
 MESH_ROI_SCALE = 1.5

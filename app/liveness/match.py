@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import onnxruntime as ort
 
-from app.liveness.inference import InferenceModel
+from app.inference.session import InferenceModel
 
 # ArcFace's 5-point template for 112x112 crops (eyes, nose, mouth corners, image left first).
 ARCFACE_112 = np.array(

@@ -1,7 +1,7 @@
 """Which models the face library uses, where their weights come from, and the manifest.
 
 The runtime reads only ``face_manifest.json`` and the ``.onnx`` files next to it (written by
-:func:`app.liveness.prepare.prepare_models`). An operator directory (MODEL_DIR) may hold
+:func:`app.liveness.prepare.build.prepare_models`). An operator directory (MODEL_DIR) may hold
 stronger models with the same interface under the same file names and no manifest: their
 sha256 is computed at load and they are reported as ``source="operator"``.
 """
@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.liveness.inference import ModelInfo, sha256_file
+from app.inference.session import ModelInfo, sha256_file
 
 MANIFEST = "face_manifest.json"
 
@@ -191,7 +191,7 @@ def list_models(cache_dir: Path) -> list[ModelInfo]:
 
 # -- speech (read-aloud digits) ---------------------------------------------------------------
 # Prepared under MODEL_DIR/speech (beside MODEL_DIR/face) by
-# app.liveness.prepare.prepare_speech_models; read by app.liveness.speech.DigitReader.
+# app.liveness.prepare.build.prepare_speech_models; read by app.liveness.speech.DigitReader.
 
 SPEECH_MANIFEST = "speech_manifest.json"
 SPEECH = "speech_recognizer"

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from app import modeltime
-from app.checks import Check, ModelRef, check
-from app.liveness.audio import RATE, AudioTrack, speech_level_db
-from app.liveness.inference import ModelInfo
+from app.inference import modeltime
+from app.inference.checks import Check, ModelRef, check
+from app.inference.session import ModelInfo
+from app.liveness.audio import RATE, AudioTrack, speech_energy, speech_level_db
 from app.liveness.lipsync import LipSync, lip_sync_score
 from app.liveness.models import list_speech_models
 
@@ -126,7 +126,7 @@ def digit_suppress_tokens(tokenizer: Any, vocab_size: int = 0) -> list[int]:
 class DigitReader:
     """Whisper base constrained to digits; loaded once, then ``predict`` from any thread.
 
-    The same public shape as :class:`app.liveness.inference.InferenceModel` (``load()``,
+    The same public shape as :class:`app.inference.session.InferenceModel` (``load()``,
     ``loaded``, ``predict()``, ``ref()``, ``info``). CTranslate2 runs one call at a time per
     worker and is safe to call from several threads; only loading takes the lock.
     ``language`` is the language Whisper is told (Chinese for the product; a test may tell
@@ -381,8 +381,6 @@ def check_read_digits(
     :func:`app.liveness.lipsync.mouth_open_ratio` per frame (NaN without a face). The model
     is not run when there is no audible sound.
     """
-    from app.liveness.audio import speech_energy
-
     cfg = config or DigitsConfig()
     level = None if track is None else speech_level_db(track)
     heard = None

@@ -9,6 +9,8 @@ import av
 import cv2
 import numpy as np
 
+from app.inference.checks import message_for
+
 VIDEO_UNDECODABLE = "VIDEO_UNDECODABLE"
 VIDEO_TOO_LONG = "VIDEO_TOO_LONG"
 
@@ -30,8 +32,6 @@ class VideoError(Exception):
 
 
 def _error(code: str, why: str) -> VideoError:
-    from app.checks import message_for
-
     zh, en = message_for(code)
     return VideoError(code, zh, f"{en} ({why})")
 

@@ -46,9 +46,7 @@ async def challenge(
     session: CaptureSessionDep, db: DbDep, ctx: CtxDep, body: ChallengeIn | None = None
 ) -> dict[str, Any]:
     """Get a single-use liveness challenge; needs the person's separate face-processing consent."""
-    from app.capture.service import check_face_attempts
-
-    await check_face_attempts(db, session)
+    await service.check_face_attempts(db, session)
     consent = body.consent.model_dump(mode="json") if body and body.consent else None
     row = await service.new_challenge(db, ctx, session, consent)
     return service.challenge_view(row)

@@ -9,14 +9,17 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import crypto
 from app.context import AppContext
-from app.errors import AppError, Conflict
+from app.core.errors import AppError, Conflict
+from app.documents.validators import mask_id_number, mask_mobile, mask_name
 from app.liveness.challenge import ChallengeSpec, make_challenge
-from app.models import CaptureSession, Challenge, Order, QrToken, new_id, utcnow
+from app.liveness.flash import flash_to_json, make_flash_sequence
+from app.models.orders import CaptureSession, Challenge, Material, Order, QrToken, new_id, utcnow
 from app.orders import service, state
 from app.orders.service import Bundle
-from app.validators import mask_id_number, mask_mobile, mask_name
+from app.orders.vocabulary import BLOCKED_ZH, PHONE_MISMATCH_ZH, STEP_TITLES
+from app.security import crypto
+from app.security.tokens import QrExpired, QrInvalid
 
 
 class QrRevoked(AppError):
@@ -53,29 +56,6 @@ class ConsentRequired(AppError):
 MAX_PHONE_MISMATCHES = 5
 
 
-PHONE_MISMATCH_ZH = {
-    "website_principal": "小程序绑定手机号码与网站负责人手机号码不一致,请重新核验",
-    "subject_principal": "小程序绑定手机号码与主体负责人手机号码不一致,请重新核验",
-}
-
-STEP_TITLES = {
-    "subject_document": "主办单位证件",
-    "subject_principal_id_front": "主体负责人身份证人像面",
-    "subject_principal_id_back": "主体负责人身份证国徽面",
-    "subject_principal_document": "主体负责人证件",
-    "website_principal_id_front": "网站负责人身份证人像面",
-    "website_principal_id_back": "网站负责人身份证国徽面",
-    "website_principal_document": "网站负责人证件",
-    "face": "人脸核验",
-    "verification_sheet": "真实性核验单",
-}
-
-BLOCKED_ZH = {
-    "id_first": "请先完成本人证件拍摄",
-    "parts_first": "请先完成主体和网站的核验",
-}
-
-
 async def open_session(
     db: AsyncSession,
     ctx: AppContext,
@@ -87,7 +67,6 @@ async def open_session(
     device_id: str | None = None,
 ) -> tuple[CaptureSession, str, Bundle]:
     now = utcnow()
-    from app.tokens import QrExpired, QrInvalid
 
     if ctx.codec.is_short_qr(qr_token):
         # The short token names its row; order, scope and expiry are the row's.
@@ -254,8 +233,6 @@ async def new_challenge(
     if ctx.settings.liveness_flash:
         import secrets
 
-        from app.liveness.flash import flash_to_json, make_flash_sequence
-
         spec = replace(spec, flash=flash_to_json(make_flash_sequence(secrets.SystemRandom())))
     now = utcnow()
     row = Challenge(
@@ -311,3 +288,45 @@ def challenge_view(row: Challenge) -> dict[str, Any]:
         "flash": spec.flash,
         "expires_at": row.expires_at,
     }
+
+
+FACE_MAX_FAILURES = 5
+FACE_FAILURE_WINDOW = timedelta(minutes=3)
+FACE_LOCKOUT = timedelta(minutes=30)
+
+
+class FaceAttemptsExceeded(AppError):
+    status = 429
+    code = "FACE_ATTEMPTS_EXCEEDED"
+    zh = "人脸核验失败次数过多,请30分钟后再试"
+    en = "Too many failed face captures; try again in 30 minutes"
+
+
+async def check_face_attempts(db: AsyncSession, session: CaptureSession) -> None:
+    """At most 5 failed face captures within 3 minutes, then a 30-minute lock-out."""
+    now = utcnow()
+    failures = list(
+        (
+            await db.execute(
+                select(Material.created_at)
+                .where(
+                    Material.session_id == session.id,
+                    Material.step == "face",
+                    Material.kind == "upload",
+                    Material.accepted.is_(False),
+                    Material.created_at > now - FACE_LOCKOUT - FACE_FAILURE_WINDOW,
+                )
+                .order_by(Material.created_at)
+            )
+        ).scalars()
+    )
+    # Find any 5 failures within a 3-minute window whose lock-out has not yet run out.
+    for i in range(len(failures) - FACE_MAX_FAILURES + 1):
+        window = failures[i : i + FACE_MAX_FAILURES]
+        if window[-1] - window[0] <= FACE_FAILURE_WINDOW:
+            until = window[-1] + FACE_LOCKOUT
+            if until > now:
+                retry = int((until - now).total_seconds()) + 1
+                raise FaceAttemptsExceeded(
+                    headers={"Retry-After": str(retry)}, extra={"retry_after_seconds": retry}
+                )

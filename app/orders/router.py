@@ -5,17 +5,16 @@ from __future__ import annotations
 import asyncio
 import io
 from typing import Any
-from urllib.parse import quote
 
 import segno
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import bindparam, select
 
+from app.core.errors import NotFound
 from app.deps import CtxDep, DbDep, ProviderDep
-from app.errors import NotFound
-from app.models import Event, Material, Order, QrToken
-from app.orders import materials, method, service, state
+from app.models.orders import Event, Material, Order, QrToken
+from app.orders import materials, service, state
 from app.orders.schemas import (
     EventPage,
     MaterialListItem,
@@ -84,7 +83,7 @@ async def list_orders(
         rows = list(await conn.execute(_PAGE, params))
         has_more = len(rows) > limit
         rows = rows[:limit]
-        # Statuses by version (app/orders/cache.py): a page of orders that did not change
+        # Statuses by version (app/core/cache.py): a page of orders that did not change
         # since this process last listed them is this one read.
         status: dict[str, state.Status] = {}
         missing = []
@@ -93,7 +92,7 @@ async def list_orders(
             if known is None:
                 missing.append(o)
             else:
-                status[o.id] = known
+                status[o.id] = state.Status(known)
         if missing:
             fresh = await service.statuses(conn, missing, _PAGE_IDS, params)
             for o in missing:
@@ -127,7 +126,7 @@ async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, reques
     inm = request.headers.get("if-none-match", "")
     if inm and (etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"):
         return Response(status_code=304, headers={"ETag": etag})
-    # The same ETag is the same view: answered again as rendered (app/orders/cache.py).
+    # The same ETag is the same view: answered again as rendered (app/core/cache.py).
     body = ctx.views.get(order_id, etag)
     if body is None:
         # Reads only, each its own statement (READ COMMITTED gives each one its own
@@ -322,72 +321,6 @@ async def list_materials(
         }
         for m in stored
     ]
-
-
-@router.get(
-    "/orders/{order_id}/materials/id-composite",
-    response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}}}},
-)
-async def id_composite(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
-    person: str = Query(
-        "subject_principal", min_length=1, description="subject_principal or website:<id>"
-    ),
-) -> Response:  # fmt: skip
-    """Download the ID composite (人像面 left, 国徽面 right, one JPEG at 300 dpi, ≤ 2 MB)."""
-    bundle = await service.load_bundle(db, order_id, provider_id)
-    data = await ctx.pipeline.run(materials.id_composite, bundle, ctx.storage, person)
-    return Response(
-        data,
-        media_type="image/jpeg",
-        headers={"Content-Disposition": "attachment; filename=id-composite.jpg"},
-    )
-
-
-@router.get(
-    "/orders/{order_id}/package.zip",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"application/zip": {}}}},
-)
-async def package(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
-) -> StreamingResponse:
-    """Download every accepted material, the ID composites and a manifest, as one zip."""
-    bundle = await service.load_bundle(db, order_id, provider_id)
-    current = materials.current_materials(bundle)
-    ids = {m.id for m in current} | set(method.current_uploads(bundle.materials))
-    rows = await service.checks_for(db, sorted(ids))
-    checks = {mid: [service.check_dict(r) for r in rs] for mid, rs in rows.items()}
-    how = method.derive(bundle.materials, rows)
-    events = list(
-        (
-            await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))
-        ).scalars()
-    )
-    extra: list[tuple[str, bytes]] = []
-    people = [("subject_principal", bundle.shape.subject_principal)] + [
-        (f"website:{w.id}", w.principal) for w in bundle.shape.websites
-    ]
-    seen: set[str] = set()
-    for key, p in people:
-        if p.id in seen or p.doc_type not in state.TWO_SIDED_DOCUMENTS:
-            continue
-        seen.add(p.id)
-        if bundle.current(p.id, "id_front") and bundle.current(p.id, "id_back"):
-            data = await ctx.pipeline.run(materials.id_composite, bundle, ctx.storage, key)
-            name = bundle.principals[p.id].name
-            extra.append((f"证件合成图-{materials._safe(name)}.jpg", data))
-    from app.filing.service import sheet_file
-
-    # The electronic verification sheet (电子版用户真实性核验单), with its code recorded.
-    extra.append(await sheet_file(db, bundle, ctx.storage, ctx.settings.signing_key()))
-    filename = f"heyan-{bundle.order.external_id}.zip"
-    return StreamingResponse(
-        materials.package_zip(bundle, ctx.storage, checks, events, extra, how),
-        media_type="application/zip",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
-    )
 
 
 @router.get(

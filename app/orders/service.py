@@ -14,10 +14,21 @@ from sqlalchemy import Select, bindparam, case, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from app import crypto
-from app.db import OneRow
-from app.errors import AppError, Conflict, NotFound
-from app.models import (
+from app.core.db import OneRow
+from app.core.errors import AppError, Conflict, NotFound
+from app.documents.validators import (
+    clean_text,
+    has_non_ascii_digits,
+    id_number_problem,
+    is_valid_uscc,
+    normalize_domain,
+    normalize_id_number,
+    normalize_mobile,
+    normalize_uscc,
+    uscc_problem,
+)
+from app.inference.checks import message_for
+from app.models.orders import (
     CaptureSession,
     CheckRow,
     Event,
@@ -31,18 +42,8 @@ from app.models import (
 )
 from app.orders import method, state
 from app.orders.schemas import OrderIn, PrincipalIn
-from app.tokens import TokenCodec
-from app.validators import (
-    clean_text,
-    has_non_ascii_digits,
-    id_number_problem,
-    is_valid_uscc,
-    normalize_domain,
-    normalize_id_number,
-    normalize_mobile,
-    normalize_uscc,
-    uscc_problem,
-)
+from app.security import crypto
+from app.security.tokens import TokenCodec
 from app.webhooks.service import enqueue_for_event
 
 
@@ -516,7 +517,7 @@ _ETAG_ROW = OneRow(
 async def current_etag(engine: AsyncEngine, order_id: str, provider_id: str) -> str:
     """The ETag :func:`order_etag` would give the order now; 404 if not theirs.
 
-    One read by primary key (app.db.OneRow: no ORM session, no object built): this answers
+    One read by primary key (app.core.db.OneRow: no ORM session, no object built): this answers
     every 304 of a polling provider.
     """
     row = await _ETAG_ROW.first(engine, {"order_id": order_id, "provider_id": provider_id})
@@ -773,8 +774,6 @@ async def method_of(db: AsyncSession, b: Bundle) -> method.Method:
 
 
 def check_dict(r: CheckRow) -> dict[str, Any]:
-    from app.checks import message_for
-
     zh, en = message_for(r.code)
     return {
         "code": r.code,

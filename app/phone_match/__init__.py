@@ -11,12 +11,12 @@ from app.phone_match.base import (
     PhoneProofInvalid,
     PhoneProofUnavailable,
     PhoneResolver,
-    PhoneResolvers,
     PlatformNotConfigured,
     PlatformUnsupported,
     WeChatConfig,
 )
 from app.phone_match.dev import DevResolver
+from app.phone_match.registry import PhoneResolvers
 from app.phone_match.wechat import WeChatResolver
 
 __all__ = [

@@ -35,13 +35,13 @@ from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from app.documents.validators import mask_mobile, normalize_mobile
 from app.phone_match.base import (
     NON_MAINLAND_EN,
     NON_MAINLAND_ZH,
     AlipayConfig,
     PhoneProofInvalid,
 )
-from app.validators import mask_mobile, normalize_mobile
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import httpx
-
-from app.errors import AppError
+from app.core.errors import AppError
 
 
 class PhoneProofInvalid(AppError):
@@ -99,45 +97,3 @@ class PhoneMatchConfig:
     dev_mode: bool
     wechat: WeChatConfig | None = None
     alipay: AlipayConfig | None = None
-
-
-class PhoneResolvers:
-    """The resolvers this process can use, built once at start-up from the config.
-
-    Building the Alipay resolver parses its keys, so a broken key stops the start-up instead of
-    failing the first user. The http client is shared and owned by the caller (the lifespan).
-    """
-
-    def __init__(self, config: PhoneMatchConfig, http: httpx.AsyncClient) -> None:
-        # Imported here because the adapters import this module for the errors and configs.
-        from app.phone_match.alipay import AlipayResolver
-        from app.phone_match.dev import DevResolver
-        from app.phone_match.wechat import WeChatResolver
-
-        self.config = config
-        self._resolvers: dict[str, PhoneResolver] = {}
-        if config.wechat is not None:
-            self._resolvers["wechat"] = WeChatResolver(config.wechat, http)
-        if config.alipay is not None:
-            self._resolvers["alipay"] = AlipayResolver(config.alipay)
-        if config.dev_mode:
-            self._resolvers["dev"] = DevResolver(dev_mode=True)
-
-    @property
-    def available(self) -> list[str]:
-        """Platforms a mini-program can use here, e.g. for a health or config endpoint."""
-        return sorted(self._resolvers)
-
-    def get(self, platform: str) -> PhoneResolver:
-        resolver = self._resolvers.get(platform)
-        if resolver is not None:
-            return resolver
-        if platform == "dev":
-            raise DevProofForbidden
-        if platform in ("wechat", "alipay"):
-            raise PlatformNotConfigured(en=f"Platform {platform} is not configured on the server")
-        raise PlatformUnsupported
-
-    async def resolve(self, platform: str, proof: dict[str, Any]) -> str:
-        """Shortcut for ``get(platform).resolve(proof)``."""
-        return await self.get(platform).resolve(proof)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from app.documents.validators import mask_mobile, normalize_mobile
 from app.phone_match.base import DevProofForbidden, PhoneProofInvalid
-from app.validators import mask_mobile, normalize_mobile
 
 logger = logging.getLogger(__name__)
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from app.documents.validators import mask_mobile, normalize_mobile
 from app.phone_match.base import (
     NON_MAINLAND_EN,
     NON_MAINLAND_ZH,
@@ -32,7 +33,6 @@ from app.phone_match.base import (
     PhoneProofUnavailable,
     WeChatConfig,
 )
-from app.validators import mask_mobile, normalize_mobile
 
 logger = logging.getLogger(__name__)
 

@@ -7,22 +7,18 @@
 
 The app always wraps the backend in :class:`EncryptedStorage`: files are AES-256-GCM
 ciphertext whatever the store does (S3 server-side encryption comes on top, not instead).
-Pure module: no settings import; :func:`build_storage` takes the settings as an argument.
+Pure module: no settings import; app.lifespan.build_storage builds one from the settings.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from app.storage.base import CHUNK, Source, Storage, StorageUnavailable, check_key, iter_source
 from app.storage.encrypted import EncryptedStorage, purpose_of
 from app.storage.local import LocalStorage
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 __all__ = [
     "CHUNK",
@@ -32,7 +28,6 @@ __all__ = [
     "Storage",
     "StorageLocation",
     "StorageUnavailable",
-    "build_storage",
     "check_key",
     "iter_source",
     "parse_storage_url",
@@ -72,28 +67,3 @@ def parse_storage_url(url: str, default_root: Path) -> StorageLocation:
     if parts.scheme:
         raise ValueError(f"STORAGE_URL scheme {parts.scheme!r} is not supported (file, s3)")
     return StorageLocation("file", path=Path(url))
-
-
-def build_storage(settings: Settings) -> EncryptedStorage:
-    """The app's storage from its settings: the chosen backend under the encryption layer."""
-    loc = parse_storage_url(settings.storage_url, settings.data_dir / "materials")
-    if loc.scheme == "file":
-        assert loc.path is not None
-        return EncryptedStorage(LocalStorage(loc.path))
-    from app.storage.s3 import S3Storage
-
-    return EncryptedStorage(
-        S3Storage(
-            loc.bucket,
-            loc.prefix,
-            endpoint_url=settings.s3_endpoint_url or None,
-            region=settings.s3_region or None,
-            access_key_id=settings.s3_access_key_id or None,
-            secret_access_key=settings.s3_secret_access_key or None,
-            sse=settings.s3_sse or None,
-            sse_kms_key_id=settings.s3_sse_kms_key_id or None,
-            addressing_style=settings.s3_addressing_style,
-            timeout_seconds=settings.s3_timeout_seconds,
-            max_attempts=settings.s3_max_attempts,
-        )
-    )

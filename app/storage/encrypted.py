@@ -1,9 +1,9 @@
-"""Encryption of material files on top of any backend (AES-256-GCM, app.crypto keyrings).
+"""Encryption of material files on top of any backend (AES-256-GCM, app.security.crypto keyrings).
 
 Two formats, both readable for ever:
 
 - ``HYE1`` (``put``, small files): ``HYE1 | len(kid) | kid | nonce | ciphertext | tag``, one
-  GCM message with the storage key as associated data (app.crypto.Keyring.seal_file).
+  GCM message with the storage key as associated data (app.security.crypto.Keyring.seal_file).
 - ``HYE2`` (``put_stream``, big files): a header ``HYE2 | len(kid) | kid | chunk size (u32)``,
   then records ``nonce | ciphertext | tag`` of ``chunk size`` plaintext bytes each (the last
   one may be shorter, even empty). Record *i* is authenticated with ``header | key | 0x00 |
@@ -20,7 +20,7 @@ import itertools
 import tempfile
 from collections.abc import Iterable, Iterator
 
-from app import crypto
+from app.security import crypto
 from app.storage.base import CHUNK, Source, Storage, iter_source
 
 STREAM_MAGIC = b"HYE2"

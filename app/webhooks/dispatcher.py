@@ -32,8 +32,11 @@ from sqlalchemy import and_, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
-from app.models import utcnow
-from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.config import Settings, get_settings
+from app.core.db import make_engine, make_sessionmaker
+from app.models.orders import utcnow
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.security import crypto
 from app.webhooks.signing import sign
 
 log = logging.getLogger("heyan.webhooks")
@@ -103,9 +106,8 @@ class Dispatcher:
 
     @classmethod
     def from_settings(
-        cls, sessionmaker: async_sessionmaker[AsyncSession], settings: object, **kw: object
+        cls, sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, **kw: object
     ) -> Dispatcher:
-        from app.config import Settings
 
         assert isinstance(settings, Settings)
         return cls(
@@ -319,10 +321,6 @@ class Dispatcher:
 
 
 async def _main() -> None:
-    from app import crypto
-    from app.config import get_settings
-    from app.db import make_engine, make_sessionmaker
-
     settings = get_settings()
     # Endpoint secrets are encrypted at rest: this process needs the same DATA_KEYS.
     crypto.configure(*settings.encryption_keys())

@@ -13,9 +13,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.errors import AppError, Conflict, NotFound
-from app.models import Event, Order, utcnow
-from app.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.core.errors import AppError, Conflict, NotFound
+from app.models.orders import Event, Order, utcnow
+from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
 # Every type record_event writes: a provider may subscribe to any of them (tests/webhooks
 # checks the record_event calls in app/ against this list).

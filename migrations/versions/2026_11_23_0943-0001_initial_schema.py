@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.models
+import app.models.orders
 
 revision: str = "0001"
 down_revision: str | None = None
@@ -23,7 +23,7 @@ def upgrade() -> None:
         "providers",
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_providers")),
     )
     op.create_table(
@@ -32,8 +32,8 @@ def upgrade() -> None:
         sa.Column("provider_id", sa.String(length=32), nullable=False),
         sa.Column("prefix", sa.String(length=16), nullable=False),
         sa.Column("key_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("revoked_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("revoked_at", app.models.orders.TZDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["provider_id"],
             ["providers.id"],
@@ -56,13 +56,13 @@ def upgrade() -> None:
         sa.Column("subject_doc_number", sa.Text(), nullable=False),
         sa.Column("province", sa.String(length=40), nullable=True),
         sa.Column("subject_principal_id", sa.String(length=32), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("updated_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("updated_at", app.models.orders.TZDateTime(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column(
             "last_event_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
         ),
-        sa.Column("purged_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("purged_at", app.models.orders.TZDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["provider_id"], ["providers.id"], name=op.f("fk_orders_provider_id_providers")
         ),
@@ -92,7 +92,7 @@ def upgrade() -> None:
         sa.Column("phone_masked", sa.String(length=20), nullable=True),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
         sa.Column("data", sa.JSON(), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"], name=op.f("fk_events_order_id_orders"), ondelete="CASCADE"
         ),
@@ -134,9 +134,9 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=32), nullable=False),
         sa.Column("scope", sa.String(length=64), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("expires_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("revoked_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("expires_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("revoked_at", app.models.orders.TZDateTime(), nullable=True),
         sa.Column("mismatch_count", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"],
@@ -160,8 +160,8 @@ def upgrade() -> None:
         sa.Column("phone_masked", sa.String(length=20), nullable=False),
         sa.Column("phone_hmac", sa.String(length=64), nullable=False),
         sa.Column("client_ip", sa.String(length=64), nullable=True),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("expires_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("expires_at", app.models.orders.TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["orders.id"],
@@ -206,9 +206,9 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=32), nullable=False),
         sa.Column("session_id", sa.String(length=32), nullable=False),
         sa.Column("actions", sa.JSON(), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("expires_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("used_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("expires_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("used_at", app.models.orders.TZDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["session_id"],
             ["sessions.id"],
@@ -232,9 +232,9 @@ def upgrade() -> None:
         sa.Column("size", sa.BigInteger(), nullable=False),
         sa.Column("content_type", sa.String(length=40), nullable=False),
         sa.Column("accepted", sa.Boolean(), nullable=False),
-        sa.Column("cleared_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("cleared_at", app.models.orders.TZDateTime(), nullable=True),
         sa.Column("extracted", sa.Text(), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"],
             ["orders.id"],

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.models
+import app.models.orders
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -28,8 +28,8 @@ def upgrade() -> None:
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("secret", sa.String(length=200), nullable=False),
         sa.Column("events", sa.JSON(), nullable=False),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("updated_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("updated_at", app.models.orders.TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["provider_id"],
             ["providers.id"],
@@ -50,15 +50,15 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("retry_since", app.models.TZDateTime(), nullable=False),
+        sa.Column("next_attempt_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("retry_since", app.models.orders.TZDateTime(), nullable=False),
         sa.Column("locked_by", sa.String(length=80), nullable=True),
-        sa.Column("locked_until", app.models.TZDateTime(), nullable=True),
+        sa.Column("locked_until", app.models.orders.TZDateTime(), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=True),
-        sa.Column("last_attempt_at", app.models.TZDateTime(), nullable=True),
-        sa.Column("delivered_at", app.models.TZDateTime(), nullable=True),
-        sa.Column("created_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("last_attempt_at", app.models.orders.TZDateTime(), nullable=True),
+        sa.Column("delivered_at", app.models.orders.TZDateTime(), nullable=True),
+        sa.Column("created_at", app.models.orders.TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["provider_id"],
             ["providers.id"],
@@ -81,7 +81,7 @@ def upgrade() -> None:
         "webhook_attempts",
         sa.Column("id", BigIntPK, autoincrement=True, nullable=False),
         sa.Column("delivery_id", BigIntPK, nullable=False),
-        sa.Column("attempted_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("attempted_at", app.models.orders.TZDateTime(), nullable=False),
         sa.Column("status_code", sa.Integer(), nullable=True),
         sa.Column("error", sa.String(length=300), nullable=True),
         sa.Column("duration_ms", sa.Integer(), nullable=False),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import app.models
+import app.models.orders
 
 revision: str = "0003"
 down_revision: str | None = "0002"
@@ -26,7 +26,7 @@ def upgrade() -> None:
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("pdf_sha256", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=32), nullable=False),
-        sa.Column("issued_at", app.models.TZDateTime(), nullable=False),
+        sa.Column("issued_at", app.models.orders.TZDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"],
             name=op.f("fk_filing_sheets_order_id_orders"), ondelete="CASCADE",
@@ -39,12 +39,12 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=32), nullable=False),
         sa.Column("provider_id", sa.String(length=32), nullable=False),
         sa.Column("business_type", sa.String(length=64), nullable=False),
-        sa.Column("submitted_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("approaching_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("deadline_at", app.models.TZDateTime(), nullable=False),
-        sa.Column("approaching_sent_at", app.models.TZDateTime(), nullable=True),
-        sa.Column("expired_sent_at", app.models.TZDateTime(), nullable=True),
-        sa.Column("completed_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("submitted_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("approaching_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("deadline_at", app.models.orders.TZDateTime(), nullable=False),
+        sa.Column("approaching_sent_at", app.models.orders.TZDateTime(), nullable=True),
+        sa.Column("expired_sent_at", app.models.orders.TZDateTime(), nullable=True),
+        sa.Column("completed_at", app.models.orders.TZDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["order_id"], ["orders.id"],
             name=op.f("fk_sms_rounds_order_id_orders"), ondelete="CASCADE",
@@ -58,7 +58,7 @@ def upgrade() -> None:
         sa.Column("order_id", sa.String(length=32), nullable=False),
         sa.Column("person_id", sa.String(length=32), nullable=False),
         sa.Column("roles", sa.String(length=64), nullable=False),
-        sa.Column("done_at", app.models.TZDateTime(), nullable=True),
+        sa.Column("done_at", app.models.orders.TZDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["order_id"], ["sms_rounds.order_id"],
             name=op.f("fk_sms_people_order_id_sms_rounds"), ondelete="CASCADE",

@@ -5,7 +5,7 @@ Revises: 0003
 Create Date: 2026-11-24 09:00:00
 
 Existing secrets are encrypted in place under the newest DATA_KEYS key (the same keyring
-and column binding as app.models.EncryptedText); a downgrade decrypts them again. Both need
+and column binding as app.models.orders.EncryptedText); a downgrade decrypts them again. Both need
 the keys: ``python -m app migrate`` configures them, and so does this file when run alone.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from app import crypto
+from app.security import crypto
 
 revision: str = "0004"
 down_revision: str | None = "0003"

@@ -62,12 +62,8 @@ def upgrade() -> None:
         "face_fingerprints",
         ["provider_id", "person_hmac"],
     )
-    op.create_index(
-        op.f("ix_face_fingerprints_order_id"), "face_fingerprints", ["order_id"]
-    )
-    op.create_index(
-        op.f("ix_face_fingerprints_created_at"), "face_fingerprints", ["created_at"]
-    )
+    op.create_index(op.f("ix_face_fingerprints_order_id"), "face_fingerprints", ["order_id"])
+    op.create_index(op.f("ix_face_fingerprints_created_at"), "face_fingerprints", ["created_at"])
 
 
 def downgrade() -> None:

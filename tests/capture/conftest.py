@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from app.capture.documents import DocumentAnalyzer, DocumentVerdict
-from tests.docgen.cases import Case, make_case
+from app.documents.analyzer import DocumentAnalyzer, DocumentVerdict
+from testkit.documents.cases import Case, make_case
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from app.capture.composite import CARD_PX, MARGIN, id_composite
+from app.filing.composite import CARD_PX, MARGIN, id_composite
 
 
 def test_composite_layout_dpi_and_size() -> None:

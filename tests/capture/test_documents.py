@@ -11,9 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from app.capture.documents import MESSAGES, DocKind, DocumentAnalyzer, DocumentVerdict, Expectation
-from app.capture.fields import normalize_subject_name
-from tests.docgen.cases import TODAY, Case, make_case
+from app.documents.analyzer import MESSAGES, DocKind, DocumentAnalyzer, DocumentVerdict, Expectation
+from app.documents.fields import normalize_subject_name
+from testkit.documents.cases import TODAY, Case, make_case
 
 Get = Callable[[str, str, int], tuple[Case, DocumentVerdict]]
 
@@ -169,7 +169,14 @@ def test_grayscale_input_is_accepted_as_bgr(analyzer: DocumentAnalyzer) -> None:
 
 def test_library_imports_no_web_db_or_settings() -> None:
     root = pathlib.Path(__file__).resolve().parents[2] / "app" / "capture"
-    banned = ("fastapi", "starlette", "sqlalchemy", "pydantic_settings", "app.config", "app.db")
+    banned = (
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+        "pydantic_settings",
+        "app.config",
+        "app.core.db",
+    )
     for name in ("documents", "quality", "ocr", "fields", "mrz", "composite"):
         tree = ast.parse((root / f"{name}.py").read_text())
         for node in ast.walk(tree):

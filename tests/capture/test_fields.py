@@ -2,8 +2,8 @@ from datetime import date
 
 import pytest
 
-from app.capture import fields as F
-from app.capture.ocr import OcrLine
+from app.documents import fields as F
+from app.documents.ocr import OcrLine
 
 
 def line(

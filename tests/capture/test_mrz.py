@@ -2,7 +2,7 @@ from datetime import date
 
 import pytest
 
-from app.capture.mrz import (
+from app.documents.mrz import (
     check_digit,
     clean_mrz_text,
     find_td3,

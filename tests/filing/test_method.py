@@ -17,10 +17,10 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
+from app.access.providers import create_provider
+from app.core.migrate import upgrade
 from app.main import create_app
-from app.migrate import upgrade
 from app.orders import method
-from app.providers import create_provider
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
 from tests.fake_models import fake_full_pipeline
 from tests.filing.helpers import complete, create

@@ -9,7 +9,7 @@ from pypdf import PdfReader
 
 from app.filing.service import order_events
 from app.filing.sheet import build_sheet, display_code
-from app.models import Material
+from app.models.orders import Material
 from app.orders.service import load_bundle
 from tests.conftest import ID_A, ID_B, Api, synthetic_jpeg
 from tests.filing.helpers import complete, create

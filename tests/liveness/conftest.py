@@ -85,7 +85,7 @@ def digit_reader() -> DigitReader:
     """Whisper base constrained to digits, loaded once per test run (language zh)."""
     d = speech_model_dir()
     if not list_speech_models(d):
-        from app.liveness.prepare import prepare_speech_models
+        from app.liveness.prepare.build import prepare_speech_models
 
         prepare_speech_models(d)
     reader = DigitReader.from_dir(d)

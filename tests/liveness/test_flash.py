@@ -15,7 +15,7 @@ import secrets
 import numpy as np
 import pytest
 
-from app.checks import message_for
+from app.inference.checks import message_for
 from app.liveness import FaceAnalyzer
 from app.liveness.flash import (
     FLASH_NOT_SEEN,

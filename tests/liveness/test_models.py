@@ -1,8 +1,8 @@
 from pathlib import Path
 
+from app.inference.session import sha256_file
 from app.liveness import FaceAnalyzer, list_models
-from app.liveness.inference import sha256_file
-from app.liveness.prepare import MAX_ABS_DIFF
+from app.liveness.prepare.build import MAX_ABS_DIFF
 
 
 def test_manifest_lists_every_model_with_source_licence_and_sha(model_dir: Path) -> None:
@@ -22,7 +22,7 @@ def test_manifest_lists_every_model_with_source_licence_and_sha(model_dir: Path)
     assert "MS1M" in infos["face_embedding"].training_data_note
     # The passive anti-spoof model: converted by our own converter, checked the same way.
     spoof = infos["face_antispoof"]
-    assert spoof.converted_with.startswith("app.liveness.tflite_onnx")
+    assert spoof.converted_with.startswith("app.liveness.prepare.tflite_onnx")
     assert spoof.check["max_rel_abs_diff"] <= MAX_ABS_DIFF
 
 

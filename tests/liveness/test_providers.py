@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from app.capture.ocr import rapidocr_provider_flags
-from app.liveness.inference import CPU, make_session, select_providers
+from app.documents.ocr import rapidocr_provider_flags
+from app.inference.session import CPU, make_session, select_providers
 from app.liveness.models import DETECTOR, SPECS
 from app.main import build_pipeline
 from tests.conftest import make_settings
@@ -31,7 +31,7 @@ def test_order_is_kept_and_cpu_ends_the_list() -> None:
 
 
 def test_unavailable_provider_is_dropped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="app.liveness.inference"):
+    with caplog.at_level(logging.WARNING, logger="app.inference.session"):
         got = select_providers("CUDAExecutionProvider,CPUExecutionProvider", [CPU])
     assert got == (CPU,)
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]

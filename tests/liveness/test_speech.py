@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.checks import message_for
+from app.inference.checks import message_for
 from app.liveness.audio import RATE, AudioTrack, decode_audio, speech_level_db
 from app.liveness.lipsync import LipSync
 from app.liveness.speech import (

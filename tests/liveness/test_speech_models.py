@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.inference.session import sha256_file
 from app.liveness import list_speech_models
-from app.liveness.inference import sha256_file
 from app.liveness.models import SPEECH, SPEECH_SPECS, WHISPER_SIDE_FILES
-from app.liveness.prepare import prepare_speech_models
+from app.liveness.prepare.build import prepare_speech_models
 from app.liveness.speech import DigitReader
 
 

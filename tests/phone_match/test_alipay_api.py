@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from app.access.providers import create_provider
+from app.core.migrate import upgrade
 from app.main import create_app
-from app.migrate import upgrade
-from app.providers import create_provider
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
 from tests.test_flow import new_order, qr
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 import app.phone_match
-from app.errors import AppError
+from app.core.errors import AppError
 from app.phone_match import (
     AlipayConfig,
     DevProofForbidden,
@@ -130,7 +130,14 @@ def test_config_reprs_hide_secrets() -> None:
 
 
 def test_no_web_framework_or_settings_imports() -> None:
-    forbidden = ("fastapi", "starlette", "sqlalchemy", "pydantic_settings", "app.config", "app.db")
+    forbidden = (
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+        "pydantic_settings",
+        "app.config",
+        "app.core.db",
+    )
     package = Path(app.phone_match.__file__).parent
     for source in package.glob("*.py"):
         tree = ast.parse(source.read_text(encoding="utf-8"))

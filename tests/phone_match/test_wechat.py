@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
-from app.errors import AppError
+from app.core.errors import AppError
 from app.phone_match import (
     PhoneProofInvalid,
     PhoneProofUnavailable,

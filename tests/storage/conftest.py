@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from app import crypto
+from app.security import crypto
 from app.storage import LocalStorage, Storage
 from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS, binary_runs, weed_binary
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app import crypto
+from app.security import crypto
 from app.storage import CHUNK, EncryptedStorage, LocalStorage, Storage
 from app.storage.encrypted import STREAM_MAGIC
 from app.storage.s3 import S3Storage

@@ -19,11 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from app import crypto
+from app.access.providers import create_provider
 from app.main import create_app
-from app.models import Material
-from app.providers import create_provider
-from app.retention import purge_order
+from app.models.orders import Material
+from app.ops.retention import purge_order
+from app.security import crypto
 from app.storage import EncryptedStorage
 from app.storage.s3 import S3Storage
 from tests.conftest import ID_A, Api, intake_pipeline, make_settings

@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from app.config import Settings
+from app.lifespan import build_storage
 from app.storage import (
     EncryptedStorage,
     LocalStorage,
     StorageLocation,
     StorageUnavailable,
-    build_storage,
     parse_storage_url,
 )
 from app.storage.s3 import S3Storage

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import func, select
 
+from app.models.webhooks import WebhookDelivery
 from app.orders import service as orders
 from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.models import WebhookDelivery
 from app.webhooks.service import KNOWN_EVENTS, WebhookInvalid, check_url
 from tests.conftest import ID_A, Api
 from tests.webhooks.conftest import SECRET, Hook, drain
@@ -197,7 +197,7 @@ async def test_full_flow_payloads_carry_no_personal_data(
 async def test_racing_first_puts_leave_one_endpoint(api: Api) -> None:
     import asyncio
 
-    from app.webhooks.models import WebhookEndpoint
+    from app.models.webhooks import WebhookEndpoint
 
     provider_id, key = await api.new_provider()
     auth = {"Authorization": f"Bearer {key}"}

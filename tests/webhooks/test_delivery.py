@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from app.db import make_engine, make_sessionmaker
+from app.access.providers import create_provider
+from app.core.db import make_engine, make_sessionmaker
 from app.main import create_app
-from app.providers import create_provider
+from app.models.webhooks import WebhookDelivery
 from app.webhooks.dispatcher import Dispatcher
-from app.webhooks.models import WebhookDelivery
 from app.webhooks.signing import sign, verify
 from tests.conftest import intake_pipeline, make_settings
 from tests.webhooks.conftest import SECRET, Hook, Receiver, drain, readme_verifier

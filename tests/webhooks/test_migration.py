@@ -11,9 +11,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
-from app.db import Base
-from app.migrate import alembic_config
-from app.webhooks import models  # noqa: F401
+from app.core.migrate import alembic_config
+from app.models import webhooks as models  # noqa: F401
+from app.models.base import Base
 from tests.conftest import _in_thread
 
 TABLES = {"webhook_endpoints", "webhook_deliveries", "webhook_attempts"}
@@ -47,7 +47,7 @@ def test_0004_encrypts_existing_secrets_and_downgrade_decrypts(tmp_path: Path) -
     """Secrets written in clear before 0004 are encrypted in place; 0003 gets them back."""
     from sqlalchemy import text
 
-    from app import crypto
+    from app.security import crypto
 
     if not crypto.is_configured():  # else: the keys the session's app installed
         crypto.configure(

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app import crypto
-from app.webhooks.models import WebhookAttempt, WebhookDelivery
+from app.models.webhooks import WebhookAttempt, WebhookDelivery
+from app.security import crypto
 from tests.webhooks.conftest import ROOT, Hook
 
 Spawn = Callable[..., subprocess.Popen[bytes]]

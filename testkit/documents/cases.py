@@ -1,0 +1,268 @@
+"""Labelled cases: a synthetic photo, what to analyse it as, the order's expectation, the
+check codes that must fail (empty = a clean capture that must be accepted) and the true fields.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+
+from app.documents.analyzer import DocKind, Expectation
+
+from . import render as R
+from . import scene as S
+from .identities import make_company, make_person
+
+TODAY = date(2026, 11, 23)
+
+
+@dataclass
+class Case:
+    name: str
+    image: np.ndarray
+    kind: DocKind
+    expect: Expectation
+    must_fail: frozenset[str]
+    truth: dict[str, str] = field(default_factory=dict)
+
+
+def _front_truth(p: R.Person) -> dict[str, str]:  # type: ignore[name-defined]
+    return {
+        "name": p.name,
+        "sex": p.sex,
+        "ethnicity": p.ethnicity,
+        "birth_date": p.birth.isoformat(),
+        "address": p.address,
+        "id_number": p.id_number,
+    }
+
+
+def _id_front(rng: random.Random, variant: str) -> Case:
+    p = make_person(rng, TODAY)
+    card = R.render_id_front(p, rng)
+    exp = Expectation(today=TODAY, person_name=p.name, person_number=p.id_number)
+    fails: set[str] = set()
+    if variant == "clean":
+        shot = S.photograph(card, rng, tilt=rng.uniform(0.0, 0.05), fill=rng.uniform(0.5, 0.75))
+    elif variant == "perspective":
+        shot = S.photograph(card, rng, tilt=0.09)
+    elif variant == "jpeg":
+        shot = S.photograph(card, rng, jpeg=45)
+    elif variant == "blur":
+        shot = S.degrade_blur(S.photograph(card, rng), rng.uniform(2.8, 4.0))
+        fails = {"BLURRY"}
+    elif variant == "glare":
+        shot = S.degrade_glare(S.photograph(card, rng), rng)
+        fails = {"GLARE"}
+    elif variant == "photocopy":
+        shot = S.photograph(S.photocopy(card, rng), rng)
+        fails = {"PHOTOCOPY"}
+    elif variant == "screen":
+        shot = S.photograph(
+            S.screen(card, pitch=rng.choice([3, 4])),
+            rng,
+            tilt=0.02,
+            fill=rng.uniform(0.6, 0.8),
+        )
+        fails = {"SCREEN_RECAPTURE"}
+    elif variant == "cut_corner":
+        shot = S.photograph(
+            card,
+            rng,
+            offset=(
+                rng.choice([-1, 1]) * rng.uniform(0.22, 0.3),
+                rng.choice([-1, 1]) * rng.uniform(0.15, 0.25),
+            ),
+        )
+        fails = {"BORDER_INCOMPLETE"}
+    elif variant == "background":
+        colour = rng.choice([(60, 110, 160), (40, 40, 40), (170, 120, 60), (90, 160, 90)])
+        shot = S.photograph(card, rng, background=colour)
+        fails = {"BACKGROUND_NOT_WHITE"}
+    elif variant == "dark":
+        shot = S.degrade_dark(S.photograph(card, rng), rng.uniform(0.15, 0.22))
+        fails = {"TOO_DARK"}
+    elif variant == "overexposed":
+        shot = S.degrade_overexposed(S.photograph(card, rng), 1.35, 40)
+        fails = {"OVEREXPOSED"}
+    elif variant == "small":
+        shot = S.photograph(card, rng, fill=0.2)
+        fails = {"DOCUMENT_TOO_SMALL"}
+    elif variant == "occluded":
+        shot = S.occlude(S.photograph(card, rng), (rng.uniform(0.5, 0.8), 0.85))
+        fails = {"OCCLUSION"}
+    elif variant == "wrong_side":
+        shot = S.photograph(R.render_id_back(p, rng), rng)
+        fails = {"WRONG_SIDE"}
+    elif variant == "wrong_type":
+        shot = S.photograph(R.render_licence(make_company(rng, TODAY), rng), rng)
+        fails = {"WRONG_DOCUMENT_TYPE"}
+    elif variant == "other_person":
+        other = make_person(rng, TODAY)
+        shot = S.photograph(card, rng)
+        exp = Expectation(today=TODAY, person_name=other.name, person_number=other.id_number)
+        fails = {"ID_NUMBER_MISMATCH", "NAME_MISMATCH"}
+    elif variant == "empty":
+        return Case(
+            f"id_front/{variant}",
+            S.empty_scene(rng),
+            DocKind.ID_FRONT,
+            exp,
+            frozenset({"DOCUMENT_NOT_FOUND"}),
+        )
+    else:
+        raise ValueError(variant)
+    truth = _front_truth(p) if not fails or fails <= {"ID_NUMBER_MISMATCH", "NAME_MISMATCH"} else {}
+    return Case(f"id_front/{variant}", shot.image, DocKind.ID_FRONT, exp, frozenset(fails), truth)
+
+
+def _id_back(rng: random.Random, variant: str) -> Case:
+    p = make_person(rng, TODAY, expired=variant == "expired")
+    exp = Expectation(today=TODAY, person_name=p.name, person_number=p.id_number)
+    fails: set[str] = set()
+    validity = None
+    if variant == "bad_validity":
+        validity = f"{p.valid_from:%Y.%m.%d}-{p.valid_from.year + 7}{p.valid_from:.%m.%d}"
+        fails = {"VALIDITY_INVALID"}
+    elif variant == "expired":
+        fails = {"DOCUMENT_EXPIRED"}
+    card = R.render_id_back(p, rng, validity=validity)
+    if variant == "wrong_side":
+        card = R.render_id_front(p, rng)
+        fails = {"WRONG_SIDE"}
+    shot = S.photograph(card, rng, tilt=rng.uniform(0.0, 0.05))
+    truth = {}
+    if not fails or fails == {"DOCUMENT_EXPIRED"}:
+        truth = {
+            "issuer": p.issuer,
+            "valid_from": p.valid_from.isoformat(),
+            "valid_to": "长期" if p.valid_to is None else p.valid_to.isoformat(),
+        }
+    return Case(f"id_back/{variant}", shot.image, DocKind.ID_BACK, exp, frozenset(fails), truth)
+
+
+def _licence(rng: random.Random, variant: str) -> Case:
+    c = make_company(rng, TODAY)
+    exp = Expectation(today=TODAY, subject_name=c.name, subject_number=c.uscc, is_unit=True)
+    fails: set[str] = set()
+    doc = R.render_licence(c, rng)
+    if variant == "bracket_name":  # the order typed half-width brackets / spaces
+        exp = Expectation(
+            today=TODAY,
+            subject_name=c.name.replace("（", "(").replace("）", ")"),
+            subject_number=c.uscc.lower(),
+            is_unit=True,
+        )
+    elif variant == "other_subject":
+        other = make_company(rng, TODAY)
+        exp = Expectation(
+            today=TODAY, subject_name=other.name, subject_number=other.uscc, is_unit=True
+        )
+        fails = {"USCC_MISMATCH", "SUBJECT_NAME_MISMATCH"}
+    elif variant == "photocopy":
+        doc = S.photocopy(doc, rng)
+        fails = {"PHOTOCOPY"}
+    elif variant == "screen":
+        doc = S.screen(doc)
+        fails = {"SCREEN_RECAPTURE"}
+    shot = S.photograph(doc, rng, fill=rng.uniform(0.8, 0.9), tilt=rng.uniform(0.0, 0.03))
+    truth = {"uscc": c.uscc, "subject_name": c.name, "legal_representative": c.legal_rep}
+    if fails and "USCC_MISMATCH" not in fails:
+        truth = {}
+    return Case(
+        f"licence/{variant}", shot.image, DocKind.BUSINESS_LICENCE, exp, frozenset(fails), truth
+    )
+
+
+def _passport(rng: random.Random, variant: str) -> Case:
+    p = make_person(rng, TODAY)
+    number = "E" + "".join(rng.choice("0123456789") for _ in range(8))
+    issued = TODAY - timedelta(days=rng.randrange(100, 3000))
+    expiry = (
+        R.add_years(issued, 10)
+        if hasattr(R, "add_years")
+        else issued.replace(year=issued.year + 10)
+    )
+    fails: set[str] = set()
+    if variant == "expired":
+        issued = issued.replace(year=issued.year - 11)
+        expiry = issued.replace(year=issued.year + 10)
+        fails = {"DOCUMENT_EXPIRED"}
+    doc = R.render_passport(
+        p, rng, number=number, expiry=expiry, issued=issued, break_mrz=variant == "bad_mrz"
+    )
+    if variant == "bad_mrz":
+        fails = {"MRZ_INVALID"}
+    exp = Expectation(today=TODAY, person_name=p.name, person_number=number)
+    shot = S.photograph(doc, rng, fill=rng.uniform(0.6, 0.75), tilt=rng.uniform(0.0, 0.04))
+    truth = {"document_number": number, "name": p.name} if variant != "bad_mrz" else {}
+    return Case(f"passport/{variant}", shot.image, DocKind.PASSPORT, exp, frozenset(fails), truth)
+
+
+def _sheet(rng: random.Random, variant: str) -> Case:
+    c = make_company(rng, TODAY)
+    domains = ["example-" + str(rng.randrange(100, 999)) + ".cn", "www.heyan-test.com"]
+    doc = R.render_sheet(c.name, domains, rng, seal=variant != "no_seal")
+    exp = Expectation(today=TODAY, subject_name=c.name, domains=tuple(domains), is_unit=True)
+    fails = {"SEAL_MISSING"} if variant == "no_seal" else set()
+    shot = S.photograph(doc, rng, fill=0.62, tilt=rng.uniform(0.0, 0.03), out_size=(1200, 1600))
+    truth = {
+        "title_found": "true",
+        "subject_name_found": "true",
+        "domains_found": ",".join(domains),
+        "seal_found": "false" if variant == "no_seal" else "true",
+    }
+    return Case(
+        f"sheet/{variant}", shot.image, DocKind.VERIFICATION_SHEET, exp, frozenset(fails), truth
+    )
+
+
+FRONT_VARIANTS = (
+    "clean",
+    "perspective",
+    "jpeg",
+    "blur",
+    "glare",
+    "photocopy",
+    "screen",
+    "cut_corner",
+    "background",
+    "dark",
+    "overexposed",
+    "small",
+    "occluded",
+    "wrong_side",
+    "wrong_type",
+    "other_person",
+    "empty",
+)
+BACK_VARIANTS = ("clean", "bad_validity", "expired", "wrong_side")
+LICENCE_VARIANTS = ("clean", "bracket_name", "other_subject", "photocopy", "screen")
+PASSPORT_VARIANTS = ("clean", "expired", "bad_mrz")
+SHEET_VARIANTS = ("clean", "no_seal")
+
+BUILDERS: dict[str, tuple[Callable[[random.Random, str], Case], tuple[str, ...]]] = {
+    "id_front": (_id_front, FRONT_VARIANTS),
+    "id_back": (_id_back, BACK_VARIANTS),
+    "licence": (_licence, LICENCE_VARIANTS),
+    "passport": (_passport, PASSPORT_VARIANTS),
+    "sheet": (_sheet, SHEET_VARIANTS),
+}
+
+
+def make_case(family: str, variant: str, seed: int) -> Case:
+    builder, _ = BUILDERS[family]
+    return builder(random.Random(f"{family}/{variant}/{seed}"), variant)
+
+
+def all_cases(per_variant: int, seed0: int = 0) -> list[tuple[str, str, int]]:
+    return [
+        (fam, v, seed0 + i)
+        for fam, (_, variants) in BUILDERS.items()
+        for v in variants
+        for i in range(per_variant)
+    ]
