@@ -30,14 +30,19 @@ from app.webhooks.dispatcher import Dispatcher
 log = logging.getLogger("heyan")
 
 
-def build_pipeline(settings: Settings) -> CapturePipeline:
-    limits = Limits(
+def limits_of(settings: Settings) -> Limits:
+    """The upload limits of the settings, as the pipeline takes them."""
+    return Limits(
         max_image_bytes=settings.max_image_bytes,
         max_video_bytes=settings.max_video_bytes,
         max_video_seconds=settings.max_video_seconds,
         max_image_pixels=settings.max_image_pixels,
         min_image_side=settings.min_image_side,
     )
+
+
+def build_pipeline(settings: Settings) -> CapturePipeline:
+    limits = limits_of(settings)
     document = face = None
     if settings.capture_checks == "full":
         # Lazy: the analysers load onnxruntime, OpenCV and the OCR, only for the full checks.

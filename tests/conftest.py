@@ -22,9 +22,10 @@ import pytest
 from PIL import Image
 
 from app.access.providers import create_provider
-from app.analysis.pipeline import CapturePipeline, Limits
+from app.analysis.pipeline import CapturePipeline
 from app.config import Settings
 from app.core.migrate import upgrade
+from app.lifespan import limits_of
 from app.main import create_app
 
 PG_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
@@ -118,15 +119,7 @@ def make_settings(db: dict[str, str], **overrides: Any) -> Settings:
 
 def intake_pipeline(settings: Settings) -> CapturePipeline:
     """Intake checks only: the flow tests exercise the state machine, not the models."""
-    return CapturePipeline(
-        Limits(
-            max_image_bytes=settings.max_image_bytes,
-            max_video_bytes=settings.max_video_bytes,
-            max_video_seconds=settings.max_video_seconds,
-            max_image_pixels=settings.max_image_pixels,
-            min_image_side=settings.min_image_side,
-        )
-    )
+    return CapturePipeline(limits_of(settings))
 
 
 class Api:

@@ -347,6 +347,8 @@ async def test_videos_through_the_real_face_models(
     video is a 4xx AppError or a refused capture, never another exception (a 500)."""
     from app.analysis.pipeline import CapturePipeline, Limits
     from app.core.errors import AppError
+    from app.documents.intake import IntakeError
+    from app.handlers import from_intake
 
     pipeline = CapturePipeline(
         Limits(4 << 20, 20 << 20, 15.0, 40_000_000, 200), face=face_analyzer, workers=1
@@ -358,6 +360,8 @@ async def test_videos_through_the_real_face_models(
         )
     except AppError as exc:
         error = exc
+    except IntakeError as exc:  # answered as problem+json by app/handlers.py
+        error = from_intake(exc)
     finally:
         pipeline.close()
     if error is not None:

@@ -29,6 +29,7 @@ from app.documents.intake import (
     require_video,
     video_creation_time,
 )
+from app.documents.kinds import kind_for
 from app.inference.checks import Check, ModelRef
 
 T = TypeVar("T")
@@ -368,8 +369,4 @@ class CapturePipeline:
 
 def document_kind(expect: DocumentExpectation) -> str:
     """The analyser's document kind for a step: the side for two-sided cards."""
-    if expect.side == "front":
-        return "id_front"
-    if expect.side == "back":
-        return "id_back"
-    return expect.doc_type
+    return kind_for(expect.doc_type, expect.side)

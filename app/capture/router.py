@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 
 from app.capture import service
 from app.capture.upload import read_form
 from app.core.openapi import PROBLEM_RESPONSES
 from app.deps import CaptureSessionDep, CtxDep, DbDep, ProviderDep
 from app.mini.schemas import CaptureOut, PrecheckOut
+from app.orders.schemas import ProviderPrecheckOut
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 provider_router = APIRouter(prefix="/v1", tags=["provider"])
@@ -97,12 +97,16 @@ async def _form(request: Request, ctx: CtxDep) -> Any:
     },
 )
 async def capture(
-    step: str, request: Request, session: CaptureSessionDep, db: DbDep, ctx: CtxDep
-) -> Any:
+    step: str,
+    request: Request,
+    session: CaptureSessionDep,
+    db: DbDep,
+    ctx: CtxDep,
+) -> CaptureOut:
     """Upload one capture for a step; the answer lists every check and what to do."""
     form = await _form(request, ctx)
-    status, body = await service.take_capture(db, ctx, session, step, form)
-    return JSONResponse(body, status_code=status)
+    _status, body = await service.take_capture(db, ctx, session, step, form)
+    return CaptureOut.model_validate(body)  # 201: every answered capture is stored
 
 
 @router.post("/precheck", response_model=PrecheckOut, openapi_extra=_PRECHECK_MULTIPART)
@@ -114,13 +118,15 @@ async def precheck(
     step: str = Query(
         description="a document step of this session, e.g. subject_principal_id_front"
     ),
-) -> Any:
+) -> PrecheckOut:
     """Pre-check a document photo (预检): the same checks, nothing stored, no state change."""
     form = await _form(request, ctx)
-    return await service.precheck_step(db, ctx, session, step, form)
+    return PrecheckOut.model_validate(await service.precheck_step(db, ctx, session, step, form))
 
 
-@provider_router.post("/precheck", openapi_extra=_PRECHECK_MULTIPART)
+@provider_router.post(
+    "/precheck", response_model=ProviderPrecheckOut, openapi_extra=_PRECHECK_MULTIPART
+)
 async def provider_precheck(
     request: Request,
     db: DbDep,
@@ -129,7 +135,8 @@ async def provider_precheck(
     kind: str = Query("id_front", description="document kind, e.g. id_front, business_licence"),
     order_id: str | None = Query(None, description="cross-check with this order"),
     step: str | None = Query(None, description="with order_id: the step, e.g. subject_document"),
-) -> Any:
+) -> ProviderPrecheckOut:
     """Pre-check a document photo uploaded on the provider's PC (unmasked fields)."""
     form = await _form(request, ctx)
-    return await service.precheck_provider(db, ctx, provider_id, kind, form, order_id, step)
+    body = await service.precheck_provider(db, ctx, provider_id, kind, form, order_id, step)
+    return ProviderPrecheckOut.model_validate(body)

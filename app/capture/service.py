@@ -12,7 +12,6 @@ import itertools
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from app.capture.upload import Form
 from app.context import AppContext
 from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.core.metrics import CAPTURES, CHECK_FAILURES
+from app.documents.kinds import side_of
 from app.documents.validators import mask_id_number, mask_name
 from app.inference.checks import Check, check
 from app.liveness.challenge import ChallengeSpec
@@ -38,17 +38,10 @@ from app.models.orders import (
     new_id,
     utcnow,
 )
-from app.orders import service, state
+from app.orders import service, state, transitions
+from app.orders.materials import EXT
 from app.orders.service import Bundle
-from app.orders.vocabulary import BLOCKED_ZH, STEP_TITLES
-
-EXT = {
-    "image/jpeg": "jpg",
-    "image/png": "png",
-    "video/mp4": "mp4",
-    "video/quicktime": "mov",
-    "video/webm": "webm",
-}
+from app.orders.vocabulary import BLOCKED_ZH, PRECHECK_KINDS, STEP_TITLES
 
 # Extracted fields that identify a person: masked before they reach a phone.
 _MASK: dict[str, Callable[[str], str]] = {
@@ -128,12 +121,6 @@ class CaptureRejected(AppError):
     en = "The capture did not pass its checks"
 
 
-@dataclass
-class Resolved:
-    step: state.Step
-    bundle: Bundle
-
-
 def resolve_step(bundle: Bundle, session: CaptureSession, step_name: str) -> state.Step:
     steps = state.scope_steps(bundle.shape, session.scope)
     if step_name not in STEP_TITLES:
@@ -175,7 +162,7 @@ def expectation(bundle: Bundle, step: state.Step) -> DocumentExpectation:
         )
     assert step.person_id is not None
     p = bundle.principals[step.person_id]
-    side = {"id_front": "front", "id_back": "back"}.get(step.canonical)
+    side = side_of(step.canonical)
     return DocumentExpectation(
         doc_type=p.doc_type,
         side=side,
@@ -419,6 +406,48 @@ async def take_capture(
     return status, body
 
 
+async def _write(
+    db: AsyncSession, session: CaptureSession, step: state.Step, outcome: CaptureOutcome,
+    main: Material, derived: list[Material], bundle: Bundle, after: state.Evidence,
+    lost_race: bool,
+) -> bool:  # fmt: skip
+    """One attempt at writing the capture through the one writer of changes."""
+    failed = [c.code for c in outcome.checks if not c.passed]
+
+    async def stage() -> None:
+        db.add(main)
+        await db.flush()
+        db.add_all(derived)
+        db.add_all(_check_rows(main.id, outcome.checks))
+        if outcome.fingerprint is not None:  # every face capture is remembered, even refused
+            db.add(
+                FaceFingerprint(
+                    provider_id=bundle.order.provider_id, order_id=bundle.order.id,
+                    person_hmac=_person_hmac(bundle, step), material_id=main.id,
+                    data=outcome.fingerprint, created_at=utcnow(),
+                )
+            )  # fmt: skip
+
+    def happened() -> list[transitions.Happened]:
+        out: list[transitions.Happened] = []
+        if outcome.replay_of is not None:
+            out.append(("face.replay_detected", step.part,
+                        {"step": step.name, "material_id": main.id,
+                         "earlier_order_id": outcome.replay_of["order_id"],
+                         "earlier_material_id": outcome.replay_of["material_id"],
+                         "score": outcome.replay_of["score"]}))  # fmt: skip
+        superseded = {"superseded": True} if lost_race else {}
+        out.append(("capture.accepted" if main.accepted else "capture.refused", step.part,
+                    {"step": step.name, "material_id": main.id, "failed": failed,
+                     "sha256": main.sha256, **superseded}))  # fmt: skip
+        return out
+
+    return await transitions.apply_change(
+        db, bundle, before=bundle.evidence, after=after, happened=happened, bump=main.accepted,
+        stage=stage, session=session,
+    )  # fmt: skip
+
+
 async def _commit(
     db: AsyncSession, session: CaptureSession, step: state.Step, outcome: CaptureOutcome,
     main: Material, derived: list[Material],
@@ -433,43 +462,13 @@ async def _commit(
             main.accepted = False
             for d in derived:
                 d.accepted = False
-        if main.accepted and not await service.bump_version(
-            db, bundle.order.id, bundle.order.version
-        ):
+        after = before | {(step.person_id, step.canonical)} if main.accepted else before
+
+        failed = [c.code for c in outcome.checks if not c.passed]
+        if not await _write(db, session, step, outcome, main, derived, bundle, after, lost_race):
             await db.rollback()
             await db.refresh(session)  # rollback expired it; reload without lazy IO
             continue
-        db.add(main)
-        await db.flush()
-        db.add_all(derived)
-        db.add_all(_check_rows(main.id, outcome.checks))
-        if outcome.fingerprint is not None:  # every face capture is remembered, even refused
-            db.add(
-                FaceFingerprint(
-                    provider_id=bundle.order.provider_id, order_id=order_id,
-                    person_hmac=_person_hmac(bundle, step), material_id=main.id,
-                    data=outcome.fingerprint, created_at=utcnow(),
-                )
-            )  # fmt: skip
-        if outcome.replay_of is not None:
-            await service.record_event(
-                db, bundle.order, "face.replay_detected", part=step.part, session=session,
-                data={"step": step.name, "material_id": main.id,
-                      "earlier_order_id": outcome.replay_of["order_id"],
-                      "earlier_material_id": outcome.replay_of["material_id"],
-                      "score": outcome.replay_of["score"]},
-            )  # fmt: skip
-        failed = [c.code for c in outcome.checks if not c.passed]
-        await service.record_event(
-            db, bundle.order,
-            "capture.accepted" if main.accepted else "capture.refused",
-            part=step.part, session=session,
-            data={"step": step.name, "material_id": main.id, "failed": failed,
-                  "sha256": main.sha256, **({"superseded": True} if lost_race else {})},
-        )  # fmt: skip
-        after = before | {(step.person_id, step.canonical)} if main.accepted else before
-        for type_, p, data in service.status_events(bundle.shape, before, after):
-            await service.record_event(db, bundle.order, type_, part=p, session=session, data=data)
         await db.commit()
         CAPTURES.labels(step.name, "accepted" if main.accepted else "refused").inc()
         for code in failed:
@@ -506,14 +505,6 @@ def mini_check(c: Check) -> dict[str, Any]:
         "message_zh": c.message_zh,
         "message_en": c.message_en,
     }
-
-
-PRECHECK_KINDS = (
-    "id_front", "id_back", "passport", "hk_macau_permit", "taiwan_permit",
-    "hk_macau_residence", "taiwan_residence", "foreign_permanent_residence",
-    "business_licence", "institution_certificate", "social_org_certificate", "other",
-    "verification_sheet",
-)  # fmt: skip
 
 
 async def precheck_step(
@@ -570,7 +561,7 @@ async def precheck_provider(
         if kind not in PRECHECK_KINDS:
             raise AppError(code="KIND_INVALID", status=422, zh="证件类型有误",
                            en=f"kind must be one of {', '.join(PRECHECK_KINDS)}")  # fmt: skip
-        side = {"id_front": "front", "id_back": "back"}.get(kind)
+        side = side_of(kind)
         expect = DocumentExpectation(
             doc_type="resident_id" if side else kind, side=side, today=utcnow().date()
         )

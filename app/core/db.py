@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import select
 import socket
-from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
@@ -183,11 +182,6 @@ def is_storage_full(exc: BaseException) -> bool:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def session_scope(maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
-    async with maker() as session:
-        yield session
 
 
 class OneRow:

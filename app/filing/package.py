@@ -14,7 +14,7 @@ from app.core.errors import AppError, NotFound
 from app.documents.intake import decode_stored
 from app.filing.composite import id_composite as compose
 from app.models.orders import Event
-from app.orders import state
+from app.orders import state, vocabulary
 from app.orders.materials import EXT, current_materials, material_label
 from app.orders.method import Method
 from app.orders.service import Bundle
@@ -38,7 +38,7 @@ def person_for(b: Bundle, person: str) -> state.PersonShape:
 def id_composite(b: Bundle, storage: Storage, person: str) -> bytes:
     """人像面 left, 国徽面 right, one JPEG at 300 dpi (for algorithm filings)."""
     p = person_for(b, person)
-    if p.doc_type not in state.TWO_SIDED_DOCUMENTS:
+    if p.doc_type not in vocabulary.TWO_SIDED_DOCUMENTS:
         raise AppError(
             code="COMPOSITE_NOT_APPLICABLE",
             status=422,

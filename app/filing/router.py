@@ -15,7 +15,7 @@ from app.deps import CtxDep, DbDep, ProviderDep
 from app.filing import package as packaging
 from app.filing import service
 from app.models.orders import Event
-from app.orders import method, state
+from app.orders import method, vocabulary
 from app.orders.materials import _safe, current_materials
 from app.orders.service import check_dict, checks_for, load_bundle
 
@@ -173,7 +173,7 @@ async def package(
     ]
     seen: set[str] = set()
     for key, p in people:
-        if p.id in seen or p.doc_type not in state.TWO_SIDED_DOCUMENTS:
+        if p.id in seen or p.doc_type not in vocabulary.TWO_SIDED_DOCUMENTS:
             continue
         seen.add(p.id)
         if bundle.current(p.id, "id_front") and bundle.current(p.id, "id_back"):

@@ -23,7 +23,7 @@ from typing import Any
 
 from app.filing import package
 from app.models.orders import CheckRow, Event
-from app.orders import materials, method, state
+from app.orders import materials, method, state, vocabulary
 from app.orders.service import Bundle
 from app.storage import Storage
 
@@ -259,7 +259,7 @@ def sheet_images(b: Bundle, storage: Storage) -> list[SheetImage]:
     ]
     seen.clear()
     for key, p in people:
-        if p.id in seen or p.doc_type not in state.TWO_SIDED_DOCUMENTS:
+        if p.id in seen or p.doc_type not in vocabulary.TWO_SIDED_DOCUMENTS:
             continue
         seen.add(p.id)
         if b.current(p.id, "id_front") and b.current(p.id, "id_back"):

@@ -95,7 +95,3 @@ def check(
         detail=detail or {},
         model=model,
     )
-
-
-def all_passed(checks: list[Check]) -> bool:
-    return all(c.passed for c in checks)

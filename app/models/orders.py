@@ -256,6 +256,11 @@ class Material(Base):
     )
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 
+    @property
+    def current(self) -> bool:
+        """Evidence now: accepted and not cleared by a re-verify (the one definition)."""
+        return bool(self.accepted) and self.cleared_at is None
+
 
 class CheckRow(Base):
     __tablename__ = "checks"

@@ -44,4 +44,4 @@ def material_label(b: Bundle, m: Material) -> str:
 
 
 def current_materials(b: Bundle) -> list[Material]:
-    return [m for m in b.materials if m.accepted and m.cleared_at is None and m.storage_key]
+    return [m for m in b.materials if m.current and m.storage_key]

@@ -45,7 +45,7 @@ class MaterialLike(Protocol):
     @property
     def accepted(self) -> bool: ...
     @property
-    def cleared_at(self) -> Any: ...
+    def current(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ class Method:
 
 def current_uploads(materials: Iterable[MaterialLike]) -> list[str]:
     """The ids of the accepted, not cleared uploads (stored or not: face videos never are)."""
-    return [m.id for m in materials if m.kind == "upload" and m.accepted and m.cleared_at is None]
+    return [m.id for m in materials if m.kind == "upload" and m.current]
 
 
 def derive(materials: Iterable[MaterialLike], checks: Mapping[str, Sequence[CheckLike]]) -> Method:
@@ -131,7 +131,7 @@ def derive(materials: Iterable[MaterialLike], checks: Mapping[str, Sequence[Chec
     uploads among ``materials``; ``checks`` maps a material id to its check rows."""
     docs = recognised = faces = live = matched = 0
     for m in materials:
-        if m.kind != "upload" or not m.accepted or m.cleared_at is not None:
+        if m.kind != "upload" or not m.current:
             continue
         rows = checks.get(m.id, ())
         if m.step == "face":

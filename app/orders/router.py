@@ -13,8 +13,8 @@ from sqlalchemy import bindparam, select
 
 from app.core.errors import NotFound
 from app.deps import CtxDep, DbDep, ProviderDep
-from app.models.orders import Event, Material, Order, QrToken
-from app.orders import materials, service, state
+from app.models.orders import Event, Material, Order, QrToken, utcnow
+from app.orders import materials, service, state, transitions
 from app.orders.schemas import (
     EventPage,
     MaterialListItem,
@@ -178,7 +178,7 @@ async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, s
                     QrToken.order_id == order_id,
                     QrToken.scope == scope,
                     QrToken.revoked_at.is_(None),
-                    QrToken.expires_at > service.now_utc(),
+                    QrToken.expires_at > utcnow(),
                 )
                 .order_by(QrToken.version.desc())
             )
@@ -247,7 +247,7 @@ async def reverify(
 ) -> dict[str, Any]:
     """Reset the subject part or one website part (重核主体 / 重核网站)."""
     bundle = await service.load_bundle(db, order_id, provider_id)
-    await service.reverify(db, bundle, body.part)
+    await transitions.reverify(db, bundle, body.part)
     bundle = await service.load_bundle(db, order_id, provider_id)
     return await service.order_view(db, bundle)
 
@@ -344,8 +344,7 @@ async def download_material(
         raise NotFound(
             code="MATERIAL_NOT_FOUND", zh="材料不存在", en="Material not found"
         ) from None
-    ext = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
-           "video/quicktime": "mov", "video/webm": "webm"}.get(m.content_type, "bin")  # fmt: skip
+    ext = materials.EXT.get(m.content_type, "bin")
     return StreamingResponse(
         chunks,
         media_type=m.content_type,

@@ -9,19 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-
-class DocType(StrEnum):
-    resident_id = "resident_id"
-    passport = "passport"
-    hk_macau_permit = "hk_macau_permit"
-    taiwan_permit = "taiwan_permit"
-    hk_macau_residence = "hk_macau_residence"
-    taiwan_residence = "taiwan_residence"
-    foreign_permanent_residence = "foreign_permanent_residence"
-    business_licence = "business_licence"
-    institution_certificate = "institution_certificate"
-    social_org_certificate = "social_org_certificate"
-    other = "other"
+from app.orders.vocabulary import DocType
 
 
 class BusinessType(StrEnum):
@@ -237,3 +225,12 @@ class EventPage(BaseModel):
     items: list[EventOut]
     next_cursor: int
     has_more: bool
+
+
+class ProviderPrecheckOut(BaseModel):
+    """A provider's pre-check of a document photo: every check with its detail, and the
+    fields read, unmasked (the provider's own PC page, not the person's phone)."""
+
+    accepted: bool
+    checks: list[CheckOut]
+    extracted: dict[str, Any]

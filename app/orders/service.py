@@ -7,7 +7,7 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, bindparam, case, select, text, update
@@ -40,7 +40,7 @@ from app.models.orders import (
     new_id,
     utcnow,
 )
-from app.orders import method, state
+from app.orders import method, state, vocabulary
 from app.orders.schemas import OrderIn, PrincipalIn
 from app.security import crypto
 from app.security.tokens import TokenCodec
@@ -117,7 +117,7 @@ def _check_person(p: PrincipalIn, where: str, errors: list[FieldError]) -> dict[
                     f"ID number is not valid: {problem}",
                 )
             )
-    elif p.document.type not in state.PERSON_DOCUMENTS:
+    elif p.document.type not in vocabulary.PERSON_DOCUMENTS:
         errors.append(
             FieldError(
                 "DOCUMENT_TYPE_INVALID",
@@ -161,7 +161,7 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
             FieldError("NATURE_INVALID", "subject.nature", "主办单位性质有误", "Unknown nature")
         )
     subject_number = s.document.number
-    allowed = state.NATURE_DOCUMENTS.get(nature, state.UNIT_DOCUMENTS)
+    allowed = state.NATURE_DOCUMENTS.get(nature, vocabulary.UNIT_DOCUMENTS)
     if nature in state.NATURES and s.document.type not in allowed:
         errors.append(
             FieldError(
@@ -377,9 +377,7 @@ class Bundle:
     @property
     def evidence(self) -> state.Evidence:
         return frozenset(
-            (m.person_id, m.step)
-            for m in self.materials
-            if m.kind == "upload" and m.accepted and m.cleared_at is None
+            (m.person_id, m.step) for m in self.materials if m.kind == "upload" and m.current
         )
 
     def status(self) -> state.Status:
@@ -388,13 +386,7 @@ class Bundle:
     def current(self, person_id: str | None, step: str, kind: str = "upload") -> Material | None:
         """The accepted, not cleared material for a step (newest first)."""
         for m in sorted(self.materials, key=lambda m: m.created_at, reverse=True):
-            if (
-                m.person_id == person_id
-                and m.step == step
-                and m.kind == kind
-                and m.accepted
-                and m.cleared_at is None
-            ):
+            if m.person_id == person_id and m.step == step and m.kind == kind and m.current:
                 return m
         return None
 
@@ -722,34 +714,6 @@ async def issue_qr(
 # Re-verify (重核主体 / 重核网站)
 
 
-async def reverify(db: AsyncSession, bundle: Bundle, part: str) -> None:
-    try:
-        if part != "subject":
-            state.parse_scope(bundle.shape, part)
-            if not part.startswith("website:"):
-                raise state.ScopeError(part)
-    except state.ScopeError:
-        raise PartInvalid() from None
-    keys = state.reverify_clears(bundle.shape, part)
-    before = bundle.evidence
-    now = utcnow()
-    cleared: list[str] = []
-    for m in bundle.materials:
-        if m.cleared_at is None and m.accepted and (m.person_id, m.step) in keys:
-            m.cleared_at = now
-            cleared.append(m.id)
-    events = status_events(bundle.shape, before, bundle.evidence)
-    if not await bump_version(db, bundle.order.id, bundle.order.version):
-        await db.rollback()
-        raise Conflict(zh="订单状态刚刚发生变化,请重试", en="The order changed; retry")
-    await record_event(
-        db, bundle.order, "part.reverify_requested", part=part, data={"cleared": cleared}
-    )
-    for type_, p, data in events:
-        await record_event(db, bundle.order, type_, part=p, data=data)
-    await db.commit()
-
-
 # --------------------------------------------------------------------------------------
 # Views
 
@@ -800,7 +764,7 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
     """The provider's full view of an order (unmasked: the provider owns this data)."""
     evidence = b.evidence
     shape = b.shape
-    current_ids = [m.id for m in b.materials if m.accepted and m.cleared_at is None]
+    current_ids = [m.id for m in b.materials if m.current]
     checks = await checks_for(db, current_ids)
     how = method.derive(b.materials, checks)
 
@@ -880,7 +844,3 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
         "updated_at": o.updated_at,
         "cursor": o.last_event_id,
     }
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)

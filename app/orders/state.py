@@ -14,15 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-TWO_SIDED_DOCUMENTS = frozenset(
-    {"resident_id", "hk_macau_residence", "taiwan_residence", "foreign_permanent_residence"}
-)
-PERSON_DOCUMENTS = frozenset(
-    TWO_SIDED_DOCUMENTS | {"passport", "hk_macau_permit", "taiwan_permit", "other"}
-)
-UNIT_DOCUMENTS = frozenset(
-    {"business_licence", "institution_certificate", "social_org_certificate", "other"}
-)
+from app.orders.vocabulary import PERSON_DOCUMENTS, TWO_SIDED_DOCUMENTS
+
 UNIT_NATURES = frozenset(
     {"enterprise", "public_institution", "social_org", "government", "military", "foundation",
      "law_firm", "school", "medical", "other_unit"}
@@ -246,10 +239,6 @@ def next_step(shape: OrderShape, steps: list[Step], evidence: Evidence) -> Step 
         if not step_done(s, evidence) and blocker(shape, s, evidence) is None:
             return s
     return None
-
-
-def part_of_step(step: Step) -> str:
-    return step.part
 
 
 def reverify_clears(shape: OrderShape, part: str) -> set[tuple[str | None, str]]:

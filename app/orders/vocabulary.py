@@ -1,9 +1,45 @@
-"""The flow's words, once: step titles, why a step is blocked, phone-mismatch messages.
-
-The mini-program API, the capture answers and (later) the browser page all read these.
+"""The flow's words, once: the document types an order names (and which are two-sided,
+personal or a unit's), the kinds a pre-check takes, step titles, why a step is blocked,
+the phone-mismatch messages. The provider schemas, the state machine, the mini-program
+API and the capture answers all read these; nothing here imports anything of the app.
 """
 
 from __future__ import annotations
+
+from enum import StrEnum
+
+
+class DocType(StrEnum):
+    resident_id = "resident_id"
+    passport = "passport"
+    hk_macau_permit = "hk_macau_permit"
+    taiwan_permit = "taiwan_permit"
+    hk_macau_residence = "hk_macau_residence"
+    taiwan_residence = "taiwan_residence"
+    foreign_permanent_residence = "foreign_permanent_residence"
+    business_licence = "business_licence"
+    institution_certificate = "institution_certificate"
+    social_org_certificate = "social_org_certificate"
+    other = "other"
+
+
+TWO_SIDED_DOCUMENTS = frozenset(
+    {"resident_id", "hk_macau_residence", "taiwan_residence", "foreign_permanent_residence"}
+)
+PERSON_DOCUMENTS = frozenset(
+    TWO_SIDED_DOCUMENTS | {"passport", "hk_macau_permit", "taiwan_permit", "other"}
+)
+UNIT_DOCUMENTS = frozenset(
+    {"business_licence", "institution_certificate", "social_org_certificate", "other"}
+)
+
+# What a pre-check (预检) takes: each card side, every one-page document, the sheet.
+PRECHECK_KINDS = (
+    "id_front",
+    "id_back",
+    *(d.value for d in DocType if d is not DocType.resident_id),
+    "verification_sheet",
+)
 
 PHONE_MISMATCH_ZH = {
     "website_principal": "小程序绑定手机号码与网站负责人手机号码不一致,请重新核验",

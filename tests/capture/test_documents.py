@@ -3,8 +3,6 @@ accepted with the right fields, each defect is refused with its own code."""
 
 from __future__ import annotations
 
-import ast
-import pathlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -165,25 +163,3 @@ def test_grayscale_input_is_accepted_as_bgr(analyzer: DocumentAnalyzer) -> None:
     gray = np.full((300, 400), 200, np.uint8)
     v = analyzer.analyze(gray, DocKind.ID_FRONT, Expectation(today=TODAY))
     assert "DOCUMENT_NOT_FOUND" in v.failed()
-
-
-def test_library_imports_no_web_db_or_settings() -> None:
-    root = pathlib.Path(__file__).resolve().parents[2] / "app" / "capture"
-    banned = (
-        "fastapi",
-        "starlette",
-        "sqlalchemy",
-        "pydantic_settings",
-        "app.config",
-        "app.core.db",
-    )
-    for name in ("documents", "quality", "ocr", "fields", "mrz", "composite"):
-        tree = ast.parse((root / f"{name}.py").read_text())
-        for node in ast.walk(tree):
-            mods = []
-            if isinstance(node, ast.Import):
-                mods = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                mods = [node.module]
-            for m in mods:
-                assert not m.startswith(banned), f"{name}.py imports {m}"

@@ -107,7 +107,7 @@ class _C:
 class _M:
     def __init__(self, id: str, step: str, kind: str = "upload") -> None:
         self.id, self.step, self.kind = id, step, kind
-        self.accepted, self.cleared_at = True, None
+        self.current = True
 
 
 def test_derive_counts_only_what_ran() -> None:
