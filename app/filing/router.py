@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.filing import package as packaging
-from app.filing import service
+from app.filing import service, template
 from app.models.orders import Event
 from app.orders import method, vocabulary
 from app.orders.materials import _safe, current_materials
@@ -83,6 +83,30 @@ async def verification_sheet(
             "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
             "ETag": f'"{sheet.sha256}"',
             "Heyan-Sheet-Code": row.code,
+        },
+    )
+
+
+@router.get(
+    "/orders/{order_id}/verification-sheet-template.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}},
+)
+async def verification_sheet_template(
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
+) -> Response:
+    """Download the printable sheet template (下载核验单模板), pre-filled with the order and
+    laid out by its province's rules (signature, seal, fingerprint, pledge, domains)."""
+    bundle = await load_bundle(db, order_id, provider_id)
+    pdf = await ctx.pipeline.run(template.render_template, bundle)
+    rules = template.template_rules(bundle)
+    name = quote(f"核验单模板-{bundle.order.external_id}.pdf")
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
+            "Heyan-Sheet-Province": quote(rules.province or ""),
         },
     )
 
