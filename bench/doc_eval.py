@@ -3,7 +3,7 @@ accepts and false rejects, then field-level OCR exact-match accuracy on clean ca
 
     .venv/bin/python bench/doc_eval.py --per-variant 10      # ~310 photos
 
-The set is generated deterministically by tests/docgen (see tests/docgen/cases.py for the
+The set is generated deterministically by testkit/documents (see testkit/documents/cases.py for the
 variants and their labels). Each case names the codes that must fail; a clean capture must
 pass every check.
 """

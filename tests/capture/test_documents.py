@@ -1,4 +1,4 @@
-"""The real OCR and checks on labelled-synthetic photos (tests/docgen): clean captures are
+"""The real OCR and checks on labelled-synthetic photos (testkit/documents): clean captures are
 accepted with the right fields, each defect is refused with its own code."""
 
 from __future__ import annotations
