@@ -9,7 +9,7 @@ import pytest
 from app.analysis.pipeline import CaptureOutcome
 from app.inference.checks import check
 from tests.conftest import Api, synthetic_jpeg, synthetic_mp4
-from tests.test_flow import bearer, challenge, new_order, open_session, qr, status, upload
+from tests.flows import bearer, challenge, new_order, open_session, qr, status, upload
 
 
 async def _subject_done(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Api
-from tests.test_flow import challenge, new_order, open_session, qr
+from tests.flows import challenge, new_order, open_session, qr
 
 
 async def _session(api: Api) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from testkit.documents import render as R
 from testkit.documents import scene as S
 from testkit.documents.identities import make_company, make_person
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
-from tests.test_flow import bearer, challenge, qr
+from tests.flows import bearer, challenge, qr
 
 TODAY = __import__("datetime").date.today()
 FACE_VIDEO = Path(__file__).parent / "data" / "face" / "carphone_pristine.mp4"

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Api, order_body, person, synthetic_jpeg, synthetic_mp4
-from tests.test_flow import bearer, challenge, new_order, open_session, qr, upload
+from tests.flows import bearer, challenge, new_order, open_session, qr, upload
 
 
 def _png_header_only(w: int, h: int) -> bytes:

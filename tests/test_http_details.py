@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.core.errors import AppError, problem_title
 from tests.conftest import Api
-from tests.test_flow import bearer, new_order, open_session, qr
+from tests.flows import bearer, new_order, open_session, qr
 
 
 async def test_405_carries_allow(api: Api) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from app.core.logs import mask
 from tests.conftest import ID_A, Api
-from tests.test_flow import face, new_order, open_session, qr, upload
+from tests.flows import face, new_order, open_session, qr, upload
 
 
 def test_mask_patterns() -> None:

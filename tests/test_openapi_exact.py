@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from tests.conftest import Api
-from tests.test_flow import new_order
+from tests.flows import new_order
 
 
 def _param(doc: dict[str, Any], path: str, name: str) -> dict[str, Any]:

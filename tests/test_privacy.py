@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from app.security import crypto
 from tests.conftest import ID_A, Api
-from tests.test_flow import face, new_order, open_session, qr, upload
+from tests.flows import face, new_order, open_session, qr, upload
 
 HOOK_SECRET = "whsec_privacy_0123456789abcdef"
 SECRETS = [ID_A, "张三", "13800138000", "深圳市示例科技有限公司", ID_A[-8:], HOOK_SECRET]

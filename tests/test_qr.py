@@ -24,7 +24,7 @@ from app.models.orders import QrToken, utcnow
 from app.orders.router import qr_code, qr_url
 from app.security.tokens import QrClaims, QrInvalid, TokenCodec
 from tests.conftest import Api
-from tests.test_flow import new_order
+from tests.flows import new_order
 
 SCALE, BORDER = 8, 4
 

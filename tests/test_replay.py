@@ -28,7 +28,7 @@ from app.models.orders import FaceFingerprint
 from app.security import crypto
 from testkit import genuine, replays
 from tests.conftest import Api, intake_pipeline, make_settings, synthetic_jpeg, synthetic_mp4
-from tests.test_flow import bearer, challenge, new_order, open_session, qr, upload
+from tests.flows import bearer, challenge, new_order, open_session, qr, upload
 from tests.test_full_pipeline import (
     _documents_with_genuine_portrait,
     _order_body,

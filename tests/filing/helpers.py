@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.conftest import ID_B, Api, order_body, person, synthetic_mp4
-from tests.test_flow import bearer, open_session, qr, upload
+from tests.flows import bearer, open_session, qr, upload
 
 SUBJECT_MOBILE = "13800138000"
 WEBSITE_MOBILE = "13900139000"

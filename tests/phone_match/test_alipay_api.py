@@ -15,7 +15,7 @@ from app.access.providers import create_provider
 from app.core.migrate import upgrade
 from app.main import create_app
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
-from tests.test_flow import new_order, qr
+from tests.flows import new_order, qr
 
 if TYPE_CHECKING:
     from tests.phone_match.conftest import FakeAlipay

@@ -157,7 +157,7 @@ async def test_listing_pages_and_filters(hook: Hook) -> None:
 async def test_full_flow_payloads_carry_no_personal_data(
     hook: Hook, dispatchers: Callable[..., Dispatcher]
 ) -> None:
-    from tests.test_flow import face, open_session, upload
+    from tests.flows import face, open_session, upload
 
     api = hook.api
     oid = await hook.order()
