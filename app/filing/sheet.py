@@ -57,6 +57,23 @@ DOC_ZH = {
     "social_org_certificate": "社会团体法人登记证书",
     "other": "其他",
 }
+SERVICE_ZH = {"website": "网站", "app": "APP", "mini_program": "小程序", "quick_app": "快应用"}
+
+
+def service_ident(attrs: dict[str, Any] | None) -> str:
+    """An APP's or mini-program's identifiers as the sheet prints them."""
+    a = attrs or {}
+    parts = []
+    if a.get("platforms"):
+        parts.append("平台:" + "/".join(a["platforms"]))
+    for key, label in (("package_name", "包名"), ("bundle_id", "Bundle ID"),
+                       ("platform", "平台"), ("platform_id", "ID"),
+                       ("signing_cert_sha256", "签名证书")):  # fmt: skip
+        if a.get(key):
+            parts.append(f"{label}:{a[key]}")
+    return ";".join(parts)
+
+
 BUSINESS_ZH = {
     "new_filing": "新增备案",
     "new_website": "新增网站",
@@ -197,11 +214,18 @@ def sheet_data(b: Bundle, events: list[Event], checks: dict[str, list[CheckRow]]
             "province": o.province or "-",
         },
         "principals": people,
+        # Websites as always; APPs, mini-programs and quick apps also name their kind and
+        # identifiers (a website's entry is unchanged, so its sheets keep their codes).
         "websites": [
             {
                 "name": w.name,
                 "domains": list(w.domains),
                 "principal": b.principals[w.principal_id].name,
+                **(
+                    {}
+                    if w.kind == "website"
+                    else {"kind": SERVICE_ZH.get(w.kind, w.kind), "ident": service_ident(w.attrs)}
+                ),
             }
             for w in b.websites
         ],
@@ -380,11 +404,19 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
             [55 * mm, 25 * mm, 40 * mm, 50 * mm],
             header=True,
         ),
-        p("四、网站", h2),
+        p("四、网站及互联网信息服务", h2),
         table(
-            [["网站名称", "域名", "网站负责人"]]
-            + [[w["name"], "、".join(w["domains"]), w["principal"]] for w in data["websites"]],
-            [50 * mm, 90 * mm, 30 * mm],
+            [["类型", "名称", "域名或标识", "负责人"]]
+            + [
+                [
+                    w.get("kind", "网站"),
+                    w["name"],
+                    w.get("ident") or "、".join(w["domains"]),
+                    w["principal"],
+                ]
+                for w in data["websites"]
+            ],
+            [22 * mm, 40 * mm, 80 * mm, 28 * mm],
             header=True,
         ),
         p("五、核验方式与时间", h2),

@@ -11,7 +11,14 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from app.filing.provinces import DomainPlacement, SheetRules, rules_for
-from app.filing.sheet import BUSINESS_ZH, DOC_ZH, NATURE_ZH, _register_font
+from app.filing.sheet import (
+    BUSINESS_ZH,
+    DOC_ZH,
+    NATURE_ZH,
+    SERVICE_ZH,
+    _register_font,
+    service_ident,
+)
 from app.orders.service import Bundle
 
 PLACEMENT_ZH = {
@@ -42,8 +49,10 @@ def template_data(b: Bundle) -> dict[str, Any]:
         "principal": b.principals[o.subject_principal_id].name,
         "websites": [
             {
+                "kind": SERVICE_ZH.get(w.kind, w.kind),
                 "name": w.name,
                 "domains": list(w.domains),
+                "ident": "" if w.kind == "website" else service_ident(w.attrs),
                 "principal": b.principals[w.principal_id].name,
             }
             for w in b.websites
@@ -105,16 +114,18 @@ def render_template(b: Bundle) -> bytes:
         p("二、网站与域名", h2),
     ]
     if rules.domains is DomainPlacement.ATTACHMENT:
-        rows = [["网站名称", "首个域名", "网站负责人"]] + [
-            [w["name"], w["domains"][0] if w["domains"] else "", w["principal"]]
+        rows = [["类型", "名称", "首个域名或标识", "负责人"]] + [
+            [w["kind"], w["name"], w["ident"] or (w["domains"][0] if w["domains"] else ""),
+             w["principal"]]
+            for w in data["websites"]
+        ]  # fmt: skip
+    else:
+        rows = [["类型", "名称", "全部域名或标识", "负责人"]] + [
+            [w["kind"], w["name"], w["ident"] or "、".join(w["domains"]), w["principal"]]
             for w in data["websites"]
         ]
-    else:
-        rows = [["网站名称", "全部域名", "网站负责人"]] + [
-            [w["name"], "、".join(w["domains"]), w["principal"]] for w in data["websites"]
-        ]
     story += [
-        table(rows, [50 * mm, 90 * mm, 30 * mm]),
+        table(rows, [20 * mm, 40 * mm, 82 * mm, 28 * mm]),
         p(PLACEMENT_ZH[rules.domains]),
         p("三、核验确认", h2),
         p("本人已知晓并确认以上信息真实、准确、有效,且为本人亲自核验,未委托他人代为核验。"),

@@ -183,6 +183,11 @@ class Website(Base):
     name: Mapped[str] = mapped_column(String(200))
     domains: Mapped[list[str]] = mapped_column(JSON)
     principal_id: Mapped[str] = mapped_column(ForeignKey("principals.id"))
+    # website, app, mini_program or quick_app: each is one part, verified like a website.
+    kind: Mapped[str] = mapped_column(String(20), default="website", server_default="website")
+    # The kind's own fields (app: platforms, package_name, bundle_id, signing_cert_sha256;
+    # mini-program and quick app: platform, platform_id); None for websites.
+    attrs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class QrToken(Base):

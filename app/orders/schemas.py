@@ -62,11 +62,43 @@ class WebsiteIn(Strict):
     principal: PrincipalIn
 
 
+class ServiceKind(StrEnum):
+    """What an order files (websites since ever; APPs, mini-programs and quick apps since
+    工信部信管〔2023〕105号). Each service is one part, verified and tracked like a website."""
+
+    website = "website"
+    app = "app"
+    mini_program = "mini_program"
+    quick_app = "quick_app"
+
+
+class ServiceIn(Strict):
+    kind: ServiceKind
+    name: str = Field(min_length=1, pattern=NONBLANK, max_length=200)
+    principal: PrincipalIn
+    # website
+    domains: list[str] = Field(default_factory=list, max_length=20)
+    # app: the platforms it ships on, its package name (Android, HarmonyOS) or bundle id
+    # (iOS), and the SHA-256 (or SHA-1) fingerprint of its signing certificate
+    platforms: list[Literal["android", "ios", "harmonyos"]] = Field(
+        default_factory=list, max_length=3
+    )
+    package_name: str | None = Field(default=None, max_length=255)
+    bundle_id: str | None = Field(default=None, max_length=255)
+    signing_cert_sha256: str | None = Field(default=None, max_length=128)
+    # mini-program / quick app: the platform and the id it gives (e.g. a WeChat appid)
+    platform: str | None = Field(default=None, max_length=40)
+    platform_id: str | None = Field(default=None, max_length=128)
+
+
 class OrderIn(Strict):
     external_id: str = Field(min_length=1, pattern=NONBLANK, max_length=128)
     business_type: BusinessType
     subject: SubjectIn
-    websites: list[WebsiteIn] = Field(min_length=1, max_length=50)
+    # Websites as before; `services` adds APPs, mini-programs and quick apps (and may hold
+    # websites too). At least one service in all, at most 50.
+    websites: list[WebsiteIn] = Field(default_factory=list, max_length=50)
+    services: list[ServiceIn] = Field(default_factory=list, max_length=50)
 
 
 class QrIn(Strict):
@@ -115,6 +147,17 @@ class WebsiteOut(BaseModel):
     id: str
     name: str
     domains: list[str]
+    principal: PrincipalOut
+
+
+class ServiceOut(BaseModel):
+    """Every service of the order, websites included; its part is ``website:<id>``."""
+
+    id: str
+    kind: str
+    name: str
+    domains: list[str]
+    attrs: dict[str, Any]
     principal: PrincipalOut
 
 
@@ -186,7 +229,8 @@ class OrderOut(BaseModel):
     status: str
     status_zh: str
     subject: SubjectOut
-    websites: list[WebsiteOut]
+    websites: list[WebsiteOut]  # the services of kind website (as before)
+    services: list[ServiceOut]
     parts: list[PartOut]
     verification_method: MethodOut
     materials: list[MaterialOut]

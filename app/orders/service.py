@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -41,7 +42,7 @@ from app.models.orders import (
     utcnow,
 )
 from app.orders import method, state, vocabulary
-from app.orders.schemas import OrderIn, PrincipalIn
+from app.orders.schemas import OrderIn, PrincipalIn, ServiceIn
 from app.security import crypto
 from app.security.tokens import TokenCodec
 from app.webhooks.service import enqueue_for_event
@@ -234,11 +235,23 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
                 "principal": _check_person(w.principal, f"websites[{i}].principal", errors),
             }
         )
+    services = [_service(i, sv, errors) for i, sv in enumerate(body.services)]
+    if not websites and not services:
+        errors.append(
+            FieldError(
+                "SERVICES_MISSING",
+                "websites",
+                "请至少填写一个网站、APP、小程序或快应用",
+                "An order files at least one website, APP, mini-program or quick app",
+            )
+        )
     # A person appears once per document number, always with the same name and mobile.
     people: dict[tuple[str, str], dict[str, str]] = {}
-    pairs: list[tuple[str, dict[str, str]]] = [("subject.principal", principal)] + [
-        (f"websites[{i}].principal", w["principal"]) for i, w in enumerate(websites)
-    ]
+    pairs: list[tuple[str, dict[str, str]]] = (
+        [("subject.principal", principal)]
+        + [(f"websites[{i}].principal", w["principal"]) for i, w in enumerate(websites)]
+        + [(f"services[{i}].principal", sv["principal"]) for i, sv in enumerate(services)]
+    )
     for where, person in pairs:
         key = (person["doc_type"], person["doc_number"])
         seen = people.setdefault(key, person)
@@ -275,6 +288,86 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
             "principal": principal,
         },
         "websites": websites,
+        # Only when given: an order of websites alone hashes as it always did (idempotency).
+        **({"services": services} if services else {}),
+    }
+
+
+PACKAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
+BUNDLE_ID = re.compile(r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+PLATFORM_ID = re.compile(r"^[A-Za-z0-9_.-]{4,128}$")
+MINI_PLATFORMS = frozenset({"wechat", "alipay", "baidu", "bytedance", "qq", "kuaishou", "other"})
+
+
+def _service(i: int, sv: ServiceIn, errors: list[FieldError]) -> dict[str, Any]:
+    """One service of ``services``, its kind's own fields checked and normalised."""
+    where = f"services[{i}]"
+
+    def bad(code: str, field: str, zh: str, en: str) -> None:
+        errors.append(FieldError(code, f"{where}.{field}", zh, en))
+
+    domains: list[str] = []
+    attrs: dict[str, Any] = {}
+    kind = sv.kind.value
+    if kind == "website":
+        if not sv.domains:
+            bad("SERVICE_FIELD_MISSING", "domains", "请填写网站域名", "A website needs domains")
+        for j, d in enumerate(sv.domains):
+            norm = normalize_domain(d)
+            if norm is None:
+                bad("DOMAIN_INVALID", f"domains[{j}]",
+                    "网站域名格式有误,请填写不带 http:// 的域名,如 example.cn",
+                    "Domain is not a valid host name")  # fmt: skip
+            else:
+                domains.append(norm)
+    elif kind == "app":
+        platforms = sorted(set(sv.platforms))
+        if not platforms:
+            bad("SERVICE_FIELD_MISSING", "platforms", "请填写 APP 的运行平台",
+                "An APP names its platforms")  # fmt: skip
+        if {"android", "harmonyos"} & set(platforms) and not sv.package_name:
+            bad("SERVICE_FIELD_MISSING", "package_name", "请填写 APP 包名",
+                "An Android or HarmonyOS APP needs its package name")  # fmt: skip
+        if sv.package_name and not PACKAGE_NAME.match(sv.package_name.strip()):
+            bad("APP_PACKAGE_INVALID", "package_name", "APP 包名格式有误,如 com.example.app",
+                "Package name is not valid")  # fmt: skip
+        if "ios" in platforms and not sv.bundle_id:
+            bad("SERVICE_FIELD_MISSING", "bundle_id", "请填写 iOS APP 的 Bundle ID",
+                "An iOS APP needs its bundle id")  # fmt: skip
+        if sv.bundle_id and not BUNDLE_ID.match(sv.bundle_id.strip()):
+            bad("APP_BUNDLE_ID_INVALID", "bundle_id", "Bundle ID 格式有误,如 com.example.app",
+                "Bundle id is not valid")  # fmt: skip
+        cert = re.sub(r"[\s:]", "", sv.signing_cert_sha256 or "").lower()
+        if not cert:
+            bad("SERVICE_FIELD_MISSING", "signing_cert_sha256", "请填写 APP 签名证书指纹",
+                "An APP needs its signing certificate fingerprint")  # fmt: skip
+        elif len(cert) not in (40, 64) or not all(c in "0123456789abcdef" for c in cert):
+            bad("APP_CERT_FINGERPRINT_INVALID", "signing_cert_sha256",
+                "签名证书指纹格式有误,请填写 SHA-256(或 SHA-1)十六进制指纹",
+                "Signing certificate fingerprint must be SHA-256 or SHA-1 hex")  # fmt: skip
+        attrs = {
+            "platforms": platforms,
+            "package_name": (sv.package_name or "").strip() or None,
+            "bundle_id": (sv.bundle_id or "").strip() or None,
+            "signing_cert_sha256": cert or None,
+        }
+    else:  # mini_program, quick_app
+        platform = (sv.platform or ("quick_app" if kind == "quick_app" else "")).strip().lower()
+        if kind == "mini_program" and platform not in MINI_PLATFORMS:
+            bad("SERVICE_FIELD_MISSING", "platform",
+                "请填写小程序所在平台(wechat、alipay、baidu、bytedance、qq、kuaishou 或 other)",
+                "A mini-program names its platform")  # fmt: skip
+        pid = (sv.platform_id or "").strip()
+        if not PLATFORM_ID.match(pid):
+            bad("PLATFORM_ID_INVALID", "platform_id", "请填写平台分配的小程序或快应用 ID",
+                "The platform id of the mini-program or quick app is not valid")  # fmt: skip
+        attrs = {"platform": platform, "platform_id": pid}
+    return {
+        "kind": kind,
+        "name": clean_text(sv.name),
+        "domains": domains,
+        "attrs": attrs,
+        "principal": _check_person(sv.principal, f"{where}.principal", errors),
     }
 
 
@@ -333,6 +426,18 @@ async def create_order(db: AsyncSession, provider_id: str, body: OrderIn) -> tup
             principal_id=person(w["principal"]).id,
         )
         for i, w in enumerate(canonical["websites"])
+    ] + [
+        Website(
+            id=new_id(),
+            order_id=order_id,
+            seq=len(canonical["websites"]) + i,
+            name=sv["name"],
+            domains=sv["domains"],
+            principal_id=person(sv["principal"]).id,
+            kind=sv["kind"],
+            attrs=sv["attrs"] or None,
+        )
+        for i, sv in enumerate(canonical.get("services", []))
     ]
     db.add(order)
     await db.flush()
@@ -817,6 +922,18 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
                 "id": w.id,
                 "name": w.name,
                 "domains": w.domains,
+                "principal": _principal_out(b.principals[w.principal_id]),
+            }
+            for w in b.websites
+            if w.kind == "website"
+        ],
+        "services": [
+            {
+                "id": w.id,
+                "kind": w.kind,
+                "name": w.name,
+                "domains": w.domains,
+                "attrs": w.attrs or {},
                 "principal": _principal_out(b.principals[w.principal_id]),
             }
             for w in b.websites
