@@ -27,8 +27,8 @@ from app.security import crypto
 from app.storage import EncryptedStorage
 from app.storage.s3 import S3Storage
 from tests.conftest import ID_A, Api, intake_pipeline, make_settings
-from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
 from tests.flows import face, new_order, open_session, qr, upload
+from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, SeaweedFS
 
 
 @pytest.fixture(scope="module")
