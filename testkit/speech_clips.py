@@ -13,6 +13,7 @@ import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -75,12 +76,12 @@ def mux(
     )
     if frames is not None:
         size = (frames[0].shape[1], frames[0].shape[0])
-    vs = out.add_stream(vcodec, rate=fps)
+    vs = cast("av.VideoStream", out.add_stream(vcodec, rate=fps))
     vs.width, vs.height = size
     vs.pix_fmt = "yuv420p"
     if vcodec == "libx264":
         vs.options = {"preset": "veryfast", "crf": "35"}
-    aus = out.add_stream(acodec, rate=arate)
+    aus = cast("av.AudioStream", out.add_stream(acodec, rate=arate))
     aus.layout = "mono"
     aus.bit_rate = 24000
     duration = video_s if video_s is not None else len(samples) / RATE + audio_offset_s
@@ -117,7 +118,8 @@ def mux(
 def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
     t_src = np.arange(len(x)) / src
     t_dst = np.arange(int(len(x) * dst / src)) / dst
-    return np.interp(t_dst, t_src, x).astype(np.float32)
+    out: np.ndarray = np.interp(t_dst, t_src, x).astype(np.float32)
+    return out
 
 
 def build(out_dir: Path = OUT) -> dict[str, str]:
