@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=0, ge=0)
     # Deliveries one process claims per pass (sent concurrently).
     webhook_batch: int = Field(default=20, ge=1, le=500)
+    # A body larger than this is sent thin (ids and type only: the receiver fetches the
+    # order); an endpoint may also ask for thin events always (PUT /v1/webhook thin_events).
+    webhook_max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    # After a PUT that changes the secret, deliveries are signed with the old secret too
+    # for this long (Standard Webhooks: several signatures), so a receiver can roll over.
+    webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
 
     # Material storage (README "Storage"): a folder (a path or file:///abs/path; empty means
     # DATA_DIR/materials) or s3://bucket/prefix on any S3-compatible store.
