@@ -267,12 +267,15 @@ def event_payload(order: Order, event: Event) -> dict[str, Any]:
         "external_id": order.external_id,
         "part": event.part,
         "data": data,
+        # The event's link in the order's audit chain (app.models.audit): kept by the
+        # receiver, it shows later whether the trail was rewritten.
+        "audit_hash": event.hash,
     }
 
 
 def thin_payload(full: dict[str, Any], reason: str) -> dict[str, Any]:
     """Ids and type only: the receiver fetches the order (GET /v1/orders/{order_id})."""
-    keep = ("id", "type", "created_at", "order_id", "external_id", "part")
+    keep = ("id", "type", "created_at", "order_id", "external_id", "part", "audit_hash")
     out = {k: full[k] for k in keep}
     out["thin"] = True
     out["thin_reason"] = reason  # "endpoint" (asked for) or "size" (over the cap)
