@@ -40,6 +40,7 @@ KNOWN_EVENTS: frozenset[str] = frozenset(
         "sms.expired",
         "sms.done",
         "sms.completed",
+        "abuse.limited",
     }
 )
 ACTIVE = ("pending", "failed")
