@@ -95,6 +95,28 @@ async def _purge() -> dict[str, int]:
         await engine.dispose()
 
 
+async def _audit_verify(order_id: str | None) -> int:
+    """Print one report per order (JSON lines); exit 1 if any chain is broken."""
+    from app.orders.audit import verify_all
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url, schema=settings.database_schema or None)
+    broken = checked = 0
+    try:
+        async with make_sessionmaker(engine)() as db:
+            async for report in verify_all(db, order_id):
+                checked += 1
+                if not report["ok"]:
+                    broken += 1
+                if order_id is not None or not report["ok"]:
+                    sys.stdout.write(json.dumps(report, ensure_ascii=False) + "\n")
+    finally:
+        await engine.dispose()
+    if order_id is None:
+        sys.stdout.write(json.dumps({"orders": checked, "broken": broken}) + "\n")
+    return 1 if broken else 0
+
+
 async def _rotate() -> dict[str, int]:
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
@@ -233,6 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     addkey = psub.add_parser("add-key", help="add an API key to a provider (printed once)")
     addkey.add_argument("provider_id")
     sub.add_parser("purge", help="delete materials and identity data past retention")
+    aud = sub.add_parser("audit", help="the events' hash chain")
+    asub = aud.add_subparsers(dest="acmd", required=True)
+    averify = asub.add_parser(
+        "verify", help="check every order's chain (or one); print the first broken link"
+    )
+    averify.add_argument("order", nargs="?", help="an order id (default: every order)")
     keys = sub.add_parser("keys", help="encryption keys")
     keys.add_argument(
         "action", choices=["rotate", "new"], help="rotate: re-encrypt; new: print a key"
@@ -296,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "purge":
         _print(asyncio.run(_purge()))
         return 0
+    if args.cmd == "audit":
+        return asyncio.run(_audit_verify(args.order))
     if args.cmd == "keys":
         if args.action == "new":
             _print({"key": new_key_spec()})

@@ -13,6 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.security.crypto import new_key_spec, parse_keys
 from app.storage import parse_storage_url
 
+# The abuse caps (Settings.abuse_caps): cap -> [(limit, window seconds), ...].
+DEFAULT_ABUSE_CAPS: dict[str, list[tuple[int, int]]] = {
+    "id_number.verifications": [(15, 60), (30, 86400)],
+    "id_number.face_failures": [(5, 180)],
+    "mobile.verifications": [(15, 60), (30, 86400)],
+    "device.verifications": [(20, 86400)],
+    "provider.verifications": [(600, 60), (50_000, 86400)],
+}
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
@@ -89,6 +98,12 @@ class Settings(BaseSettings):
     # Where the counters live: "database" shares them across processes and machines,
     # "memory" counts per process; "auto" is database on PostgreSQL, memory on SQLite.
     rate_limit_backend: Literal["auto", "memory", "database"] = "auto"
+    # Abuse caps per identity, one table: cap -> [[limit, window seconds], ...]. Refusals are
+    # 429 with Retry-After (IDENTITY_RATE_LIMITED and kin), an abuse.limited event and the
+    # heyan_abuse_refusals_total metric; counted with RATE_LIMIT_BACKEND (shared on
+    # PostgreSQL), keyed by keyed hashes only. As JSON in ABUSE_CAPS; a cap left out of it
+    # keeps its default, an empty list turns it off. "verifications" are sessions opened.
+    abuse_caps: dict[str, list[tuple[int, int]]] = Field(default_factory=dict)
     # A valid API key is remembered in the process this long: a poll does not read it again.
     # A key revoked elsewhere (`provider revoke-key`, another process) is refused at most this
     # long after; 0 reads the key on every request.
@@ -153,6 +168,12 @@ class Settings(BaseSettings):
     webhook_lease_seconds: float = Field(default=0, ge=0)
     # Deliveries one process claims per pass (sent concurrently).
     webhook_batch: int = Field(default=20, ge=1, le=500)
+    # A body larger than this is sent thin (ids and type only: the receiver fetches the
+    # order); an endpoint may also ask for thin events always (PUT /v1/webhook thin_events).
+    webhook_max_payload_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    # After a PUT that changes the secret, deliveries are signed with the old secret too
+    # for this long (Standard Webhooks: several signatures), so a receiver can roll over.
+    webhook_secret_overlap_seconds: int = Field(default=24 * 3600, ge=0, le=30 * 24 * 3600)
 
     # Material storage (README "Storage"): a folder (a path or file:///abs/path; empty means
     # DATA_DIR/materials) or s3://bucket/prefix on any S3-compatible store.
@@ -170,6 +191,11 @@ class Settings(BaseSettings):
     s3_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
     s3_max_attempts: int = Field(default=4, ge=1, le=20)  # includes the first attempt
 
+    def abuse_cap_table(self) -> dict[str, list[tuple[int, int]]]:
+        """ABUSE_CAPS over the defaults (Tencent: one ID number 15 a minute and 30 a day,
+        one device 20 a day; AWS: lock after 5 failures in 3 minutes)."""
+        return {**DEFAULT_ABUSE_CAPS, **self.abuse_caps}
+
     def liveness_action_pool(self) -> list[str]:
         return [a.strip() for a in self.liveness_actions.split(",") if a.strip()]
 
@@ -181,6 +207,15 @@ class Settings(BaseSettings):
         # its value (see config_problems: these lines are what a refused start prints).
         problems: list[str] = []
         prod = self.app_env == "prod"
+        for cap, windows in self.abuse_caps.items():
+            if cap not in DEFAULT_ABUSE_CAPS:
+                problems.append(
+                    f"ABUSE_CAPS: unknown cap {cap!r} (known: {', '.join(DEFAULT_ABUSE_CAPS)})"
+                )
+            elif any(n < 1 or not 1 <= w <= 31 * 86400 for n, w in windows):
+                problems.append(
+                    f"ABUSE_CAPS: {cap}: each entry is [limit >= 1, window 1..2678400 s]"
+                )
         if prod and len(self.secret_key) < 32:
             problems.append("SECRET_KEY: required when APP_ENV=prod, at least 32 characters")
         if prod and self.capture_checks != "full":

@@ -26,6 +26,7 @@ from app.lifespan import build_pipeline, make_lifespan
 from app.mini.router import landing
 from app.mini.router import router as mini_router
 from app.ops import router as ops
+from app.orders.audit import router as audit_router
 from app.orders.router import router as orders_router
 from app.webhooks.router import router as webhooks_router
 
@@ -82,6 +83,7 @@ def create_app(
     for router in (
         materials_router,  # before orders: /materials/id-composite is not a material id
         orders_router,
+        audit_router,
         mini_router,
         capture_router,
         precheck_router,

@@ -23,7 +23,7 @@ from PIL import Image
 
 from app.access.providers import create_provider
 from app.analysis.pipeline import CapturePipeline
-from app.config import Settings
+from app.config import DEFAULT_ABUSE_CAPS, Settings
 from app.core.migrate import upgrade
 from app.lifespan import limits_of
 from app.main import create_app
@@ -111,6 +111,9 @@ def make_settings(db: dict[str, str], **overrides: Any) -> Settings:
         # The ASGI test client is one address: the suite is not a runaway client.
         "rate_limit_address_per_minute": 1_000_000,
         "rate_limit_provider_per_minute": 1_000_000,
+        # The suite's made-up people, phones and devices verify far more than anyone may:
+        # the caps per identity have their own tests (tests/test_abuse.py).
+        "abuse_caps": {cap: [] for cap in DEFAULT_ABUSE_CAPS},
         **db,
         **overrides,
     }

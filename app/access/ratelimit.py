@@ -22,13 +22,17 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 
+from prometheus_client import Counter
 from sqlalchemy import delete, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import JSONResponse
 
 from app.core.errors import AppError
+from app.core.metrics import REGISTRY
 from app.models.orders import RateLimitWindow
 from app.security import crypto
 
@@ -212,3 +216,119 @@ class RateLimits:
             err.problem(path), status_code=429, media_type="application/problem+json",
             headers=err.headers,
         )  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Abuse caps per identity (ABUSE_CAPS): per ID number, mobile, device and provider, over
+# windows of any length (a minute, three, a day). Counted in the same rate_limit_windows
+# table on the database backend, so every process shares them; the row's ``minute`` is the
+# window's END (unix minutes), so the cleanup above deletes a window only once it is over.
+# Keys are keyed hashes of (cap, window, identity): an ID number or a mobile is never stored.
+
+ABUSE_REFUSALS = Counter(
+    "heyan_abuse_refusals_total",
+    "Requests refused by an abuse cap per identity (ABUSE_CAPS)",
+    ["cap"],
+    registry=REGISTRY,
+)
+
+_PEEK = text("SELECT count FROM rate_limit_windows WHERE key = :key AND minute = :minute")
+
+
+@dataclass(frozen=True)
+class CapHit:
+    """A cap that is over its limit: which, and the seconds until its window ends."""
+
+    cap: str
+    limit: int
+    window_seconds: int
+    retry_after: int
+
+
+class IdentityCaps:
+    """``caps``: name -> [(limit, window seconds), ...] (Settings.abuse_caps)."""
+
+    def __init__(
+        self, caps: dict[str, list[tuple[int, int]]], engine: Callable[[], AsyncEngine] | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:  # fmt: skip
+        self.caps = {k: [(int(n), int(w)) for n, w in v] for k, v in caps.items()}
+        self._engine = engine  # None: counted in this process
+        self._auto: AsyncEngine | None = None
+        self._for: AsyncEngine | None = None
+        self.clock = clock
+        self._memory: dict[tuple[str, int], int] = {}
+
+    @staticmethod
+    def _key(cap: str, window: int, identity: str) -> str:
+        raw = f"cap:{cap}:{window}:{identity}"
+        if crypto.is_configured():
+            return crypto.blind_index(raw, "ratelimit")
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    def _db(self) -> AsyncEngine:
+        assert self._engine is not None
+        engine = self._engine()
+        if self._for is not engine:
+            self._for, self._auto = engine, engine.execution_options(isolation_level="AUTOCOMMIT")
+        assert self._auto is not None
+        return self._auto
+
+    async def _add(self, key: str, end_minute: int, n: int) -> int:
+        if self._engine is None:
+            if len(self._memory) > 100_000:
+                now_minute = int(self.clock() // 60)
+                self._memory = {k: v for k, v in self._memory.items() if k[1] >= now_minute}
+            count = self._memory.get((key, end_minute), 0) + n
+            self._memory[(key, end_minute)] = count
+            return count
+        async with self._db().connect() as conn:
+            if n == 0:
+                found = (await conn.execute(_PEEK, {"key": key, "minute": end_minute})).scalar()
+                return int(found or 0)
+            result = await conn.execute(_UPSERT, {"key": key, "minute": end_minute, "n": n})
+            return int(result.scalar_one())
+
+    async def hit(self, cap: str, identity: str | None, n: int = 1) -> CapHit | None:
+        """Count ``n`` (0: only look) against every window of ``cap``; the window that is
+        over its limit with the longest wait, or None. ``n`` = 0 refuses at the limit
+        (the next one would pass it), ``n`` > 0 past it."""
+        if not identity or cap not in self.caps:
+            return None
+        now = self.clock()
+        worst: CapHit | None = None
+        for limit, window in self.caps[cap]:
+            index = int(now // window)
+            end = (index + 1) * window
+            count = await self._add(self._key(cap, window, identity), -(-end // 60), n)
+            over = count >= limit if n == 0 else count > limit
+            if over:
+                wait = max(1, int(end - now + 0.999))
+                if worst is None or wait > worst.retry_after:
+                    worst = CapHit(cap, limit, window, wait)
+        return worst
+
+    async def hit_all(self, hits: list[tuple[str, str | None]]) -> CapHit | None:
+        """Count one for each (cap, identity); the longest refusal among them, or None."""
+        worst: CapHit | None = None
+        for cap, identity in hits:
+            got = await self.hit(cap, identity)
+            if got is not None and (worst is None or got.retry_after > worst.retry_after):
+                worst = got
+        return worst
+
+
+_IDENTITY_CAPS: weakref.WeakKeyDictionary[AsyncEngine, IdentityCaps] = weakref.WeakKeyDictionary()
+
+
+def identity_caps(
+    caps: dict[str, list[tuple[int, int]]], backend: str, database_url: str, engine: AsyncEngine
+) -> IdentityCaps:
+    """The app's caps (one per engine, so the memory backend is one count per app)."""
+    found = _IDENTITY_CAPS.get(engine)
+    if found is None:
+        if backend == "auto":
+            backend = "database" if database_url.startswith("postgresql") else "memory"
+        found = IdentityCaps(caps, (lambda: engine) if backend == "database" else None)
+        _IDENTITY_CAPS[engine] = found
+    return found

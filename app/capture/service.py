@@ -38,7 +38,7 @@ from app.models.orders import (
     new_id,
     utcnow,
 )
-from app.orders import service, state, transitions
+from app.orders import abuse, service, state, transitions
 from app.orders.materials import EXT
 from app.orders.service import Bundle
 from app.orders.vocabulary import BLOCKED_ZH, PRECHECK_KINDS, STEP_TITLES
@@ -361,8 +361,15 @@ async def take_capture(
 ) -> tuple[int, dict[str, Any]]:
     bundle = await service.load_bundle(db, session.order_id)
     step = resolve_step(bundle, session, step_name)
+    person = (
+        bundle.principals[step.person_id] if step.canonical == "face" and step.person_id else None
+    )
+    if person is not None:  # failed face captures per ID number (ABUSE_CAPS)
+        await abuse.face_gate(db, ctx, bundle.order, person, session)
     outcome = await run_checks(ctx, db, bundle, session, step, form)
     accepted = outcome.accepted
+    if person is not None and not accepted:
+        await abuse.face_failed(ctx, person)
 
     main = _material(
         bundle, session, step, kind="upload", data=outcome.stored,

@@ -243,7 +243,22 @@ def sheet_data(b: Bundle, events: list[Event], checks: dict[str, list[CheckRow]]
         "materials": [
             {"label": materials.material_label(b, m), "sha256": m.sha256} for m in current
         ],
+        "audit_head": evidence_head(events),
     }
+
+
+# The events that change what the sheet attests: the sheet's code covers the audit chain's
+# head as of the newest of them (later events, an SMS reminder say, leave the code alone).
+EVIDENCE_EVENTS = frozenset(
+    {"capture.accepted", "part.verified", "part.reset", "part.reverify_requested",
+     "order.status_changed"}
+)  # fmt: skip
+
+
+def evidence_head(events: list[Event]) -> str | None:
+    """The chain hash (app.models.audit) of the newest evidence event: it covers every
+    event before it, so a trail edited in the database no longer gives this sheet's code."""
+    return next((e.hash for e in reversed(events) if e.type in EVIDENCE_EVENTS), None)
 
 
 def content_hash(data: dict[str, Any]) -> str:
@@ -466,6 +481,7 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
         Spacer(1, 8),
         p(f"核验码:{display_code(code)}"),
         p("可通过 GET /v1/verify-sheet/{核验码} 查验本核验单的真实性。", small),
+        *([p(f"审计链头(SHA-256):{data['audit_head']}", small)] if data.get("audit_head") else []),
     ]
     buf = io.BytesIO()
     doc = SimpleDocTemplate(

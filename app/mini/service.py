@@ -15,7 +15,7 @@ from app.documents.validators import mask_id_number, mask_mobile, mask_name
 from app.liveness.challenge import ChallengeSpec, make_challenge
 from app.liveness.flash import flash_to_json, make_flash_sequence
 from app.models.orders import CaptureSession, Challenge, Material, Order, QrToken, new_id, utcnow
-from app.orders import service, state
+from app.orders import abuse, service, state
 from app.orders.service import Bundle
 from app.orders.vocabulary import BLOCKED_ZH, PHONE_MISMATCH_ZH, STEP_TITLES
 from app.security import crypto
@@ -92,6 +92,7 @@ async def open_session(
         raise service.ScopeNeedsSplit() from None
     mobile = await ctx.phones.get(platform).resolve(proof)
     principal = bundle.principals[person.id]
+    await abuse.verification_started(db, ctx, bundle.order, principal, mobile, device_id)
     if mobile != principal.mobile:
         await db.execute(
             update(QrToken)

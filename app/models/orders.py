@@ -156,6 +156,8 @@ class Order(Base):
     version: Mapped[int] = mapped_column(Integer, default=0)
     # Id of the newest event: the cursor for `changed_since` polling.
     last_event_id: Mapped[int] = mapped_column(BigIntPK, default=0, index=True)
+    # The hash of the newest event (app.models.audit): the head of the order's audit chain.
+    audit_head: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Set when retention deleted the files and identity data (the events stay).
     purged_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
@@ -308,7 +310,8 @@ class FaceFingerprint(Base):
 
 
 class Event(Base):
-    """Append-only audit trail: never updated, never deleted."""
+    """Append-only audit trail, hash-chained per order: never updated (but for the purge's
+    tombstone of the personal fields), never deleted."""
 
     __tablename__ = "events"
     id: Mapped[int] = mapped_column(BigIntPK, primary_key=True, autoincrement=True)
@@ -322,6 +325,12 @@ class Event(Base):
     client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
+    # The hash chain (app.models.audit): the previous event's hash, this one's, and the hash
+    # of its personal fields (kept when the purge blanks them: redacted_at is then set).
+    prev_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    personal_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    redacted_at: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
 
 
 class RateLimitWindow(Base):

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base
@@ -24,6 +34,21 @@ class WebhookEndpoint(Base):
     # a stolen database cannot forge deliveries. The provider rotates it with PUT.
     secret: Mapped[str] = mapped_column(EncryptedText("webhook_endpoints.secret"))
     events: Mapped[list[str]] = mapped_column(JSON)
+    # "heyan" (Heyan-Signature, hex) or "standard" (Standard Webhooks, a whsec_ secret).
+    signature_scheme: Mapped[str] = mapped_column(
+        String(16), default="heyan", server_default="heyan"
+    )
+    # Always send thin events (ids and type; the receiver fetches the order).
+    thin_events: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # A body larger than this is sent thin (chosen at PUT, WEBHOOK_MAX_PAYLOAD_BYTES at most).
+    max_payload_bytes: Mapped[int] = mapped_column(
+        Integer, default=64 * 1024, server_default=str(64 * 1024)
+    )
+    # The secret a PUT replaced: deliveries carry its signature too until previous_until.
+    previous_secret: Mapped[str | None] = mapped_column(
+        EncryptedText("webhook_endpoints.previous_secret"), nullable=True
+    )
+    previous_until: Mapped[datetime | None] = mapped_column(TZDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
 

@@ -7,6 +7,8 @@
 - Every material file, the OCR results and the people's identity data of an order are
   deleted RETENTION_DAYS after the order completes, or ABANDON_DAYS after its last change
   when it never completes. Each deletion is an event that keeps the file hashes.
+- The events are kept and stay verifiable (the audit chain, app.models.audit): the purge
+  blanks only their personal fields (a tombstone) and keeps those fields' hash.
 
 Runs from ``python -m app purge`` and from a periodic task (several processes may run it:
 each order is claimed with a conditional update, so only one purges it).
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models.orders import FaceFingerprint, Order, utcnow
+from app.models.orders import Event, FaceFingerprint, Order, utcnow
 from app.orders import service, state
 from app.storage import Storage
 
@@ -71,6 +73,14 @@ async def purge_order(db: AsyncSession, storage: Storage, order_id: str, reason:
     if o.subject_nature == "individual":
         o.subject_name = ""
     o.subject_doc_number = ""
+    # The events stay, chained: their personal fields (client address, masked phone) are
+    # blanked and the row marked redacted; the hash of those fields is kept, so the audit
+    # chain still verifies (app.models.audit) and the rest of each event stays checked.
+    await db.execute(
+        update(Event)
+        .where(Event.order_id == order_id, Event.redacted_at.is_(None))
+        .values(client_ip=None, phone_masked=None, redacted_at=now)
+    )
     await service.record_event(db, o, "order.purged", data={"reason": reason, "files": deleted})
     await db.commit()
     return len(deleted)

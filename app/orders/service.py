@@ -29,6 +29,7 @@ from app.documents.validators import (
     uscc_problem,
 )
 from app.inference.checks import message_for
+from app.models import audit
 from app.models.orders import (
     CaptureSession,
     CheckRow,
@@ -596,16 +597,21 @@ def order_etag(order: Order) -> str:
     ``updated_at``) or bumps ``version``: captures, reverify, QR, SMS and purge all do. So a
     poll can answer 304 from one indexed row, without loading people, materials and checks.
     """
-    return etag_of(order.id, order.version, order.last_event_id, order.updated_at)
+    return etag_of(order.id, order.version, order.last_event_id, order.updated_at, order.audit_head)
 
 
-def etag_of(order_id: str, version: int, last_event_id: int, updated_at: datetime) -> str:
-    raw = f"{VIEW_FORMAT}:{order_id}:{version}:{last_event_id}:{updated_at}"
+def etag_of(
+    order_id: str, version: int, last_event_id: int, updated_at: datetime,
+    audit_head: str | None = None,
+) -> str:  # fmt: skip
+    """The audit chain's head is part of it: a trail rewritten in the database changes the
+    ETag a provider holds (app.models.audit)."""
+    raw = f"{VIEW_FORMAT}:{order_id}:{version}:{last_event_id}:{updated_at}:{audit_head}"
     return '"' + hashlib.sha256(raw.encode()).hexdigest()[:40] + '"'
 
 
 _ETAG_ROW = OneRow(
-    select(Order.id, Order.version, Order.last_event_id, Order.updated_at).where(
+    select(Order.id, Order.version, Order.last_event_id, Order.updated_at, Order.audit_head).where(
         Order.id == bindparam("order_id"), Order.provider_id == bindparam("provider_id")
     )
 )
@@ -620,7 +626,9 @@ async def current_etag(engine: AsyncEngine, order_id: str, provider_id: str) -> 
     row = await _ETAG_ROW.first(engine, {"order_id": order_id, "provider_id": provider_id})
     if row is None:
         raise NotFound(code="ORDER_NOT_FOUND", zh="订单不存在", en="Order not found")
-    return etag_of(row["id"], row["version"], row["last_event_id"], row["updated_at"])
+    return etag_of(
+        row["id"], row["version"], row["last_event_id"], row["updated_at"], row["audit_head"]
+    )
 
 
 async def load_bundles(
@@ -704,6 +712,7 @@ async def record_event(
     data: dict[str, Any] | None = None,
 ) -> Event:
     await _serialise_provider_events(db, order.id, order.provider_id)
+    previous = await _audit_head(db, order.id)
     event = Event(
         order_id=order.id,
         provider_id=order.provider_id,
@@ -718,6 +727,11 @@ async def record_event(
     )
     db.add(event)
     await db.flush()
+    # Chain it (the id is part of the content); the order row keeps the new head.
+    event.prev_hash = previous
+    event.personal_hash, event.hash = audit.chain(
+        previous, {c: getattr(event, c) for c in (*audit.PUBLIC_FIELDS, *audit.PERSONAL_FIELDS)}
+    )
     # The webhook outbox row commits (or rolls back) with the event itself.
     await enqueue_for_event(db, order, event)
     # Keep the polling cursor monotonic even when transactions commit out of order.
@@ -729,9 +743,26 @@ async def record_event(
                 (Order.last_event_id < event.id, event.id), else_=Order.last_event_id
             ),
             updated_at=event.created_at,
+            audit_head=event.hash,
         )
     )
     return event
+
+
+async def _audit_head(db: AsyncSession, order_id: str) -> str:
+    """The order's chain head, read under the order's row lock so two writers cannot both
+    append after the same event (a fork). PostgreSQL: _serialise_provider_events holds the
+    row lock already (FOR NO KEY UPDATE), and read committed reads the newest head. SQLite:
+    a no-op write takes the database's write lock first, so the read is the newest too."""
+    if db.get_bind().dialect.name != "postgresql":
+        await db.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(audit_head=Order.audit_head)
+            .execution_options(synchronize_session=False)
+        )
+    head = (await db.execute(select(Order.audit_head).where(Order.id == order_id))).scalar()
+    return head or audit.GENESIS
 
 
 def status_events(

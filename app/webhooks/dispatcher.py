@@ -37,7 +37,8 @@ from app.core.db import make_engine, make_sessionmaker
 from app.models.orders import utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.security import crypto
-from app.webhooks.signing import sign
+from app.webhooks.service import signing_secrets
+from app.webhooks.signing import sign, standard_headers
 
 log = logging.getLogger("heyan.webhooks")
 USER_AGENT = "Heyan-Webhooks/1"
@@ -262,11 +263,16 @@ class Dispatcher:
         t = int(time.time())
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "Heyan-Signature": sign(endpoint.secret, body, t),
             "Heyan-Event-Id": c.event_key,
             "Heyan-Event-Type": c.type,
             "Heyan-Delivery-Attempt": str(c.attempts + 1),
         }
+        if endpoint.signature_scheme == "standard":
+            # webhook-id is the event key: the same on every retry (receivers de-duplicate).
+            keys = signing_secrets(endpoint, utcnow())
+            headers.update(standard_headers(keys, c.event_key, t, body))
+        else:
+            headers["Heyan-Signature"] = sign(endpoint.secret, body, t)
         started = time.monotonic()
         try:
             # Streamed and never read: only the status matters, whatever size the answer is.

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from app.deps import CtxDep, DbDep, ProviderDep
+from app.models.orders import utcnow
 from app.webhooks import service
 from app.webhooks.schemas import (
     DeliveryDetail,
@@ -25,6 +26,12 @@ def _endpoint_view(row: Any) -> WebhookOut:
         url=row.url,
         secret_masked=service.mask_secret(row.secret),
         events=row.events,
+        signature_scheme=row.signature_scheme,
+        thin_events=row.thin_events,
+        max_payload_bytes=row.max_payload_bytes,
+        previous_secret_valid_until=(
+            row.previous_until if service.signing_secrets(row, utcnow())[1:] else None
+        ),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -34,10 +41,25 @@ def _endpoint_view(row: Any) -> WebhookOut:
 async def put_webhook(
     body: WebhookIn, provider_id: ProviderDep, db: DbDep, ctx: CtxDep
 ) -> WebhookOut:
-    """Set (or replace) the provider's webhook URL, signing secret and event types."""
+    """Set (or replace) the provider's webhook: URL, secret, scheme, events, payload cap.
+
+    A new secret under the same scheme leaves the old one valid for
+    WEBHOOK_SECRET_OVERLAP_SECONDS: deliveries carry both signatures meanwhile.
+    """
+    settings = ctx.settings
+    cap = settings.webhook_max_payload_bytes
+    if body.max_payload_bytes is not None and body.max_payload_bytes > cap:
+        raise service.WebhookInvalid(
+            code="WEBHOOK_PAYLOAD_CAP_INVALID",
+            zh=f"推送内容大小上限不能超过 {cap} 字节",
+            en=f"max_payload_bytes is at most {cap}",
+        )
     row = await service.put_endpoint(
-        db, provider_id, body.url, body.secret, body.events, dev_mode=ctx.settings.dev_mode
-    )
+        db, provider_id, body.url, body.secret, body.events, dev_mode=settings.dev_mode,
+        scheme=body.signature_scheme, thin_events=body.thin_events,
+        max_payload_bytes=body.max_payload_bytes or cap,
+        overlap_seconds=settings.webhook_secret_overlap_seconds,
+    )  # fmt: skip
     return _endpoint_view(row)
 
 

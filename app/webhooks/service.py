@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.errors import AppError, Conflict, NotFound
 from app.models.orders import Event, Order, utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from app.webhooks import signing
 
 # Every type record_event writes: a provider may subscribe to any of them (tests/webhooks
 # checks the record_event calls in app/ against this list).
@@ -39,6 +40,7 @@ KNOWN_EVENTS: frozenset[str] = frozenset(
         "sms.expired",
         "sms.done",
         "sms.completed",
+        "abuse.limited",
     }
 )
 ACTIVE = ("pending", "failed")
@@ -152,16 +154,46 @@ async def get_endpoint(db: AsyncSession, provider_id: str) -> WebhookEndpoint | 
     ).scalar_one_or_none()
 
 
-async def put_endpoint(
-    db: AsyncSession, provider_id: str, url: str, secret: str, events: list[str], *, dev_mode: bool
-) -> WebhookEndpoint:
-    url = check_url(url, dev_mode=dev_mode)
+def check_secret(secret: str, scheme: str) -> None:
+    if scheme == "standard":
+        if signing.standard_key(secret) is None:
+            raise WebhookInvalid(
+                code="WEBHOOK_SECRET_INVALID",
+                zh="标准 Webhook 的签名密钥须为 whsec_ 加 Base64(24至64字节)",
+                en="a standard-scheme secret is whsec_ followed by base64 of 24 to 64 bytes",
+            )
+        return
     if len(secret) < 16 or secret != secret.strip():
         raise WebhookInvalid(
             code="WEBHOOK_SECRET_INVALID",
             zh="签名密钥至少16个字符,且首尾不能有空格",
             en="secret must be at least 16 characters, without surrounding spaces",
         )
+
+
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+    """The secrets a delivery is signed with now: the current one, then the replaced one
+    while its overlap lasts."""
+    out = [endpoint.secret]
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_until is not None
+        and endpoint.previous_until > now
+        and endpoint.previous_secret != endpoint.secret
+    ):
+        out.append(endpoint.previous_secret)
+    return out
+
+
+async def put_endpoint(
+    db: AsyncSession, provider_id: str, url: str, secret: str, events: list[str], *,
+    dev_mode: bool, scheme: str = "heyan", thin_events: bool = False,
+    max_payload_bytes: int = 64 * 1024, overlap_seconds: int = 0,
+) -> WebhookEndpoint:  # fmt: skip
+    """Set the endpoint. A new secret under the same scheme keeps the old one valid for
+    ``overlap_seconds`` (deliveries carry both signatures meanwhile)."""
+    url = check_url(url, dev_mode=dev_mode)
+    check_secret(secret, scheme)
     chosen = check_events(events)
     for _ in range(2):  # two first PUTs racing: the loser updates the winner's row
         now = utcnow()
@@ -169,7 +201,15 @@ async def put_endpoint(
         if row is None:
             row = WebhookEndpoint(provider_id=provider_id, created_at=now)
             db.add(row)
+        elif row.secret != secret:
+            if row.signature_scheme == scheme and overlap_seconds > 0:
+                row.previous_secret = row.secret
+                row.previous_until = now + timedelta(seconds=overlap_seconds)
+            else:  # another scheme: the old secret could not sign in this one
+                row.previous_secret, row.previous_until = None, None
         row.url, row.secret, row.events, row.updated_at = url, secret, chosen, now
+        row.signature_scheme, row.thin_events = scheme, thin_events
+        row.max_payload_bytes = max_payload_bytes
         try:
             await db.commit()
         except IntegrityError:
@@ -228,7 +268,29 @@ def event_payload(order: Order, event: Event) -> dict[str, Any]:
         "external_id": order.external_id,
         "part": event.part,
         "data": data,
+        # The event's link in the order's audit chain (app.models.audit): kept by the
+        # receiver, it shows later whether the trail was rewritten.
+        "audit_hash": event.hash,
     }
+
+
+def thin_payload(full: dict[str, Any], reason: str) -> dict[str, Any]:
+    """Ids and type only: the receiver fetches the order (GET /v1/orders/{order_id})."""
+    keep = ("id", "type", "created_at", "order_id", "external_id", "part", "audit_hash")
+    out = {k: full[k] for k in keep}
+    out["thin"] = True
+    out["thin_reason"] = reason  # "endpoint" (asked for) or "size" (over the cap)
+    return out
+
+
+def delivery_body(endpoint: WebhookEndpoint, payload: dict[str, Any]) -> str:
+    """The body to send: full, or thin when the endpoint asks or the full one is too big."""
+    if endpoint.thin_events:
+        return dumps(thin_payload(payload, "endpoint"))
+    body = dumps(payload)
+    if len(body.encode()) > endpoint.max_payload_bytes:
+        return dumps(thin_payload(payload, "size"))
+    return body
 
 
 def subscribed(endpoint: WebhookEndpoint, type_: str) -> bool:
@@ -252,7 +314,7 @@ async def enqueue_for_event(db: AsyncSession, order: Order, event: Event) -> Non
             event_id=event.id,
             order_id=order.id,
             type=event.type,
-            body=dumps(event_payload(order, event)),
+            body=delivery_body(endpoint, event_payload(order, event)),
             status="pending",
             attempts=0,
             next_attempt_at=event.created_at,

@@ -348,6 +348,19 @@ class Run:
             # One address sends everything: lift the per-process abuse limits.
             "RATE_LIMIT_ADDRESS_PER_MINUTE": "100000000",
             "RATE_LIMIT_PROVIDER_PER_MINUTE": "100000000",
+            # ... and the caps per identity: every flow is one made-up person and phone.
+            "ABUSE_CAPS": json.dumps(
+                {
+                    cap: []
+                    for cap in (
+                        "id_number.verifications",
+                        "id_number.face_failures",
+                        "mobile.verifications",
+                        "device.verifications",
+                        "provider.verifications",
+                    )
+                }
+            ),
             "RETENTION_INTERVAL_SECONDS": "0",
             # Every flow sends one of two recordings for one provider: with the replay memory
             # on, all but the first would be refused as replays (the fingerprint is still

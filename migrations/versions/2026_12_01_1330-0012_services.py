@@ -2,7 +2,7 @@
 apps (MIIT 工信部信管〔2023〕105号 files them the same way)
 
 Revision ID: 0012
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-01 13:30:00
 
 ``kind`` is website (every existing row), app, mini_program or quick_app; ``attrs`` holds a
@@ -16,16 +16,14 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
     with op.batch_alter_table("websites") as batch:
-        batch.add_column(
-            sa.Column("kind", sa.String(20), nullable=False, server_default="website")
-        )
+        batch.add_column(sa.Column("kind", sa.String(20), nullable=False, server_default="website"))
         batch.add_column(sa.Column("attrs", sa.JSON(), nullable=True))
 
 

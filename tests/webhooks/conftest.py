@@ -69,6 +69,20 @@ class Receiver:
     url: str = ""
     # Event ids whose requests always behave as "timeout", whatever the script says.
     hang_ids: set[str] = field(default_factory=set)
+    # "heyan": README's check of Heyan-Signature; "standard": the standardwebhooks reference
+    # library (PyPI) over webhook-id / webhook-timestamp / webhook-signature.
+    scheme: str = "heyan"
+
+    def signed(self, raw: bytes, headers: dict[str, str], verify: Callable[..., bool]) -> bool:
+        if self.scheme == "standard":
+            from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+            try:
+                Webhook(self.secret).verify(raw, headers)
+            except WebhookVerificationError:
+                return False
+            return True
+        return verify(self.secret, raw, headers.get("Heyan-Signature", ""))
 
     def next_behaviour(self) -> str:
         with self.lock:
@@ -118,7 +132,7 @@ def _handler(rx: Receiver, verify: Callable[..., bool]) -> type[BaseHTTPRequestH
                         rx.release.wait(30)
                     self.close_connection = True
                 else:
-                    if not verify(rx.secret, raw, self.headers.get("Heyan-Signature", "")):
+                    if not rx.signed(raw, dict(self.headers), verify):
                         with rx.lock:
                             rx.bad_signatures += 1
                         self._answer(401)

@@ -190,7 +190,8 @@ async def test_full_flow_payloads_carry_no_personal_data(
     assert statuses[-1] == "complete"
     for x in hook.rx.accepted:
         assert set(x.payload) == {"id", "type", "created_at", "order_id", "external_id",
-                                  "part", "data"}  # fmt: skip
+                                  "part", "data", "audit_hash"}  # fmt: skip
+        assert len(x.payload["audit_hash"]) == 64
         assert json.loads(x.raw) == x.payload
 
 
