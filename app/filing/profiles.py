@@ -21,8 +21,11 @@ from app.core.errors import AppError
 
 Kind = Literal["sheet", "certificate", "site_photo", "composite", "video"]
 
-KB = 1024
-MB = 1024 * 1024
+# Limits in decimal units: a file within 100 000 bytes is within "100 KB" however the
+# filing system counts a kilobyte.
+KB = 1000
+MB = 1000 * 1000
+MIB = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +91,7 @@ PROFILES: dict[str, Profile] = {
             name="original",
             title_zh="原始文件",
             source="Heyan's own output: materials as stored; composite 300 dpi, ≤ 2 MB",
-            limits={"composite": FileLimit(format="JPEG", dpi=300, max_bytes=2 * MB)},
+            limits={"composite": FileLimit(format="JPEG", dpi=300, max_bytes=2 * MIB)},
         ),
         Profile(
             name="miit_legacy",
@@ -134,6 +137,26 @@ def get_profile(name: str | None) -> Profile:
             extra={"profiles": list(PROFILES)},
         )
     return p
+
+
+class ProfileMisconfigured(AppError):
+    status = 500
+    code = "PROFILE_MISCONFIGURED"
+    zh = "服务配置有误,请联系接入商"
+    en = "OUTPUT_PROFILES names an unknown profile"
+
+
+def provider_default(spec: str, provider_id: str) -> str:
+    """The provider's default profile from OUTPUT_PROFILES ("provider_id=profile,...", "*"
+    for every other provider); "original" when neither is named."""
+    pairs = {
+        k.strip(): v.strip()
+        for k, _, v in (item.partition("=") for item in spec.split(",") if item.strip())
+    }
+    name = pairs.get(provider_id) or pairs.get("*") or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ProfileMisconfigured()
+    return name
 
 
 def kind_of(step: str, material_kind: str) -> Kind:

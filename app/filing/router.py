@@ -11,11 +11,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from app.context import AppContext
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.filing import package as packaging
 from app.filing import service, template
 from app.filing.composite import Fitted
-from app.filing.profiles import DEFAULT_PROFILE, PROFILES, get_profile
+from app.filing.profiles import PROFILES, Profile, get_profile, provider_default
 from app.models.orders import Event
 from app.orders import method, vocabulary
 from app.orders.materials import _safe, current_materials
@@ -153,12 +154,17 @@ materials_router = APIRouter(prefix="/v1", tags=["provider"])
 
 PROFILE_DESCRIPTION = (
     "Output profile: what the filing system accepts (format, dpi, size limits, composite "
-    f"layout). One of: {', '.join(PROFILES)}; unknown → 422 PROFILE_UNKNOWN"
+    f"layout). One of: {', '.join(PROFILES)}; unknown → 422 PROFILE_UNKNOWN. Default: the "
+    "provider's (OUTPUT_PROFILES), else original"
 )
 
 
 def _profile_query() -> Any:
-    return Query(DEFAULT_PROFILE, min_length=1, description=PROFILE_DESCRIPTION)
+    return Query(None, min_length=1, description=PROFILE_DESCRIPTION)
+
+
+def _chosen(profile: str | None, ctx: AppContext, provider_id: str) -> Profile:
+    return get_profile(profile or provider_default(ctx.settings.output_profiles, provider_id))
 
 
 @materials_router.get(
@@ -171,11 +177,11 @@ async def id_composite(
     person: str = Query(
         "subject_principal", min_length=1, description="subject_principal or website:<id>"
     ),
-    profile: str = _profile_query(),
+    profile: str | None = _profile_query(),
 ) -> Response:  # fmt: skip
     """Download the ID composite: 人像面 and 国徽面 on one JPEG, laid out and limited by the
     profile (default: side by side, 300 dpi, ≤ 2 MB)."""
-    chosen = get_profile(profile)
+    chosen = _chosen(profile, ctx, provider_id)
     bundle = await load_bundle(db, order_id, provider_id)
     out = await ctx.pipeline.run(packaging.composite_for, bundle, ctx.storage, person, chosen)
     return Response(
@@ -195,11 +201,11 @@ async def id_composite(
 )
 async def package(
     order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
-    profile: str = _profile_query(),
+    profile: str | None = _profile_query(),
 ) -> StreamingResponse:  # fmt: skip
     """Download every accepted material, the ID composites and a manifest, as one zip, each
     image fitted to the profile's limits (the manifest records what was changed)."""
-    chosen = get_profile(profile)
+    chosen = _chosen(profile, ctx, provider_id)
     bundle = await load_bundle(db, order_id, provider_id)
     current = current_materials(bundle)
     ids = {m.id for m in current} | set(method.current_uploads(bundle.materials))

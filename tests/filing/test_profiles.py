@@ -12,19 +12,22 @@ import zipfile
 from datetime import datetime
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
+from app.access.providers import create_provider
 from app.filing.composite import Q_MAX, Q_MIN, _encode, fit, jfif_dpi, set_jfif_dpi
 from app.filing.package import capture_time
-from app.filing.profiles import PROFILES, FileLimit
+from app.filing.profiles import PROFILES, FileLimit, ProfileMisconfigured, provider_default
+from app.main import create_app
 from app.models.orders import Material
-from tests.conftest import Api, synthetic_jpeg
+from tests.conftest import Api, intake_pipeline, make_settings, synthetic_jpeg
 from tests.filing.helpers import SUBJECT_MOBILE, create, face
 from tests.test_flow import bearer, open_session, qr
 
-KB = 1024
+KB = 1000  # the profiles' limits are decimal (app/filing/profiles.py)
 
 
 def noisy_jpeg(w: int = 1600, h: int = 1000, seed: int = 0, quality: int = 90) -> bytes:
@@ -243,6 +246,41 @@ async def test_unknown_profile_is_a_problem(api: Api) -> None:
         assert body["code"] == "PROFILE_UNKNOWN"
         assert "输出规格" in body["detail"] and body["detail_en"].startswith("Unknown")
         assert body["profiles"] == list(PROFILES)
+
+
+async def test_provider_default_profile(api: Api, db_settings: dict[str, str]) -> None:
+    """OUTPUT_PROFILES gives a provider (or every other one, "*") its default profile; a
+    download's ?profile= still overrides it."""
+    async with api.app.state.ctx.sessionmaker() as db:
+        pid, key = await create_provider(db, "miit-provider")
+    settings = make_settings(db_settings, output_profiles=f"*=algorithm_filing, {pid}=miit_legacy")
+    app = create_app(settings, pipeline=intake_pipeline(settings))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, client=("203.0.113.8", 50000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            miit = Api(client, app, key, pid)
+            order = await completed_order(miit)
+            r = await client.get(f"/v1/orders/{order['id']}/package.zip", headers=miit.auth)
+            assert r.status_code == 200 and r.headers["heyan-profile"] == "miit_legacy"
+            manifest = json.loads(zipfile.ZipFile(io.BytesIO(r.content)).read("manifest.json"))
+            assert manifest["profile"]["name"] == "miit_legacy"
+            url = f"/v1/orders/{order['id']}/materials/id-composite"
+            r = await client.get(url + "?profile=original", headers=miit.auth)
+            assert r.headers["heyan-profile"] == "original"
+            _meets(r.content, PROFILES["original"].limit("composite"))
+            # Any other provider: the "*" default.
+            mine = await create(Api(client, app, api.api_key, api.provider_id))
+            r = await client.get(f"/v1/orders/{mine['id']}/package.zip", headers=api.auth)
+            assert r.status_code == 200 and r.headers["heyan-profile"] == "algorithm_filing"
+
+
+def test_provider_default_parsing() -> None:
+    assert provider_default("", "p1") == "original"
+    assert provider_default("p1=miit_legacy", "p1") == "miit_legacy"
+    assert provider_default("p1=miit_legacy", "p2") == "original"
+    assert provider_default("*=algorithm_filing,p1=miit_legacy", "p2") == "algorithm_filing"
+    with pytest.raises(ProfileMisconfigured):
+        provider_default("p1=fax", "p1")
 
 
 # The fitting itself: changed only as much as needed.
