@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     # Run the passive anti-spoof model (advisory score in SPOOF_SUSPECTED's detail; never
     # decides). Off by default: see README, Evaluation.
     face_passive_model: bool = False
+    # Default output profile of the downloads (app/filing/profiles.py) per provider:
+    # "provider_id=profile,..."; "*" names the default for every other provider. A download's
+    # ?profile= overrides it; empty: "original".
+    output_profiles: str = ""
     # Separate consent to face processing, shown by the mini-program before the face step.
     face_consent_version: str = "2026-11"
     face_consent_text: str = (

@@ -1,6 +1,7 @@
 """The provider's downloads of an order: the ID composite (both sides on one image) and
 the package zip (every current material, the composites, the sheet and a manifest that
-states only what was recorded), streamed one material at a time."""
+states only what was recorded and what was done to each file), streamed one material at a
+time. Both follow an output profile (app/filing/profiles.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import IO, Any, cast
 
 from app.core.errors import AppError, NotFound
 from app.documents.intake import decode_stored
-from app.filing.composite import id_composite as compose
+from app.filing.composite import Fitted, compose, fit
+from app.filing.profiles import DEFAULT_PROFILE, PROFILES, Profile, kind_of
 from app.models.orders import Event
 from app.orders import state, vocabulary
 from app.orders.materials import EXT, current_materials, material_label
@@ -35,8 +38,23 @@ def person_for(b: Bundle, person: str) -> state.PersonShape:
     )
 
 
+CHINA = timezone(timedelta(hours=8))
+
+
+def capture_time(at: datetime) -> str:
+    """The capture time as the site photo shows it (China Standard Time)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def id_composite(b: Bundle, storage: Storage, person: str) -> bytes:
-    """人像面 left, 国徽面 right, one JPEG at 300 dpi (for algorithm filings)."""
+    """The default profile's composite (人像面 left, 国徽面 right, 300 dpi), as the sheet shows."""
+    return composite_for(b, storage, person, PROFILES[DEFAULT_PROFILE]).data
+
+
+def composite_for(b: Bundle, storage: Storage, person: str, profile: Profile) -> Fitted:
+    """Both ID sides on one JPEG, laid out and limited by the profile."""
     p = person_for(b, person)
     if p.doc_type not in vocabulary.TWO_SIDED_DOCUMENTS:
         raise AppError(
@@ -51,7 +69,10 @@ def id_composite(b: Bundle, storage: Storage, person: str) -> bytes:
         raise NotFound(code="COMPOSITE_NOT_READY", zh="证件正反面尚未采集完成",
                        en="Both sides must be accepted first")  # fmt: skip
     return compose(
-        decode_stored(storage.get(front.storage_key)), decode_stored(storage.get(back.storage_key))
+        decode_stored(storage.get(front.storage_key)),
+        decode_stored(storage.get(back.storage_key)),
+        profile.composite,
+        profile.limit("composite"),
     )
 
 
@@ -84,13 +105,17 @@ def package_zip(
     storage: Storage,
     checks: dict[str, list[dict[str, Any]]],
     events: list[Event],
-    extra_files: list[tuple[str, bytes]],
+    extra_files: list[tuple[str, bytes, Fitted | None]],
     how: Method,
+    profile: Profile,
 ) -> Iterator[bytes]:
-    """Stream the package: one material in memory at a time, never the whole archive."""
+    """Stream the package: one material in memory at a time, never the whole archive.
+    Each material is fitted to the profile's limit for its kind; the manifest gives, for
+    every file changed, the stored original's sha256 and size next to the produced one's."""
     sink = _Sink()
     manifest: dict[str, Any] = {
         "order_id": b.order.id,
+        "profile": profile.as_dict(),
         "external_id": b.order.external_id,
         "status": b.status().value,
         # What the recorded checks show was done: intake-only evidence says so here too.
@@ -107,25 +132,52 @@ def package_zip(
     with zipfile.ZipFile(cast(IO[bytes], sink), "w", compression=zipfile.ZIP_STORED) as zf:
         for m in current_materials(b):
             assert m.storage_key is not None
-            name = f"{material_label(b, m)}.{EXT.get(m.content_type, 'bin')}"
+            data = storage.get(m.storage_key)
+            kind = kind_of(m.step, m.kind)
+            fitted: Fitted | None = None
+            if kind != "video":
+                stamp = (
+                    capture_time(m.created_at)
+                    if kind == "site_photo" and profile.timestamp_site_photo
+                    else None
+                )
+                fitted = fit(data, profile.limit(kind), stamp)
+            content_type = fitted.content_type if fitted else m.content_type
+            ext = EXT.get(content_type, "bin")
+            name = f"{material_label(b, m)}.{ext}"
             n = 2
             while name in used:
-                name = f"{material_label(b, m)}-{n}.{EXT.get(m.content_type, 'bin')}"
+                name = f"{material_label(b, m)}-{n}.{ext}"
                 n += 1
             used.add(name)
-            zf.writestr(name, storage.get(m.storage_key))
-            manifest["files"].append(
-                {"name": name, "material_id": m.id, "step": m.step, "kind": m.kind,
-                 "person_id": m.person_id, "sha256": m.sha256, "size": m.size,
-                 "content_type": m.content_type, "captured_at": m.created_at.isoformat(),
-                 "checks": checks.get(m.id, [])}
-            )  # fmt: skip
-            yield sink.take()
-        for name, data in extra_files:
+            entry: dict[str, Any] = {
+                "name": name, "material_id": m.id, "step": m.step, "kind": m.kind,
+                "profile_kind": kind, "person_id": m.person_id, "sha256": m.sha256,
+                "size": m.size, "content_type": m.content_type,
+                "captured_at": m.created_at.isoformat(), "checks": checks.get(m.id, []),
+            }  # fmt: skip
+            if fitted is not None:
+                # The stored original, then what the package holds instead.
+                entry["source"] = {"sha256": m.sha256, "size": m.size,
+                                   "content_type": m.content_type}  # fmt: skip
+                data = fitted.data
+                entry.update(
+                    sha256=hashlib.sha256(data).hexdigest(), size=len(data),
+                    content_type=fitted.content_type, output=fitted.output(),
+                )  # fmt: skip
             zf.writestr(name, data)
-            manifest["files"].append(
-                {"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            )
+            manifest["files"].append(entry)
+            del data
+            yield sink.take()
+        for name, data, produced in extra_files:
+            zf.writestr(name, data)
+            extra: dict[str, Any] = {
+                "name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)
+            }  # fmt: skip
+            if produced is not None:
+                extra.update(profile_kind="composite", content_type=produced.content_type,
+                             output=produced.output())  # fmt: skip
+            manifest["files"].append(extra)
             yield sink.take()
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     yield sink.take()

@@ -11,9 +11,12 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from app.context import AppContext
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.filing import package as packaging
 from app.filing import service, template
+from app.filing.composite import Fitted
+from app.filing.profiles import PROFILES, Profile, get_profile, provider_default
 from app.models.orders import Event
 from app.orders import method, vocabulary
 from app.orders.materials import _safe, current_materials
@@ -149,6 +152,20 @@ async def sms_done(
 # before them so /materials/id-composite is not read as a material id.
 materials_router = APIRouter(prefix="/v1", tags=["provider"])
 
+PROFILE_DESCRIPTION = (
+    "Output profile: what the filing system accepts (format, dpi, size limits, composite "
+    f"layout). One of: {', '.join(PROFILES)}; unknown → 422 PROFILE_UNKNOWN. Default: the "
+    "provider's (OUTPUT_PROFILES), else original"
+)
+
+
+def _profile_query() -> Any:
+    return Query(None, min_length=1, description=PROFILE_DESCRIPTION)
+
+
+def _chosen(profile: str | None, ctx: AppContext, provider_id: str) -> Profile:
+    return get_profile(profile or provider_default(ctx.settings.output_profiles, provider_id))
+
 
 @materials_router.get(
     "/orders/{order_id}/materials/id-composite",
@@ -160,14 +177,20 @@ async def id_composite(
     person: str = Query(
         "subject_principal", min_length=1, description="subject_principal or website:<id>"
     ),
+    profile: str | None = _profile_query(),
 ) -> Response:  # fmt: skip
-    """Download the ID composite (人像面 left, 国徽面 right, one JPEG at 300 dpi, ≤ 2 MB)."""
+    """Download the ID composite: 人像面 and 国徽面 on one JPEG, laid out and limited by the
+    profile (default: side by side, 300 dpi, ≤ 2 MB)."""
+    chosen = _chosen(profile, ctx, provider_id)
     bundle = await load_bundle(db, order_id, provider_id)
-    data = await ctx.pipeline.run(packaging.id_composite, bundle, ctx.storage, person)
+    out = await ctx.pipeline.run(packaging.composite_for, bundle, ctx.storage, person, chosen)
     return Response(
-        data,
-        media_type="image/jpeg",
-        headers={"Content-Disposition": "attachment; filename=id-composite.jpg"},
+        out.data,
+        media_type=out.content_type,
+        headers={
+            "Content-Disposition": "attachment; filename=id-composite.jpg",
+            "Heyan-Profile": chosen.name,
+        },
     )
 
 
@@ -177,9 +200,12 @@ async def id_composite(
     responses={200: {"content": {"application/zip": {}}}},
 )
 async def package(
-    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
-) -> StreamingResponse:
-    """Download every accepted material, the ID composites and a manifest, as one zip."""
+    order_id: str, db: DbDep, ctx: CtxDep, provider_id: ProviderDep,
+    profile: str | None = _profile_query(),
+) -> StreamingResponse:  # fmt: skip
+    """Download every accepted material, the ID composites and a manifest, as one zip, each
+    image fitted to the profile's limits (the manifest records what was changed)."""
+    chosen = _chosen(profile, ctx, provider_id)
     bundle = await load_bundle(db, order_id, provider_id)
     current = current_materials(bundle)
     ids = {m.id for m in current} | set(method.current_uploads(bundle.materials))
@@ -191,7 +217,7 @@ async def package(
             await db.execute(select(Event).where(Event.order_id == order_id).order_by(Event.id))
         ).scalars()
     )
-    extra: list[tuple[str, bytes]] = []
+    extra: list[tuple[str, bytes, Fitted | None]] = []
     people = [("subject_principal", bundle.shape.subject_principal)] + [
         (f"website:{w.id}", w.principal) for w in bundle.shape.websites
     ]
@@ -201,14 +227,20 @@ async def package(
             continue
         seen.add(p.id)
         if bundle.current(p.id, "id_front") and bundle.current(p.id, "id_back"):
-            data = await ctx.pipeline.run(packaging.id_composite, bundle, ctx.storage, key)
+            out = await ctx.pipeline.run(packaging.composite_for, bundle, ctx.storage, key, chosen)
             name = bundle.principals[p.id].name
-            extra.append((f"证件合成图-{_safe(name)}.jpg", data))
+            extra.append((f"证件合成图-{_safe(name)}.jpg", out.data, out))
     # The electronic verification sheet (电子版用户真实性核验单), with its code recorded.
-    extra.append(await service.sheet_file(db, bundle, ctx.storage, ctx.settings.signing_key()))
+    sheet_name, sheet_pdf = await service.sheet_file(
+        db, bundle, ctx.storage, ctx.settings.signing_key()
+    )
+    extra.append((sheet_name, sheet_pdf, None))
     filename = f"heyan-{bundle.order.external_id}.zip"
     return StreamingResponse(
-        packaging.package_zip(bundle, ctx.storage, checks, events, extra, how),
+        packaging.package_zip(bundle, ctx.storage, checks, events, extra, how, chosen),
         media_type="application/zip",
-        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}",
+            "Heyan-Profile": chosen.name,
+        },
     )
