@@ -99,6 +99,59 @@
     };
   }
 
+  /**
+   * A mini-program transport: `api` is WeChat's `wx` or Alipay's `my`. Their request APIs
+   * differ in names (header/headers, statusCode/status); their uploadFile sends one file per
+   * call, so the face step goes as one `video` (wx.chooseMedia / camera recording), not frames.
+   */
+  function miniProgramTransport(api, kind) {
+    kind = kind || (typeof api.getPhoneNumber === 'function' && typeof api.login === 'function' &&
+      typeof api.getAuthCode === 'function' ? 'alipay' : 'wechat');
+    const alipay = kind === 'alipay';
+    function reply(res, status) {
+      return { status: status, headers: lowerHeaders(res.header || res.headers), data: parseBody(res.data) };
+    }
+    return {
+      request: function (r) {
+        return new Promise(function (resolve) {
+          const opts = {
+            url: r.url, method: r.method, data: r.body === undefined ? undefined : JSON.parse(r.body),
+            dataType: 'json',
+            success: function (res) { resolve(reply(res, alipay ? (res.status || res.statusCode) : res.statusCode)); },
+            fail: function (res) {
+              // Alipay calls fail for HTTP errors too, with the answer in res.data / res.status.
+              const status = res && (res.status || res.statusCode);
+              resolve(status ? reply(res, status) : { status: 0, headers: {}, data: null });
+            },
+          };
+          opts[alipay ? 'headers' : 'header'] = r.headers;
+          api.request(opts);
+        });
+      },
+      upload: function (u) {
+        if ((u.files || []).length !== 1) {
+          return Promise.reject(new Error('a mini-program uploads one file per call: send a video'));
+        }
+        const f = u.files[0];
+        return new Promise(function (resolve) {
+          const opts = {
+            url: u.url, filePath: f.data, name: f.name, header: u.headers, formData: u.fields,
+            success: function (res) { resolve(reply(res, res.statusCode || res.status)); },
+            fail: function (res) {
+              const status = res && (res.statusCode || res.status);
+              resolve(status ? reply(res, status) : { status: 0, headers: {}, data: null });
+            },
+          };
+          if (alipay) { opts.fileName = f.name; opts.fileType = f.name === 'video' ? 'video' : 'image'; }
+          const task = api.uploadFile(opts);
+          if (task && task.onProgressUpdate && u.onProgress) {
+            task.onProgressUpdate(function (p) { u.onProgress((p.progress || 0) / 100); });
+          }
+        });
+      },
+    };
+  }
+
   function defaultSleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
 
   class HeyanClient {
@@ -243,6 +296,7 @@
 
   HeyanClient.HeyanError = HeyanError;
   HeyanClient.browserTransport = browserTransport;
+  HeyanClient.miniProgramTransport = miniProgramTransport;
   HeyanClient.RETRYABLE = RETRYABLE;
   return HeyanClient;
 });
