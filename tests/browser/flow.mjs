@@ -96,6 +96,8 @@ try {
     // The English switch shows the same check in English.
     await page.click('#lang');
     result.lang = await page.evaluate(() => document.documentElement.lang);
+    result.checksEn = await page.$$eval('#error li[data-check]', (lis) => lis.map((li) => ({ code: li.dataset.check, text: li.textContent })));
+    await shot(page, 'refused-blurred-en');
     await page.click('#lang');
     result.ok = true;
   } else {

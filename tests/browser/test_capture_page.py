@@ -136,3 +136,5 @@ def test_blurred_document_shows_the_chinese_instruction(
     codes = {c["code"]: c["text"] for c in result["checks"]}
     assert codes.get("BLURRY") == MESSAGES["BLURRY"][0], codes
     assert result["lang"] == "en"
+    codes_en = {c["code"]: c["text"] for c in result["checksEn"]}
+    assert codes_en.get("BLURRY") == MESSAGES["BLURRY"][1], codes_en

@@ -24,7 +24,7 @@
       doc_hint: '请将证件原件平放,四角完整置于框内,避免反光和遮挡。',
       sheet_hint: '请拍摄已签字盖章的《网站备案信息真实性核验单》,完整、清晰。',
       live_wait: '正在检查画面…', live_ok: '画面合格,可以拍摄', uploading: '正在上传…',
-      refused: '照片未通过检查:', face_title: '人脸核验', consent_ack: '我已阅读并同意《人脸信息处理授权书》',
+      refused: '未通过检查,请按以下提示重新拍摄:', face_title: '人脸核验', consent_ack: '我已阅读并同意《人脸信息处理授权书》',
       consent_go: '同意并开始', face_hint: '请正对手机,将面部置于框内,点击"开始录制"后按提示逐个完成动作。',
       record: '开始录制', recording: '录制中,请按提示完成动作', face_retry: '重新录制',
       done_title: '核验完成', done_text: '您的核验已提交,当前状态:', done_close: '可以关闭此页面。',
@@ -45,7 +45,7 @@
       doc_hint: 'Lay the original flat with all four corners inside the frame, without glare or fingers.',
       sheet_hint: 'Photograph the signed and stamped verification sheet, whole and sharp.',
       live_wait: 'Checking the picture…', live_ok: 'The picture is fine: take the photo', uploading: 'Uploading…',
-      refused: 'The photo did not pass:', face_title: 'Face verification', consent_ack: 'I have read and agree to the face-processing consent',
+      refused: 'Not accepted; do as follows and try again:', face_title: 'Face verification', consent_ack: 'I have read and agree to the face-processing consent',
       consent_go: 'Agree and start', face_hint: 'Face the phone with your face inside the oval, tap "Start recording" and do each action as shown.',
       record: 'Start recording', recording: 'Recording: follow the prompts', face_retry: 'Record again',
       done_title: 'Verification complete', done_text: 'Your verification is in. Status: ', done_close: 'You may close this page.',
@@ -111,7 +111,10 @@
     document.body.setAttribute('data-view', render.viewName || '');
   }
 
+  var lastError = null;
+
   function clearError() {
+    lastError = null;
     var box = document.getElementById('error');
     box.hidden = true;
     box.textContent = '';
@@ -119,12 +122,22 @@
 
   /** Every error shows the API's own Chinese text (message_zh / detail), or its English. */
   function showError(err, checks) {
+    lastError = [err, checks];
     var box = document.getElementById('error');
     box.textContent = '';
     var text = err && err.message_zh ? (lang === 'zh' ? err.message_zh : err.message_en) : String(err && err.message || err);
-    box.appendChild(el('p', { text: text, 'data-code': err && err.code || '' }));
     var list = checks || (err && err.checks) || [];
-    var failed = list.filter(function (c) { return !c.passed; });
+    var shown = {};
+    // A refused capture: a headline, then each failed check's own instruction, once (a
+    // check can be recorded per field).
+    var failed = list.filter(function (c) {
+      var m = msg(c);
+      if (c.passed || shown[m]) return false;
+      shown[m] = true;
+      return true;
+    });
+    if (failed.length) text = t('refused');
+    box.appendChild(el('p', { text: text, 'data-code': err && err.code || '' }));
     if (failed.length) {
       box.appendChild(el.apply(null, ['ul', { class: 'checks' }].concat(failed.map(function (c) {
         return el('li', { class: 'bad', 'data-check': c.code, text: msg(c) });
@@ -145,7 +158,9 @@
     lang = lang === 'zh' ? 'en' : 'zh';
     localStorage.setItem('heyan.lang', lang);
     applyChrome();
+    var shown = lastError;
     if (current) show(current);
+    if (shown) showError(shown[0], shown[1]);  // the same error, in the other language
   });
 
   function named(name, fn) { fn.viewName = name; return fn; }
@@ -389,14 +404,16 @@
         clearError();
         client.capture(step, chosen, function (p) { bar.value = p; }).then(function (r) {
           if (r.accepted) return route();
-          showError({ message_zh: t('refused'), message_en: t('refused') }, r.checks);
-        }, function (err) {
-          showError(err);
-        }).then(function () {
+          refused({ code: 'CAPTURE_REJECTED', message_zh: t('refused'), message_en: t('refused') }, r.checks);
+        }, function (err) { refused(err); });
+        function refused(err, checks) {
+          showError(err, checks);
           use.disabled = retake.disabled = false;
           bar.hidden = true;
-          again();
-        });
+          // A refused photo is kept in view with its reasons: retake it. After a network
+          // or busy error the same photo may be sent again.
+          if (err.code === 'CAPTURE_REJECTED') use.hidden = true;
+        }
       });
       return [
         el('h2', { text: stepTitle(step) }),
