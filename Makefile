@@ -17,14 +17,26 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# Debian's headless Chromium for tests/test_docs_offline.py (loads /docs with the network
-# off). Idempotent: nothing to do when it is installed; installs with apt-get when root.
+# The browser tests' tooling, idempotent (nothing to do when it is there; apt-get when root):
+# Debian's Chromium (tests/test_docs_offline.py loads /docs with the network off;
+# tests/browser drives the capture page with a fake camera), a CJK font so the screenshots
+# show the Chinese text, Node.js and playwright-core from package-lock.json into
+# ./node_modules (npm ci; playwright-core downloads no browser, it drives /usr/bin/chromium).
+NODE_STAMP := node_modules/.installed-$(shell sha1sum package-lock.json 2>/dev/null | cut -c1-12)
 browser:
-	@command -v chromium-headless-shell >/dev/null 2>&1 || command -v chromium >/dev/null 2>&1 \
-	  || { test "$$(id -u)" = 0 && command -v apt-get >/dev/null 2>&1 \
-	       && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	          --no-install-recommends chromium-headless-shell >/dev/null; } \
-	  || echo "headless Chromium not installed: the /docs browser test will be skipped"
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  test -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc || missing="$$missing fonts-wqy-microhei"; \
+	  command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	  command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	        --no-install-recommends $$missing >/dev/null; \
+	    else echo "not installed:$$missing (the browser tests will be skipped, or fail with CI=true)"; fi; \
+	  fi
+	@if command -v npm >/dev/null 2>&1 && ! test -f $(NODE_STAMP); then \
+	  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && touch $(NODE_STAMP); fi
 
 models: install
 	$(PY) -m app models prepare

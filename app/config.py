@@ -91,6 +91,31 @@ class Settings(BaseSettings):
     alipay_app_id: str = ""
     alipay_public_key: str = ""  # PEM text, or a path to a PEM file
     alipay_aes_key: str = ""  # base64
+    # Phone proof: an SMS one-time code to the mobile on the order (the browser page, any app).
+    # "" is dev in development and off in prod; dev writes codes to the log (refused in prod).
+    sms_gateway: Literal["", "dev", "aliyun", "tencent"] = ""
+    sms_sign_name: str = ""  # the vendor-approved signature (签名), e.g. 某某云
+    sms_template_id: str = ""  # Aliyun TemplateCode (SMS_123456789) / Tencent TemplateId
+    # Aliyun: the template's variable name; Tencent: whether the template has a 2nd variable,
+    # the minutes the code is valid ("您的验证码为{1},{2}分钟内有效").
+    sms_template_param: str = "code"
+    sms_template_minutes: bool = False
+    aliyun_sms_access_key_id: str = ""
+    aliyun_sms_access_key_secret: str = ""
+    aliyun_sms_endpoint: str = "https://dysmsapi.aliyuncs.com"
+    aliyun_sms_region: str = "cn-hangzhou"
+    tencent_sms_secret_id: str = ""
+    tencent_sms_secret_key: str = ""
+    tencent_sms_app_id: str = ""  # SmsSdkAppId
+    tencent_sms_endpoint: str = "https://sms.tencentcloudapi.com"
+    tencent_sms_region: str = "ap-guangzhou"
+    sms_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    sms_code_ttl_seconds: int = Field(default=300, ge=60, le=1800)
+    sms_resend_seconds: int = Field(default=60, ge=10, le=600)
+    sms_max_attempts: int = Field(default=5, ge=1, le=10)
+    # Codes sent per mobile / per client address in any 24 hours.
+    sms_mobile_daily_limit: int = Field(default=10, ge=1, le=1000)
+    sms_address_daily_limit: int = Field(default=30, ge=1, le=100_000)
 
     # Rate limits: requests a minute per provider API key / per client address.
     rate_limit_provider_per_minute: int = Field(default=1200, ge=1)
@@ -255,6 +280,7 @@ class Settings(BaseSettings):
             )
         if 0 < self.liveness_digits < 4:
             problems.append("LIVENESS_DIGITS: must be 0 (off) or 4-6")
+        problems += self._sms_problems(prod)
         try:
             parse_storage_url(self.storage_url, self.data_dir / "materials")
         except ValueError:
@@ -265,6 +291,21 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def _sms_problems(self, prod: bool) -> list[str]:
+        if self.sms_gateway == "dev" and prod:
+            return ["SMS_GATEWAY: dev writes the codes to the log, refused when APP_ENV=prod"]
+        needed = {
+            "aliyun": ("ALIYUN_SMS_ACCESS_KEY_ID", "ALIYUN_SMS_ACCESS_KEY_SECRET"),
+            "tencent": ("TENCENT_SMS_SECRET_ID", "TENCENT_SMS_SECRET_KEY", "TENCENT_SMS_APP_ID"),
+        }.get(self.sms_gateway, ())
+        if needed:
+            needed += ("SMS_SIGN_NAME", "SMS_TEMPLATE_ID")
+        return [
+            f"{var}: required when SMS_GATEWAY={self.sms_gateway}"
+            for var in needed
+            if not getattr(self, var.lower()).strip()
+        ]
 
     def encryption_keys(self) -> tuple[str, str, str]:
         """(data keys, face keys, index key); in development generated once into DATA_DIR."""

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from app.core.errors import NotFound
 from app.deps import CaptureSessionDep, CtxDep, DbDep, client_ip
 from app.mini import service
-from app.mini.schemas import ChallengeIn, ChallengeOut, SessionIn, SessionOpened, SessionOut
-from app.orders.service import load_bundle
+from app.mini.schemas import (
+    AcknowledgementIn,
+    AcknowledgementOut,
+    ChallengeIn,
+    ChallengeOut,
+    SessionIn,
+    SessionOpened,
+    SessionOut,
+    SmsCodeIn,
+    SmsCodeOut,
+    VocabularyOut,
+)
+from app.mini.vocabulary import NOTICES, vocabulary
+from app.models.orders import Order
+from app.orders.service import load_bundle, record_event
+
+PAGE = Path(__file__).resolve().parents[1] / "static" / "m"
+ASSETS = {
+    "app.js": "text/javascript; charset=utf-8",
+    "app.css": "text/css; charset=utf-8",
+    "heyan-client.js": "text/javascript; charset=utf-8",
+}
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 landing = APIRouter(tags=["mini-program"])
@@ -52,11 +74,68 @@ async def challenge(
     return service.challenge_view(row)
 
 
-@landing.get("/m/qr", response_class=HTMLResponse, include_in_schema=False)
-async def qr_landing(t: str = "") -> HTMLResponse:
-    """What a phone's camera app shows when it opens the QR URL outside the mini-program."""
-    del t
-    return HTMLResponse(
-        "<!doctype html><meta charset=utf-8><title>核验</title>"
-        "<p>请使用支付宝或微信中的核验小程序扫描此二维码完成核验。</p>"
+@router.post("/sms-codes", status_code=200, response_model=SmsCodeOut)
+async def sms_codes(body: SmsCodeIn, db: DbDep, ctx: CtxDep, request: Request) -> Any:
+    """Send a 6-digit code to the mobile of the person who verifies in this QR's scope (the
+    order's number, never one typed in); `preview` only shows it masked. Then open the session
+    with platform "sms" and the code. 429 SMS_RATE_LIMITED (Retry-After) on the 60-second
+    cool-down and the daily caps, 503 SMS_GATEWAY_UNAVAILABLE when no text could be sent."""
+    view = await service.send_sms_code(
+        db, ctx, qr_token=body.qr_token, client_ip=client_ip(request), preview=body.preview
     )
+    return JSONResponse(SmsCodeOut(**view).model_dump(mode="json"), status_code=200)
+
+
+@router.post("/acknowledgements", status_code=201, response_model=AcknowledgementOut)
+async def acknowledge(
+    body: AcknowledgementIn, session: CaptureSessionDep, db: DbDep
+) -> dict[str, Any]:
+    """Record that the person read the notices ("请勿帮他人核验", the shooting instructions)."""
+    order = await db.get(Order, session.order_id)
+    assert order is not None
+    recorded = sorted(set(body.notices))
+    await record_event(
+        db, order, "notice.acknowledged", session=session,
+        data={
+            "notices": {n: NOTICES[n]["version"] for n in recorded},
+            "accepted_at": body.accepted_at.isoformat(),
+        },
+    )  # fmt: skip
+    await db.commit()
+    return {"recorded": recorded}
+
+
+@router.get("/vocabulary", response_model=VocabularyOut)
+async def read_vocabulary() -> dict[str, Any]:
+    """Step titles, blocked reasons, statuses, every check's message, the notices and the
+    flow's errors in Chinese and English: the same tables the API answers from."""
+    return vocabulary()
+
+
+@landing.get("/m/qr", response_class=HTMLResponse, include_in_schema=False)
+async def qr_landing(t: str = "") -> FileResponse:
+    """The QR URL opened in any phone browser: the capture web app (app/static/m), which
+    walks through this same API with the SMS code as the phone proof."""
+    del t  # read by the page itself, from its own address
+    return FileResponse(
+        PAGE / "index.html",
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Cache-Control": "no-store",
+            "Referrer-Policy": "no-referrer",  # the QR token is in the address
+            "Content-Security-Policy": (
+                "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                "style-src 'self'; script-src 'self'; connect-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+            ),
+            "Permissions-Policy": "camera=(self), microphone=(self)",
+        },
+    )
+
+
+@landing.get("/m/app/{name}", include_in_schema=False)
+async def page_asset(name: str) -> FileResponse:
+    """The page's own script, style and client library (no CDN, no web fonts)."""
+    if name not in ASSETS:
+        raise NotFound()
+    return FileResponse(PAGE / name, media_type=ASSETS[name], headers={"Cache-Control": "no-cache"})

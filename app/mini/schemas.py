@@ -12,8 +12,12 @@ class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     qr_token: str = Field(min_length=1, max_length=4096, pattern=r"\S")
-    platform: Literal["wechat", "alipay", "dev"]
-    code: str | None = Field(default=None, max_length=512, description="WeChat getPhoneNumber code")
+    platform: Literal["wechat", "alipay", "sms", "dev"]
+    code: str | None = Field(
+        default=None,
+        max_length=512,
+        description="WeChat getPhoneNumber code; sms: the 6-digit code from POST /m/v1/sms-codes",
+    )
     # my.getPhoneNumber's res.response as is (a string), or already parsed (an object): the
     # signature covers the ciphertext inside, so both verify the same.
     response: Annotated[str, Field(max_length=16384)] | dict[str, Any] | None = Field(
@@ -154,3 +158,45 @@ class PrecheckOut(BaseModel):
     step: str
     checks: list[CheckView]
     extracted: dict[str, Any]
+
+
+class SmsCodeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    qr_token: str = Field(min_length=1, max_length=4096, pattern=r"\S")
+    preview: bool = Field(
+        default=False,
+        description="true: send nothing, only answer the masked number the code would go to "
+        "(for the person to confirm) and how long until a code may be asked for",
+    )
+
+
+class SmsCodeOut(BaseModel):
+    sent: bool
+    mobile_masked: str = Field(description="the order's mobile for this scope, e.g. 138****8000")
+    code_length: int
+    expires_in_seconds: int
+    resend_after_seconds: int = Field(description="wait this long before asking again")
+    expires_at: datetime | None = None
+
+
+class AcknowledgementIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    notices: list[Literal["no_proxy", "shooting"]] = Field(min_length=1, max_length=2)
+    accepted_at: datetime
+
+
+class AcknowledgementOut(BaseModel):
+    recorded: list[str]
+
+
+class VocabularyOut(BaseModel):
+    """The words of the flow, one source for the page, the mini-programs and the API."""
+
+    steps: dict[str, dict[str, str]]
+    blocked: dict[str, dict[str, str]]
+    statuses: dict[str, dict[str, str]]
+    checks: dict[str, dict[str, str]]
+    notices: dict[str, dict[str, Any]]
+    errors: dict[str, dict[str, str]]

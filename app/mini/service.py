@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -14,6 +14,7 @@ from app.core.errors import AppError, Conflict
 from app.documents.validators import mask_id_number, mask_mobile, mask_name
 from app.liveness.challenge import ChallengeSpec, make_challenge
 from app.liveness.flash import flash_to_json, make_flash_sequence
+from app.mini import sms
 from app.models.orders import CaptureSession, Challenge, Material, Order, QrToken, new_id, utcnow
 from app.orders import abuse, service, state
 from app.orders.service import Bundle
@@ -56,18 +57,8 @@ class ConsentRequired(AppError):
 MAX_PHONE_MISMATCHES = 5
 
 
-async def open_session(
-    db: AsyncSession,
-    ctx: AppContext,
-    *,
-    qr_token: str,
-    platform: str,
-    proof: dict[str, Any],
-    client_ip: str | None,
-    device_id: str | None = None,
-) -> tuple[CaptureSession, str, Bundle]:
-    now = utcnow()
-
+async def resolve_qr(db: AsyncSession, ctx: AppContext, qr_token: str, now: datetime) -> QrToken:
+    """The QR token's row, if it may still be scanned (QR_INVALID, _EXPIRED, _REVOKED, _LOCKED)."""
     if ctx.codec.is_short_qr(qr_token):
         # The short token names its row; order, scope and expiry are the row's.
         row = await db.get(QrToken, ctx.codec.read_short_qr(qr_token))
@@ -85,13 +76,55 @@ async def open_session(
         raise QrRevoked()
     if row.mismatch_count >= MAX_PHONE_MISMATCHES:
         raise QrLocked()
+    return row
+
+
+async def scope_target(db: AsyncSession, row: QrToken) -> tuple[Bundle, Any, str]:
+    """The order, the person who verifies in the QR's scope, and their role."""
     bundle = await service.load_bundle(db, row.order_id)
     try:
         person, role = state.scope_person(bundle.shape, row.scope)
     except state.ScopeNeedsSplit:
         raise service.ScopeNeedsSplit() from None
-    mobile = await ctx.phones.get(platform).resolve(proof)
+    return bundle, person, role
+
+
+async def send_sms_code(
+    db: AsyncSession, ctx: AppContext, *, qr_token: str, client_ip: str | None, preview: bool
+) -> dict[str, Any]:
+    """POST /m/v1/sms-codes: a code to the mobile of the person of the QR's scope."""
+    row = await resolve_qr(db, ctx, qr_token, utcnow())
+    bundle, person, _role = await scope_target(db, row)
+    mobile = bundle.principals[person.id].mobile
+    return await sms.send_code(
+        db, ctx, qr=row, order=bundle.order, mobile=mobile, client_ip=client_ip, preview=preview
+    )
+
+
+async def open_session(
+    db: AsyncSession,
+    ctx: AppContext,
+    *,
+    qr_token: str,
+    platform: str,
+    proof: dict[str, Any],
+    client_ip: str | None,
+    device_id: str | None = None,
+) -> tuple[CaptureSession, str, Bundle]:
+    now = utcnow()
+
+    row = await resolve_qr(db, ctx, qr_token, now)
+    bundle, person, role = await scope_target(db, row)
     principal = bundle.principals[person.id]
+    if platform == "sms":
+        # The code went to the order's own number for this scope: it proves that number.
+        await sms.verify_code(
+            db, ctx, qr=row, order=bundle.order, mobile=principal.mobile, proof=proof,
+            client_ip=client_ip,
+        )  # fmt: skip
+        mobile = principal.mobile
+    else:
+        mobile = await ctx.phones.get(platform).resolve(proof)
     await abuse.verification_started(db, ctx, bundle.order, principal, mobile, device_id)
     if mobile != principal.mobile:
         await db.execute(

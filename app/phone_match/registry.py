@@ -29,6 +29,10 @@ class PhoneResolvers:
     failing the first user. The http client is shared and owned by the caller (the lifespan).
     """
 
+    # The SMS gateway of the "sms" proof (app.phone_match.sms), built on first use by
+    # app.mini.sms.gateway from the settings and kept here, one per process.
+    sms_gateway: Any = None
+
     def __init__(self, config: PhoneMatchConfig, http: httpx.AsyncClient) -> None:
         self.config = config
         self._resolvers: dict[str, PhoneResolver] = {}

@@ -41,6 +41,13 @@ KNOWN_EVENTS: frozenset[str] = frozenset(
         "sms.done",
         "sms.completed",
         "abuse.limited",
+        # The SMS one-time code of the browser page's phone proof (app.mini.sms).
+        "phone_code.sent",
+        "phone_code.send_failed",
+        "phone_code.rate_limited",
+        "phone_code.failed",
+        "phone_code.verified",
+        "notice.acknowledged",
     }
 )
 ACTIVE = ("pending", "failed")

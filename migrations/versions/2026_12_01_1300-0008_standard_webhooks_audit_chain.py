@@ -1,7 +1,7 @@
 """Standard Webhooks per endpoint, payload cap, secret overlap; the events' hash chain
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-01 13:00:00
 
 webhook_endpoints: signature_scheme ("heyan" as before, or "standard"), thin_events,
@@ -22,7 +22,7 @@ from alembic import op
 from app.models import audit
 
 revision: str = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
