@@ -1,0 +1,84 @@
+"""Typed FastAPI dependencies: the DB session, the authenticated provider, the capture session."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access.providers import hash_api_key, provider_of_key
+from app.context import AppContext
+from app.core.errors import Unauthorized
+from app.models.orders import CaptureSession, utcnow
+from app.security.tokens import SessionInvalid
+
+bearer = HTTPBearer(auto_error=False)
+
+
+async def get_ctx(request: Request) -> AppContext:
+    # async, though it awaits nothing: FastAPI runs a plain `def` dependency in its thread
+    # pool, a thread hand-off on every request for one attribute read.
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+
+async def get_db(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessionmaker() as session:
+        yield session
+
+
+DbDep = Annotated[AsyncSession, Depends(get_db)]
+
+
+async def get_provider_id(
+    ctx: CtxDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> str:
+    if creds is None or creds.scheme.lower() != "bearer":
+        raise Unauthorized(
+            code="API_KEY_MISSING", zh="缺少 API 密钥", en="Missing Bearer API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )  # fmt: skip
+    key_hash = hash_api_key(creds.credentials)
+    provider_id = ctx.api_keys.get(key_hash)
+    if provider_id is None:
+        # On a connection of its own, back in the pool before the endpoint runs; a cached
+        # key (nearly every poll) costs no database round trip at all.
+        provider_id = await provider_of_key(ctx.reader, key_hash)
+        if provider_id is None:
+            raise Unauthorized(
+                code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",
+                headers={"WWW-Authenticate": "Bearer"},
+            )  # fmt: skip
+        ctx.api_keys.put(key_hash, provider_id)
+    return provider_id
+
+
+ProviderDep = Annotated[str, Depends(get_provider_id)]
+
+
+async def get_capture_session(
+    ctx: CtxDep,
+    db: DbDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> CaptureSession:
+    if creds is None:
+        raise SessionInvalid(headers={"WWW-Authenticate": "Bearer"})
+    now = utcnow()
+    session_id = ctx.codec.read_session(creds.credentials, now)
+    row = await db.get(CaptureSession, session_id)
+    if row is None or row.expires_at <= now:
+        raise SessionInvalid()
+    return row
+
+
+CaptureSessionDep = Annotated[CaptureSession, Depends(get_capture_session)]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,793 @@
+"""Document photo analysis: locate, rectify, quality and authenticity checks, one OCR pass,
+field extraction, validation and the cross-check with the filing order.
+
+Pure library (numpy images and dataclasses in, verdicts out): no web, database or settings
+imports. :class:`DocumentAnalyzer` is created once per process, :meth:`~DocumentAnalyzer.load`
+ed at start-up and then shared by worker threads.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+import cv2
+import numpy as np
+
+from app.documents import fields as F
+from app.documents import quality as Q
+from app.documents.mrz import find_td3, parse_td3, verify_td1_like
+from app.documents.ocr import OcrEngine, OcrLine
+from app.documents.validators import (
+    id_birth_date,
+    id_check_char,
+    id_number_problem,
+    id_sex,
+    is_valid_uscc,
+    normalize_domain,
+    normalize_id_number,
+    normalize_uscc,
+)
+from app.inference.checks import Check, ModelRef, check
+from app.inference.messages import DOCUMENT_MESSAGES
+
+
+class DocKind(StrEnum):
+    ID_FRONT = "id_front"
+    ID_BACK = "id_back"
+    PASSPORT = "passport"
+    HK_MACAU_PERMIT = "hk_macau_permit"
+    TAIWAN_PERMIT = "taiwan_permit"
+    HK_MACAU_RESIDENCE = "hk_macau_residence"
+    TAIWAN_RESIDENCE = "taiwan_residence"
+    FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence"
+    BUSINESS_LICENCE = "business_licence"
+    INSTITUTION_CERTIFICATE = "institution_certificate"
+    SOCIAL_ORG_CERTIFICATE = "social_org_certificate"
+    OTHER = "other"
+    VERIFICATION_SHEET = "verification_sheet"
+
+
+MESSAGES = DOCUMENT_MESSAGES  # kept for callers that read the document table
+
+
+CARD_SIZE = (1011, 638)  # 85.6 x 54 mm at 300 dpi
+CARD_KINDS = frozenset(
+    {
+        DocKind.ID_FRONT,
+        DocKind.ID_BACK,
+        DocKind.HK_MACAU_PERMIT,
+        DocKind.TAIWAN_PERMIT,
+        DocKind.HK_MACAU_RESIDENCE,
+        DocKind.TAIWAN_RESIDENCE,
+        DocKind.FOREIGN_PERMANENT_RESIDENCE,
+    }
+)
+LICENCE_KINDS = frozenset(
+    {DocKind.BUSINESS_LICENCE, DocKind.INSTITUTION_CERTIFICATE, DocKind.SOCIAL_ORG_CERTIFICATE}
+)
+
+# Words whose presence says which document (or side) is in the photo.
+KEYWORDS: dict[DocKind, tuple[str, ...]] = {
+    DocKind.ID_FRONT: ("姓名", "性别", "民族", "出生", "住址", "公民身份号码"),
+    DocKind.ID_BACK: ("中华人民共和国", "居民身份证", "签发机关", "有效期限"),
+    DocKind.PASSPORT: ("护照", "PASSPORT", "P<"),
+    DocKind.HK_MACAU_PERMIT: ("港澳居民来往内地通行证",),
+    DocKind.TAIWAN_PERMIT: ("台湾居民来往大陆通行证",),
+    DocKind.HK_MACAU_RESIDENCE: ("港澳居民居住证", "姓名", "公民身份号码"),
+    DocKind.TAIWAN_RESIDENCE: ("台湾居民居住证", "姓名", "公民身份号码"),
+    DocKind.FOREIGN_PERMANENT_RESIDENCE: ("永久居留身份证",),
+    DocKind.BUSINESS_LICENCE: ("营业执照", "统一社会信用代码"),
+    DocKind.INSTITUTION_CERTIFICATE: ("事业单位法人证书", "统一社会信用代码"),
+    DocKind.SOCIAL_ORG_CERTIFICATE: ("社会团体法人登记证书", "统一社会信用代码"),
+    DocKind.VERIFICATION_SHEET: ("核验单",),
+}
+SIDES = {DocKind.ID_FRONT: DocKind.ID_BACK, DocKind.ID_BACK: DocKind.ID_FRONT}
+
+REQUIRED_FIELDS: dict[DocKind, tuple[str, ...]] = {
+    DocKind.ID_FRONT: ("name", "sex", "ethnicity", "birth_date", "address", "id_number"),
+    DocKind.ID_BACK: ("issuer", "valid_from", "valid_to"),
+    DocKind.HK_MACAU_RESIDENCE: ("name", "id_number"),
+    DocKind.TAIWAN_RESIDENCE: ("name", "id_number"),
+    DocKind.BUSINESS_LICENCE: ("uscc", "subject_name", "legal_representative"),
+    DocKind.INSTITUTION_CERTIFICATE: ("uscc", "subject_name", "legal_representative"),
+    DocKind.SOCIAL_ORG_CERTIFICATE: ("uscc", "subject_name", "legal_representative"),
+    DocKind.PASSPORT: ("document_number", "name"),
+    DocKind.HK_MACAU_PERMIT: ("document_number", "name"),
+    DocKind.TAIWAN_PERMIT: ("document_number", "name"),
+    DocKind.FOREIGN_PERMANENT_RESIDENCE: ("document_number", "name"),
+}
+# Fields protected by a check digit may be accepted at a lower OCR confidence.
+CHECKSUM_FIELDS = frozenset({"id_number", "uscc", "document_number"})
+
+# Text zones that must carry text, in rectified coordinates (x0, y0, x1, y1, min coverage).
+ZONES: dict[DocKind, dict[str, tuple[float, float, float, float, float]]] = {
+    DocKind.ID_FRONT: {
+        "id_number": (0.30, 0.77, 0.97, 0.93, 0.70),
+        "name": (0.04, 0.06, 0.60, 0.20, 0.25),
+    },
+    DocKind.ID_BACK: {
+        "validity": (0.15, 0.76, 0.97, 0.91, 0.45),
+        "issuer": (0.15, 0.64, 0.97, 0.76, 0.30),
+    },
+    DocKind.PASSPORT: {"mrz": (0.02, 0.74, 0.98, 0.97, 0.75)},
+}
+PORTRAIT_BOX: dict[DocKind, tuple[float, float, float, float]] = {
+    DocKind.ID_FRONT: (0.60, 0.08, 0.955, 0.78),
+    DocKind.HK_MACAU_RESIDENCE: (0.60, 0.08, 0.955, 0.78),
+    DocKind.TAIWAN_RESIDENCE: (0.60, 0.08, 0.955, 0.78),
+    DocKind.PASSPORT: (0.03, 0.13, 0.29, 0.60),
+}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What the filing order says; None = do not cross-check."""
+
+    today: date
+    person_name: str | None = None
+    person_number: str | None = None  # ID / passport / permit number on the order
+    subject_name: str | None = None  # unit name (licence, sheet)
+    subject_number: str | None = None  # USCC for units
+    domains: tuple[str, ...] = ()  # for the verification sheet
+    is_unit: bool = False  # a unit's sheet must carry a red seal
+
+
+@dataclass(frozen=True)
+class DocThresholds:
+    """Every threshold of the document checks, calibrated on the labelled-synthetic set
+    (bench/doc_eval.py). A check passes when its score is on the right side of its threshold."""
+
+    min_fill: float = 0.08  # DOCUMENT_TOO_SMALL: document area / photo area, at least
+    min_border_margin: float = 0.004  # BORDER_INCOMPLETE: gap to the frame / short side, at least
+    min_solidity: float = 0.92  # BORDER_INCOMPLETE: region area / fitted quad area (cut corner)
+    min_sharpness: float = 0.9  # BLURRY: fine/coarse gradient energy on the document
+    min_brightness: float = 60.0  # TOO_DARK: mean luminance of the document (0-255)
+    max_clipped: float = 0.40  # OVEREXPOSED: share of blown-out pixels (document or photo)
+    max_glare: float = 0.006  # GLARE: largest hot spot / document area
+    min_background_white: float = 0.60  # BACKGROUND_NOT_WHITE: white share of the background
+    min_colour: float = 6.0  # PHOTOCOPY: 99th-percentile chroma spread (CIELAB units)
+    max_moire: float = 1.40  # SCREEN_RECAPTURE: spectral-peak + colour-fringe score
+    min_type_score: float = 0.34  # WRONG_DOCUMENT_TYPE / WRONG_SIDE: share of keywords found
+    min_field_score: float = 0.80  # FIELD_UNREADABLE: OCR confidence of a plain field
+    min_checksum_field_score: float = 0.50  # ... of a field whose check digit verified
+    min_seal: float = 0.5  # SEAL_MISSING: red round blob score
+    occlusion_slack: float = 1.0  # OCCLUSION: zone coverage / required coverage, at least
+
+
+@dataclass
+class DocumentVerdict:
+    checks: list[Check]
+    fields: dict[str, str]  # unmasked extracted fields (the caller masks for phones)
+    portrait: np.ndarray | None  # BGR crop of the ID/passport portrait, for the face match
+    rectified: np.ndarray | None  # the perspective-corrected document
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return all(c.passed for c in self.checks)
+
+    def failed(self) -> list[str]:
+        return [c.code for c in self.checks if not c.passed]
+
+
+def _keyword_score(text: str, kind: DocKind) -> float:
+    words = KEYWORDS.get(kind, ())
+    if not words:
+        return 0.0
+    return sum(1 for w in words if w in text) / len(words)
+
+
+def _zone_coverage(lines: list[OcrLine], size: tuple[int, int], zone: tuple[float, ...]) -> float:
+    w, h = size
+    x0, y0, x1, y1 = zone[0] * w, zone[1] * h, zone[2] * w, zone[3] * h
+    spans: list[tuple[float, float]] = []
+    for ln in lines:
+        if y0 <= ln.cy <= y1:
+            a, b = max(x0, ln.box[0]), min(x1, ln.box[2])
+            if b > a:
+                spans.append((a, b))
+    spans.sort()
+    covered, end = 0.0, x0
+    for a, b in spans:
+        if b > end:
+            covered += b - max(a, end)
+            end = b
+    return covered / max(x1 - x0, 1.0)
+
+
+class DocumentAnalyzer:
+    """Checks one document photo. Thread-safe: the OCR engine is shared behind a lock."""
+
+    def __init__(
+        self, thresholds: DocThresholds | None = None, ocr: OcrEngine | None = None
+    ) -> None:
+        self.t = thresholds or DocThresholds()
+        self.ocr = ocr or OcrEngine()
+
+    def load(self) -> None:
+        self.ocr.load()
+
+    def models(self) -> list[ModelRef]:
+        return self.ocr.models()
+
+    # ------------------------------------------------------------------------------------
+    def analyze(self, image_bgr: np.ndarray, kind: DocKind, expect: Expectation) -> DocumentVerdict:
+        t = self.t
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        if image_bgr.ndim == 2:
+            image_bgr = cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
+        checks: list[Check] = []
+        whole_clip = float((image_bgr[::4, ::4].min(axis=2) >= 250).mean())
+        located = Q.locate(image_bgr)
+        if located is None and kind is DocKind.VERIFICATION_SHEET:
+            # A white sheet can fill the frame or vanish into a white table: take the frame.
+            h, w = image_bgr.shape[:2]
+            quad = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
+            small = np.full(
+                (max(1, int(h * 640 / max(h, w))), max(1, int(w * 640 / max(h, w)))), 255, np.uint8
+            )
+            located = Q.Located(
+                quad=quad,
+                fill=1.0,
+                border_margin=1.0,
+                solidity=1.0,
+                mask_small=small,
+                scale=640 / max(h, w),
+            )
+        timings["locate"] = (time.perf_counter() - t0) * 1000
+        if located is None:
+            checks.append(check("DOCUMENT_NOT_FOUND", False, 0.0, 1.0))
+            # Tell the person why, when the photo itself is the problem.
+            gray_mean = float(cv2.cvtColor(image_bgr[::4, ::4], cv2.COLOR_BGR2GRAY).mean())
+            if gray_mean < t.min_brightness:
+                checks.append(check("TOO_DARK", False, gray_mean, t.min_brightness))
+            if whole_clip > t.max_clipped:
+                checks.append(check("OVEREXPOSED", False, whole_clip, t.max_clipped))
+            return DocumentVerdict(checks, {}, None, None, timings)
+        checks.append(check("DOCUMENT_NOT_FOUND", True, 1.0, 1.0))
+        margin_ok = located.border_margin >= t.min_border_margin
+        solid_ok = located.solidity >= t.min_solidity
+        checks.append(
+            check(
+                "BORDER_INCOMPLETE",
+                margin_ok and solid_ok,
+                located.border_margin,
+                t.min_border_margin,
+                detail={"solidity": round(located.solidity, 4)},
+            )
+        )
+        checks.append(
+            check("DOCUMENT_TOO_SMALL", located.fill >= t.min_fill, located.fill, t.min_fill)
+        )
+
+        doc, size = self._rectify(image_bgr, located.quad, kind)
+        quad_w, _ = Q.quad_size(located.quad)
+        timings["rectify"] = (time.perf_counter() - t0) * 1000 - timings["locate"]
+
+        sharp = Q.sharpness(doc, quad_w)
+        checks.append(check("BLURRY", sharp >= t.min_sharpness, sharp, t.min_sharpness))
+        bright = Q.brightness(doc)
+        checks.append(check("TOO_DARK", bright >= t.min_brightness, bright, t.min_brightness))
+        clip = max(Q.clipped_fraction(doc), whole_clip)
+        checks.append(check("OVEREXPOSED", clip <= t.max_clipped, clip, t.max_clipped))
+        glare = Q.glare_fraction(doc)
+        checks.append(check("GLARE", glare <= t.max_glare, glare, t.max_glare))
+        bgw = Q.background_whiteness(image_bgr, located)
+        checks.append(
+            check(
+                "BACKGROUND_NOT_WHITE", bgw >= t.min_background_white, bgw, t.min_background_white
+            )
+        )
+        if kind is not DocKind.VERIFICATION_SHEET:  # the sheet is printed by the person
+            colour = Q.colour_spread(doc)
+            checks.append(check("PHOTOCOPY", colour >= t.min_colour, colour, t.min_colour))
+        if bright >= t.min_brightness:
+            moire = Q.moire_score(image_bgr, located.quad)
+            checks.append(check("SCREEN_RECAPTURE", moire <= t.max_moire, moire, t.max_moire))
+        else:
+            # Sensor noise in a dark photo looks like a pixel grid; TOO_DARK already refuses it.
+            checks.append(
+                check("SCREEN_RECAPTURE", True, None, t.max_moire, detail={"judged": False})
+            )
+        timings["quality"] = (
+            (time.perf_counter() - t0) * 1000 - timings["locate"] - timings["rectify"]
+        )
+
+        t1 = time.perf_counter()
+        lines = self.ocr.read(doc)
+        text = "".join(F.squash(ln.text).upper() for ln in lines)
+        if (
+            kind is not DocKind.OTHER
+            and _keyword_score(text, kind) == 0
+            and not self._other_kind(text, kind)
+        ):
+            # Upside down (or held the other way): one more pass, only in this failure case.
+            flipped = cv2.rotate(doc, cv2.ROTATE_180)
+            lines2 = self.ocr.read(flipped)
+            text2 = "".join(F.squash(ln.text).upper() for ln in lines2)
+            if _keyword_score(text2, kind) > 0:
+                doc, lines, text = flipped, lines2, text2
+        timings["ocr"] = (time.perf_counter() - t1) * 1000
+        model = self.ocr.model_ref()
+
+        type_ok = self._type_checks(kind, text, checks, model)
+        fields: dict[str, F.Field] = {}
+        if type_ok:
+            fields = self._extract(kind, lines, doc, expect, checks, model)
+            self._occlusion(kind, lines, size, checks, model)
+        portrait = None
+        box = PORTRAIT_BOX.get(kind)
+        if box is not None and type_ok:
+            h, w = doc.shape[:2]
+            portrait = doc[
+                int(box[1] * h) : int(box[3] * h), int(box[0] * w) : int(box[2] * w)
+            ].copy()
+        timings["total"] = (time.perf_counter() - t0) * 1000
+        return DocumentVerdict(
+            checks, {k: v.value for k, v in fields.items()}, portrait, doc, timings
+        )
+
+    # ------------------------------------------------------------------------------------
+    def _rectify(
+        self, image: np.ndarray, quad: np.ndarray, kind: DocKind
+    ) -> tuple[np.ndarray, tuple[int, int]]:
+        qw, qh = Q.quad_size(quad)
+        portrait_held = qh > qw * 1.15
+        if kind in CARD_KINDS:
+            size = CARD_SIZE
+        elif kind is DocKind.PASSPORT:
+            size = (1000, 704)
+        else:
+            aspect = qh / max(qw, 1.0)
+            # Never larger than the photo gave us: upsampling only costs OCR time.
+            width = int(min(1200 if aspect < 1 else 990, max(qw, 600)))
+            size = (width, max(200, int(width * aspect)))
+            portrait_held = False
+        if portrait_held:  # a landscape card photographed sideways
+            doc = Q.rectify(image, quad, (size[1], size[0]))
+            doc = cv2.rotate(doc, cv2.ROTATE_90_CLOCKWISE)
+        else:
+            doc = Q.rectify(image, quad, size)
+        return doc, (doc.shape[1], doc.shape[0])
+
+    @staticmethod
+    def _other_kind(text: str, kind: DocKind) -> DocKind | None:
+        best, best_score = None, 0.0
+        for other in KEYWORDS:
+            if other is kind:
+                continue
+            s = _keyword_score(text, other)
+            if s > best_score:
+                best, best_score = other, s
+        return best if best_score >= 0.5 else None
+
+    def _type_checks(self, kind: DocKind, text: str, checks: list[Check], model: ModelRef) -> bool:
+        if kind is DocKind.OTHER:
+            return True
+        own = _keyword_score(text, kind)
+        other = self._other_kind(text, kind)
+        # The licence family shares 统一社会信用代码: only the title tells them apart.
+        if kind in LICENCE_KINDS and other in LICENCE_KINDS and KEYWORDS[kind][0] not in text:
+            own = min(own, _keyword_score(text, other) - 0.01)
+        if kind in SIDES:
+            opposite = SIDES[kind]
+            wrong_side = (
+                _keyword_score(text, opposite) >= 0.5 and _keyword_score(text, opposite) > own
+            )
+            checks.append(
+                check(
+                    "WRONG_SIDE",
+                    not wrong_side,
+                    own,
+                    self.t.min_type_score,
+                    detail={"seen": opposite.value} if wrong_side else None,
+                    model=model,
+                )
+            )
+            if wrong_side:
+                return False
+        ok = own >= self.t.min_type_score and not (
+            other is not None and _keyword_score(text, other) > own
+        )
+        detail = {"seen": other.value} if (not ok and other is not None) else None
+        checks.append(
+            check("WRONG_DOCUMENT_TYPE", ok, own, self.t.min_type_score, detail=detail, model=model)
+        )
+        return ok
+
+    def _occlusion(
+        self,
+        kind: DocKind,
+        lines: list[OcrLine],
+        size: tuple[int, int],
+        checks: list[Check],
+        model: ModelRef,
+    ) -> None:
+        zones = ZONES.get(kind)
+        if not zones:
+            return
+        worst, worst_zone = float("inf"), ""
+        for name, zone in zones.items():
+            ratio = _zone_coverage(lines, size, zone) / zone[4]
+            if ratio < worst:
+                worst, worst_zone = ratio, name
+        ok = worst >= self.t.occlusion_slack
+        checks.append(
+            check(
+                "OCCLUSION",
+                ok,
+                min(worst, 9.99),
+                self.t.occlusion_slack,
+                detail=None if ok else {"zone": worst_zone},
+                model=model,
+            )
+        )
+
+    # ------------------------------------------------------------------------------------
+    def _extract(
+        self,
+        kind: DocKind,
+        lines: list[OcrLine],
+        doc: np.ndarray,
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> dict[str, F.Field]:
+        if kind in (DocKind.ID_FRONT, DocKind.HK_MACAU_RESIDENCE, DocKind.TAIWAN_RESIDENCE):
+            fields = F.extract_id_front(lines)
+            self._reread(doc, lines, fields, "sex", "性别", 2.2, "[男女]")
+            self._reread(doc, lines, fields, "ethnicity", "民族", 2.6, "[\u4e00-\u9fff]+")
+        elif kind is DocKind.ID_BACK:
+            fields = F.extract_id_back(lines)
+        elif kind in LICENCE_KINDS:
+            fields = F.extract_licence(lines)
+        elif kind is DocKind.PASSPORT:
+            fields = self._passport(lines, expect, checks, model)
+        elif kind in (
+            DocKind.HK_MACAU_PERMIT,
+            DocKind.TAIWAN_PERMIT,
+            DocKind.FOREIGN_PERMANENT_RESIDENCE,
+        ):
+            fields = self._permit(kind, lines, expect, checks, model)
+        elif kind is DocKind.VERIFICATION_SHEET:
+            return self._sheet(lines, doc, expect, checks, model)
+        else:
+            return {}
+        self._readability(kind, fields, checks, model)
+        if kind in (DocKind.ID_FRONT, DocKind.HK_MACAU_RESIDENCE, DocKind.TAIWAN_RESIDENCE):
+            self._id_front_rules(kind, fields, expect, checks, model)
+        elif kind is DocKind.ID_BACK:
+            self._id_back_rules(fields, expect, checks, model)
+        elif kind in LICENCE_KINDS:
+            self._licence_rules(fields, expect, checks, model)
+        return fields
+
+    def _reread(
+        self,
+        doc: np.ndarray,
+        lines: list[OcrLine],
+        fields: dict[str, F.Field],
+        name: str,
+        label: str,
+        width: float,
+        pattern: str,
+    ) -> None:
+        """The detector can miss a one-character value: recognise the box right of its label."""
+        if name in fields:
+            return
+        anchor = F.find_label(lines, label)
+        if anchor is None or F.squash(anchor.text) != label:
+            return
+        h = anchor.height
+        x0, x1 = int(anchor.box[2] + 0.1 * h), int(anchor.box[2] + width * h)
+        y0, y1 = int(anchor.box[1] - 0.2 * h), int(anchor.box[3] + 0.2 * h)
+        crop = doc[max(0, y0) : y1, max(0, x0) : x1]
+        if crop.size == 0:
+            return
+        text, score = self.ocr.recognize(crop)
+        m = re.fullmatch(pattern, F.squash(text))
+        if m:
+            fields[name] = F.Field(m.group(0), score)
+
+    def _readability(
+        self, kind: DocKind, fields: dict[str, F.Field], checks: list[Check], model: ModelRef
+    ) -> None:
+        worst = 1.0
+        failed = False
+        for name in REQUIRED_FIELDS.get(kind, ()):
+            f = fields.get(name)
+            floor = (
+                self.t.min_checksum_field_score
+                if name in CHECKSUM_FIELDS
+                else self.t.min_field_score
+            )
+            score = f.score if f is not None else 0.0
+            worst = min(worst, score)
+            if f is None or score < floor:
+                failed = True
+                fields.pop(name, None)  # a low-confidence read is never passed on as a value
+                checks.append(
+                    check(
+                        "FIELD_UNREADABLE", False, score, floor, detail={"field": name}, model=model
+                    )
+                )
+        if not failed:
+            checks.append(
+                check("FIELD_UNREADABLE", True, worst, self.t.min_field_score, model=model)
+            )
+
+    def _id_front_rules(
+        self,
+        kind: DocKind,
+        fields: dict[str, F.Field],
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> None:
+        number = fields.get("id_number")
+        if number is None:
+            return
+        problem = id_number_problem(number.value, expect.today)
+        prefix = {DocKind.HK_MACAU_RESIDENCE: ("81", "82"), DocKind.TAIWAN_RESIDENCE: ("83",)}.get(
+            kind
+        )
+        if problem is None and prefix and not number.value.startswith(prefix):
+            problem = "not a residence-permit number"
+        checks.append(
+            check(
+                "ID_NUMBER_INVALID",
+                problem is None,
+                number.score,
+                None,
+                detail={"reason": problem} if problem else None,
+                model=model,
+            )
+        )
+        if problem is None:
+            birth, sex = fields.get("birth_date"), fields.get("sex")
+            bad = []
+            id_birth = id_birth_date(number.value)
+            if birth is not None and id_birth is not None and birth.value != id_birth.isoformat():
+                bad.append("birth_date")
+            if sex is not None and {"男": "M", "女": "F"}.get(sex.value) != id_sex(number.value):
+                bad.append("sex")
+            if birth is not None or sex is not None:
+                checks.append(
+                    check(
+                        "BIRTH_SEX_INCONSISTENT",
+                        not bad,
+                        float(len(bad)),
+                        0.0,
+                        detail={"fields": bad} if bad else None,
+                        model=model,
+                    )
+                )
+            if expect.person_number:
+                same = normalize_id_number(expect.person_number) == number.value
+                checks.append(check("ID_NUMBER_MISMATCH", same, float(same), 1.0, model=model))
+        name = fields.get("name")
+        if expect.person_name and name is not None:
+            same = F.same_person_name(name.value, expect.person_name)
+            checks.append(check("NAME_MISMATCH", same, float(same), 1.0, model=model))
+
+    def _id_back_rules(
+        self, fields: dict[str, F.Field], expect: Expectation, checks: list[Check], model: ModelRef
+    ) -> None:
+        start_f, end_f = fields.get("valid_from"), fields.get("valid_to")
+        if start_f is None or end_f is None:
+            return
+        start = date.fromisoformat(start_f.value)
+        end: date | str = end_f.value if end_f.value == "长期" else date.fromisoformat(end_f.value)
+        birth = None
+        if expect.person_number and id_number_problem(expect.person_number, expect.today) is None:
+            birth = id_birth_date(normalize_id_number(expect.person_number))
+        problem = F.validity_problem(start, end, expect.today, birth)
+        checks.append(
+            check(
+                "VALIDITY_INVALID",
+                problem is None,
+                None,
+                None,
+                detail={"reason": problem} if problem else None,
+                model=model,
+            )
+        )
+        if isinstance(end, date):
+            days = (end - expect.today).days
+            checks.append(check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model))
+        else:
+            checks.append(check("DOCUMENT_EXPIRED", True, None, None, model=model))
+
+    def _licence_rules(
+        self, fields: dict[str, F.Field], expect: Expectation, checks: list[Check], model: ModelRef
+    ) -> None:
+        code = fields.get("uscc")
+        if code is not None:
+            valid = is_valid_uscc(code.value)
+            checks.append(check("USCC_INVALID", valid, code.score, None, model=model))
+            if expect.subject_number:
+                same = normalize_uscc(expect.subject_number) == code.value
+                checks.append(check("USCC_MISMATCH", same, float(same), 1.0, model=model))
+        name = fields.get("subject_name")
+        if expect.subject_name and name is not None:
+            same = F.same_subject_name(name.value, expect.subject_name)
+            checks.append(check("SUBJECT_NAME_MISMATCH", same, float(same), 1.0, model=model))
+
+    def _passport(
+        self, lines: list[OcrLine], expect: Expectation, checks: list[Check], model: ModelRef
+    ) -> dict[str, F.Field]:
+        out: dict[str, F.Field] = {}
+        pair = find_td3([ln.text for ln in lines])
+        mrz_score = min((ln.score for ln in lines if len(ln.text) >= 30), default=0.0)
+        if pair is None:
+            checks.append(
+                check(
+                    "MRZ_INVALID", False, 0.0, 1.0, detail={"problems": ["not found"]}, model=model
+                )
+            )
+            out["mrz_valid"] = F.Field("false", 1.0)
+        else:
+            res = parse_td3(pair[0], pair[1], expect.today)
+            checks.append(
+                check(
+                    "MRZ_INVALID",
+                    res.valid,
+                    float(res.valid),
+                    1.0,
+                    detail={"problems": list(res.problems)} if res.problems else None,
+                    model=model,
+                )
+            )
+            out["mrz_valid"] = F.Field("true" if res.valid else "false", 1.0)
+            if res.valid:
+                out["document_number"] = F.Field(res.document_number, mrz_score)
+                out["surname"] = F.Field(res.surname, mrz_score)
+                out["given_names"] = F.Field(res.given_names, mrz_score)
+                out["nationality"] = F.Field(res.nationality, mrz_score)
+                out["sex"] = F.Field(res.sex, mrz_score)
+                if res.birth_date:
+                    out["birth_date"] = F.Field(res.birth_date.isoformat(), mrz_score)
+                if res.expiry:
+                    out["expiry"] = F.Field(res.expiry.isoformat(), mrz_score)
+                    days = (res.expiry - expect.today).days
+                    checks.append(
+                        check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model)
+                    )
+        cn = F.value_below(lines, "姓名")
+        if cn is not None and F._CJK.search(cn.value):
+            out["name"] = F.Field("".join(F._CJK.findall(cn.value)), cn.score)
+        elif "surname" in out:
+            out["name"] = F.Field(
+                f"{out['surname'].value} {out['given_names'].value}".strip(), mrz_score
+            )
+        if "document_number" not in out:
+            for ln in lines:
+                m = re.search(r"\b([EGDSP][A-Z0-9]\d{7})\b", F.squash(ln.text).upper())
+                if m:
+                    out["document_number"] = F.Field(
+                        m.group(1), min(ln.score, self.t.min_field_score - 0.01)
+                    )
+                    break
+        self._person_cross_checks(out, expect, checks, model)
+        return out
+
+    def _permit(
+        self,
+        kind: DocKind,
+        lines: list[OcrLine],
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> dict[str, F.Field]:
+        out: dict[str, F.Field] = {}
+        pattern = {
+            DocKind.HK_MACAU_PERMIT: r"([HM]\d{8}(?:\d{2})?)",
+            DocKind.TAIWAN_PERMIT: r"(?<!\d)(\d{8}|\d{10})(?!\d)",
+            DocKind.FOREIGN_PERMANENT_RESIDENCE: r"([A-Z]{3}\d{12}|9\d{16}[\dX])",
+        }[kind]
+        for ln in lines:
+            m = re.search(pattern, F.squash(ln.text).upper())
+            if m:
+                out["document_number"] = F.Field(m.group(1), ln.score)
+                break
+        name = F.value_after(lines, "姓名", ("性别", "出生", "国籍")) or F.value_below(
+            lines, "姓名"
+        )
+        if name:
+            out["name"] = name
+        zone = verify_td1_like([ln.text for ln in lines])
+        if zone is not None:
+            valid, problems = zone
+            out["mrz_valid"] = F.Field("true" if valid else "false", 1.0)
+            checks.append(
+                check(
+                    "MRZ_INVALID",
+                    valid,
+                    float(valid),
+                    1.0,
+                    detail={"problems": problems} if problems else None,
+                    model=model,
+                )
+            )
+        number = out.get("document_number")
+        if kind is DocKind.FOREIGN_PERMANENT_RESIDENCE and number and len(number.value) == 18:
+            ok = id_check_char(number.value[:17]) == number.value[17]
+            checks.append(check("ID_NUMBER_INVALID", ok, number.score, None, model=model))
+        for ln in lines:
+            if "有效期" in F.squash(ln.text):
+                _, end = F.parse_validity(ln.text)
+                if isinstance(end, date):
+                    out["expiry"] = F.Field(end.isoformat(), ln.score)
+                    days = (end - expect.today).days
+                    checks.append(
+                        check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model)
+                    )
+                break
+        self._person_cross_checks(out, expect, checks, model)
+        return out
+
+    def _person_cross_checks(
+        self, out: dict[str, F.Field], expect: Expectation, checks: list[Check], model: ModelRef
+    ) -> None:
+        number = out.get("document_number")
+        if expect.person_number and number is not None:
+            same = re.sub(r"\s", "", expect.person_number).upper() == number.value.upper()
+            checks.append(check("ID_NUMBER_MISMATCH", same, float(same), 1.0, model=model))
+        name = out.get("name")
+        if expect.person_name and name is not None:
+            if F._CJK.search(expect.person_name) and F._CJK.search(name.value):
+                same = F.same_person_name(name.value, expect.person_name)
+            elif "surname" in out:
+                mrz_key = F.latin_name_key(out["surname"].value + out["given_names"].value)
+                same = bool(mrz_key) and F.latin_name_key(expect.person_name) == mrz_key
+            else:
+                same = F.latin_name_key(name.value) == F.latin_name_key(expect.person_name)
+            checks.append(check("NAME_MISMATCH", same, float(same), 1.0, model=model))
+
+    def _sheet(
+        self,
+        lines: list[OcrLine],
+        doc: np.ndarray,
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> dict[str, F.Field]:
+        text = "".join(F.squash(ln.text) for ln in lines)
+        out: dict[str, F.Field] = {
+            "title_found": F.Field("true" if "核验单" in text else "false", 1.0)
+        }
+        if expect.subject_name:
+            found = F.normalize_subject_name(expect.subject_name) in F.normalize_subject_name(text)
+            out["subject_name_found"] = F.Field("true" if found else "false", 1.0)
+            checks.append(check("SUBJECT_NAME_MISMATCH", found, float(found), 1.0, model=model))
+        if expect.domains:
+            low = text.lower().replace("。", ".").replace(",", ".")
+            found_domains: list[str] = []
+            missing: list[str] = []
+            for d in expect.domains:
+                dn = normalize_domain(d) or d.lower()
+                (found_domains if dn in low else missing).append(dn)
+            out["domains_found"] = F.Field(",".join(found_domains), 1.0)
+            if missing:
+                checks.append(
+                    check(
+                        "FIELD_UNREADABLE",
+                        False,
+                        len(found_domains) / len(expect.domains),
+                        1.0,
+                        detail={"field": "domains", "missing": missing},
+                        model=model,
+                    )
+                )
+            else:
+                checks.append(check("FIELD_UNREADABLE", True, 1.0, 1.0, model=model))
+        seal = Q.red_seal_score(doc)
+        out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
+        if expect.is_unit:
+            checks.append(check("SEAL_MISSING", seal >= self.t.min_seal, seal, self.t.min_seal))
+        return out

@@ -1,0 +1,200 @@
+"""ICAO 9303 machine-readable zones: check digits, TD3 (passport) and TD1 parsing.
+
+Pure functions. OCR of long filler runs is unreliable (``<<<<`` may come back one short or
+as ``«``/``K``), so the parsers first repair filler runs to the fixed line length and then
+verify every check digit: a repair can never make a wrong line pass.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from app.documents.validators import nfkc
+
+TD3_LEN = 44
+TD1_LEN = 30
+
+
+def char_value(c: str) -> int:
+    if c.isdigit():
+        return int(c)
+    if "A" <= c <= "Z":
+        return ord(c) - 55
+    if c == "<":
+        return 0
+    raise ValueError(f"not an MRZ character: {c!r}")
+
+
+def check_digit(field: str) -> str:
+    """ICAO 9303 part 3 §4.9: weights 7, 3, 1 repeating, sum mod 10."""
+    weights = (7, 3, 1)
+    return str(sum(char_value(c) * weights[i % 3] for i, c in enumerate(field)) % 10)
+
+
+def _yymmdd(d: date) -> str:
+    return f"{d:%y%m%d}"
+
+
+def mrz_name(surname: str, given: str) -> str:
+    s = re.sub(r"[^A-Z]+", "<", surname.upper()).strip("<")
+    g = re.sub(r"[^A-Z]+", "<", given.upper()).strip("<")
+    return f"{s}<<{g}" if g else s
+
+
+def td3_lines(
+    issuer: str,
+    surname: str,
+    given: str,
+    number: str,
+    nationality: str,
+    birth: date,
+    sex: str,
+    expiry: date,
+    personal: str = "",
+) -> tuple[str, str]:
+    """Build the two 44-character TD3 lines (used by the synthetic generator and tests)."""
+    l1 = ("P<" + issuer + mrz_name(surname, given)).ljust(TD3_LEN, "<")[:TD3_LEN]
+    num = number.upper().ljust(9, "<")[:9]
+    pers = personal.upper().ljust(14, "<")[:14]
+    b, e = _yymmdd(birth), _yymmdd(expiry)
+    pers_cd = check_digit(pers) if personal else "<"
+    body = num + check_digit(num) + nationality + b + check_digit(b) + sex + e + check_digit(e)
+    body += pers + pers_cd
+    composite = (num + check_digit(num)) + (b + check_digit(b)) + (e + check_digit(e))
+    composite += pers + pers_cd
+    l2 = body + check_digit(composite)
+    return l1, l2
+
+
+def clean_mrz_text(text: str) -> str:
+    """Map OCR look-alikes to MRZ characters and drop spaces."""
+    t = nfkc(text).upper().replace(" ", "")
+    t = t.replace("«", "<<").replace("‹", "<").replace("〈", "<").replace("＜", "<")
+    return re.sub(r"[^A-Z0-9<]", "", t)
+
+
+def _fit_fillers(line: str, length: int) -> str:
+    """Grow or shrink the longest run of '<' so that the line has ``length`` characters."""
+    if len(line) == length:
+        return line
+    runs = [(m.end() - m.start(), m.start(), m.end()) for m in re.finditer(r"<{2,}", line)]
+    if not runs:
+        return line
+    n, start, end = max(runs)
+    need = length - len(line)
+    if n + need < 1:
+        return line
+    return line[:start] + "<" * (n + need) + line[end:]
+
+
+@dataclass(frozen=True)
+class MrzResult:
+    valid: bool
+    problems: tuple[str, ...]
+    document_number: str = ""
+    surname: str = ""
+    given_names: str = ""
+    nationality: str = ""
+    issuer: str = ""
+    birth_date: date | None = None
+    sex: str = ""
+    expiry: date | None = None
+
+
+def _date(yymmdd: str, *, future_ok: bool, today: date) -> date | None:
+    if not re.fullmatch(r"\d{6}", yymmdd):
+        return None
+    yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
+    century = 2000 if (yy + 2000 <= today.year + (20 if future_ok else 0)) else 1900
+    try:
+        return date(century + yy, mm, dd)
+    except ValueError:
+        return None
+
+
+_TD3_L2 = re.compile(
+    r"^([A-Z0-9<]{9})([0-9<])([A-Z<]{3})(\d{6})(\d)([MFX<])(\d{6})(\d)([A-Z0-9<]{14})([0-9<])(\d)$"
+)
+
+
+def parse_td3(line1: str, line2: str, today: date) -> MrzResult:
+    """Parse and verify a TD3 MRZ; every check digit must hold for ``valid``."""
+    l1 = _fit_fillers(clean_mrz_text(line1), TD3_LEN)
+    l2 = _fit_fillers(clean_mrz_text(line2), TD3_LEN)
+    problems: list[str] = []
+    if len(l1) != TD3_LEN or not l1.startswith("P"):
+        problems.append("line 1 malformed")
+    m = _TD3_L2.match(l2)
+    if not m:
+        problems.append("line 2 malformed")
+        return MrzResult(False, tuple(problems))
+    num, num_cd, nat, birth, birth_cd, sex, exp, exp_cd, pers, pers_cd, comp_cd = m.groups()
+    if check_digit(num) != num_cd:
+        problems.append("document number check digit")
+    if check_digit(birth) != birth_cd:
+        problems.append("birth date check digit")
+    if check_digit(exp) != exp_cd:
+        problems.append("expiry date check digit")
+    if (pers_cd != "<" or pers.strip("<")) and (pers_cd == "<" or check_digit(pers) != pers_cd):
+        problems.append("personal number check digit")
+    composite = l2[0:10] + l2[13:20] + l2[21:43]
+    if check_digit(composite) != comp_cd:
+        problems.append("composite check digit")
+    names = l1[5:].rstrip("<").split("<<", 1) if len(l1) >= 5 else [""]
+    surname = names[0].replace("<", " ").strip()
+    given = names[1].replace("<", " ").strip() if len(names) > 1 else ""
+    bd = _date(birth, future_ok=False, today=today)
+    ed = _date(exp, future_ok=True, today=today)
+    if bd is None:
+        problems.append("birth date invalid")
+    if ed is None:
+        problems.append("expiry date invalid")
+    return MrzResult(
+        valid=not problems,
+        problems=tuple(problems),
+        document_number=num.replace("<", ""),
+        surname=surname,
+        given_names=given,
+        nationality=nat.replace("<", ""),
+        issuer=l1[2:5].replace("<", "") if len(l1) >= 5 else "",
+        birth_date=bd,
+        sex=sex,
+        expiry=ed,
+    )
+
+
+def find_td3(lines: list[str]) -> tuple[str, str] | None:
+    """Pick the two MRZ lines out of OCR lines (line 1 starts with P and has '<<')."""
+    cleaned = [clean_mrz_text(t) for t in lines]
+    for i, c in enumerate(cleaned):
+        if c.startswith("P") and "<<" in c and len(c) >= 30:
+            for nxt in cleaned[i + 1 : i + 3]:
+                if len(nxt) >= 36 and re.search(r"\d{6}", nxt):
+                    return c, nxt
+    return None
+
+
+def verify_td1_like(lines: list[str]) -> tuple[bool, list[str]] | None:
+    """Permits with a TD1-style zone (3 x 30): check every 'field + digit' we can locate.
+
+    Returns None when no such zone is present; (valid, problems) otherwise. Only the fixed
+    positions of ICAO TD1 line 1 (document number 5-14, check 15) and line 2 (birth 0-6,
+    expiry 8-14) are verified.
+    """
+    cleaned = [c for c in (clean_mrz_text(t) for t in lines) if len(c) >= 26 and "<" in c]
+    if len(cleaned) < 2:
+        return None
+    l1 = _fit_fillers(cleaned[0], TD1_LEN)
+    l2 = _fit_fillers(cleaned[1], TD1_LEN)
+    problems: list[str] = []
+    if len(l1) != TD1_LEN or len(l2) != TD1_LEN:
+        return False, ["zone malformed"]
+    if check_digit(l1[5:14]) != l1[14]:
+        problems.append("document number check digit")
+    if not l2[:7].isdigit() or check_digit(l2[:6]) != l2[6]:
+        problems.append("birth date check digit")
+    if not l2[8:15].isdigit() or check_digit(l2[8:14]) != l2[14]:
+        problems.append("expiry date check digit")
+    return not problems, problems

@@ -1,0 +1,275 @@
+"""The order state machine: a pure function of the order's shape and its accepted evidence.
+
+Nothing here touches the database. The order's status is never stored: it is derived
+from which steps have an accepted (and not cleared) material, as DESIGN.md §3 says.
+
+Evidence is keyed by (person_id or None, canonical step). Canonical steps:
+``subject_document``, ``id_front``, ``id_back``, ``id_document`` (one-page documents),
+``face``, ``verification_sheet``. The API step names a mini-program uses
+(``subject_principal_id_front``, ``website_principal_id_back``, ...) map onto them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+TWO_SIDED_DOCUMENTS = frozenset(
+    {"resident_id", "hk_macau_residence", "taiwan_residence", "foreign_permanent_residence"}
+)
+PERSON_DOCUMENTS = frozenset(
+    TWO_SIDED_DOCUMENTS | {"passport", "hk_macau_permit", "taiwan_permit", "other"}
+)
+UNIT_DOCUMENTS = frozenset(
+    {"business_licence", "institution_certificate", "social_org_certificate", "other"}
+)
+UNIT_NATURES = frozenset(
+    {"enterprise", "public_institution", "social_org", "government", "military", "foundation",
+     "law_firm", "school", "medical", "other_unit"}
+)  # fmt: skip
+NATURES = UNIT_NATURES | {"individual"}
+
+# Which subject documents fit which nature (NATURE_DOCUMENT_MISMATCH otherwise).
+NATURE_DOCUMENTS: dict[str, frozenset[str]] = {
+    "enterprise": frozenset({"business_licence"}),
+    "public_institution": frozenset({"institution_certificate"}),
+    "social_org": frozenset({"social_org_certificate"}),
+    "individual": PERSON_DOCUMENTS,
+}
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    SUBJECT_VERIFIED = "subject_verified"
+    WEBSITE_VERIFIED = "website_verified"
+    COMPLETE = "complete"
+
+
+STATUS_ZH = {
+    Status.PENDING: "未核验",
+    Status.SUBJECT_VERIFIED: "主体已核验",
+    Status.WEBSITE_VERIFIED: "网站已核验",
+    Status.COMPLETE: "核验完成",
+}
+
+Evidence = frozenset[tuple[str | None, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonShape:
+    id: str
+    doc_type: str
+    doc_number: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebsiteShape:
+    id: str
+    principal: PersonShape
+
+
+@dataclass(frozen=True, slots=True)
+class OrderShape:
+    subject_nature: str
+    subject_principal: PersonShape
+    websites: tuple[WebsiteShape, ...]
+
+    @property
+    def is_unit(self) -> bool:
+        return self.subject_nature != "individual"
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str  # API step name
+    canonical: str
+    person_id: str | None
+    part: str  # "subject" | "website:<id>" | "sheet"
+
+
+def id_steps(person: PersonShape) -> tuple[str, ...]:
+    if person.doc_type in TWO_SIDED_DOCUMENTS:
+        return ("id_front", "id_back")
+    return ("id_document",)
+
+
+def portrait_step(person: PersonShape) -> str:
+    """The step whose photo carries the person's portrait (for the face match)."""
+    return "id_front" if person.doc_type in TWO_SIDED_DOCUMENTS else "id_document"
+
+
+def _person_api_steps(prefix: str, person: PersonShape, part: str) -> list[Step]:
+    out = []
+    for canonical in id_steps(person):
+        suffix = canonical.removeprefix("id_")
+        name = f"{prefix}_id_{suffix}" if suffix in ("front", "back") else f"{prefix}_document"
+        out.append(Step(name, canonical, person.id, part))
+    return out
+
+
+def subject_steps(shape: OrderShape) -> list[Step]:
+    steps = []
+    if shape.is_unit:
+        steps.append(Step("subject_document", "subject_document", None, "subject"))
+    steps += _person_api_steps("subject_principal", shape.subject_principal, "subject")
+    return steps
+
+
+def same_person(a: PersonShape, b: PersonShape) -> bool:
+    return a.id == b.id or (a.doc_type == b.doc_type and a.doc_number == b.doc_number)
+
+
+def website_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
+    part = f"website:{website.id}"
+    steps = []
+    if not same_person(website.principal, shape.subject_principal):
+        steps += _person_api_steps("website_principal", website.principal, part)
+    steps.append(Step("face", "face", website.principal.id, part))
+    return steps
+
+
+SHEET_STEP = Step("verification_sheet", "verification_sheet", None, "sheet")
+
+
+def _done(evidence: Evidence, steps: list[Step]) -> bool:
+    return all((s.person_id, s.canonical) in evidence for s in steps)
+
+
+def subject_done(shape: OrderShape, evidence: Evidence) -> bool:
+    return _done(evidence, subject_steps(shape))
+
+
+def website_done(website: WebsiteShape, evidence: Evidence) -> bool:
+    """The principal's ID (from whichever part captured it) and their matched live face."""
+    p = website.principal
+    person_ids = [Step("", c, p.id, "") for c in id_steps(p)]
+    face = Step("face", "face", p.id, "")
+    return _done(evidence, [*person_ids, face])
+
+
+def sheet_done(evidence: Evidence) -> bool:
+    return (None, "verification_sheet") in evidence
+
+
+@dataclass(frozen=True, slots=True)
+class Parts:
+    subject: bool
+    websites: dict[str, bool]
+    sheet: bool
+
+
+def parts(shape: OrderShape, evidence: Evidence) -> Parts:
+    return Parts(
+        subject=subject_done(shape, evidence),
+        websites={w.id: website_done(w, evidence) for w in shape.websites},
+        sheet=sheet_done(evidence),
+    )
+
+
+def derive_status(shape: OrderShape, evidence: Evidence) -> Status:
+    p = parts(shape, evidence)
+    if not p.subject:
+        return Status.PENDING
+    if not all(p.websites.values()):
+        return Status.SUBJECT_VERIFIED
+    if not p.sheet:
+        return Status.WEBSITE_VERIFIED
+    return Status.COMPLETE
+
+
+class ScopeError(Exception):
+    """The scope string is malformed or names no website of this order."""
+
+
+class ScopeNeedsSplit(Exception):
+    """Order scope, but the websites have different principals."""
+
+
+def parse_scope(shape: OrderShape, scope: str) -> str:
+    if scope in ("order", "subject"):
+        return scope
+    if scope.startswith("website:") and any(w.id == scope[8:] for w in shape.websites):
+        return scope
+    raise ScopeError(scope)
+
+
+def scope_person(shape: OrderShape, scope: str) -> tuple[PersonShape, str]:
+    """The person who verifies in this scope and their role wording."""
+    if scope == "subject":
+        return shape.subject_principal, "subject_principal"
+    if scope == "order":
+        principals = {w.principal.id: w.principal for w in shape.websites}
+        if len(principals) != 1:
+            raise ScopeNeedsSplit(scope)
+        return next(iter(principals.values())), "website_principal"
+    website = next(w for w in shape.websites if f"website:{w.id}" == scope)
+    return website.principal, "website_principal"
+
+
+def scope_steps(shape: OrderShape, scope: str) -> list[Step]:
+    """The steps a session of this scope owns, in the order the mini-program shows them."""
+    if scope == "subject":
+        return [*subject_steps(shape), SHEET_STEP]
+    if scope == "order":
+        steps = subject_steps(shape)
+        seen: set[str] = set()
+        for w in shape.websites:
+            for s in website_steps(shape, w):
+                # One principal for every website in order scope: one ID, one face.
+                if s.name not in seen:
+                    seen.add(s.name)
+                    steps.append(s)
+        return [*steps, SHEET_STEP]
+    website = next(w for w in shape.websites if f"website:{w.id}" == scope)
+    return website_steps(shape, website)
+
+
+def step_done(step: Step, evidence: Evidence) -> bool:
+    return (step.person_id, step.canonical) in evidence
+
+
+def blocker(shape: OrderShape, step: Step, evidence: Evidence) -> str | None:
+    """Why a step cannot be taken yet (a STEP_OUT_OF_ORDER reason), or None."""
+    if step.canonical == "face":
+        person = next(w.principal for w in shape.websites if w.principal.id == step.person_id)
+        if (person.id, portrait_step(person)) not in evidence:
+            return "id_first"
+    if step.canonical == "verification_sheet":
+        p = parts(shape, evidence)
+        if not (p.subject and all(p.websites.values())):
+            return "parts_first"
+    return None
+
+
+def next_step(shape: OrderShape, steps: list[Step], evidence: Evidence) -> Step | None:
+    for s in steps:
+        if not step_done(s, evidence) and blocker(shape, s, evidence) is None:
+            return s
+    return None
+
+
+def part_of_step(step: Step) -> str:
+    return step.part
+
+
+def reverify_clears(shape: OrderShape, part: str) -> set[tuple[str | None, str]]:
+    """Evidence keys a re-verify of this part clears (重核主体 / 重核网站).
+
+    Re-verifying the subject clears the subject document and the subject principal's ID
+    (and the sheet, which attests to them). Re-verifying a website clears its principal's
+    face and, when that principal is not the subject principal, their ID too; the sheet is
+    cleared as well because it no longer matches a verified order.
+    """
+    keys: set[tuple[str | None, str]] = {(None, "verification_sheet")}
+    if part == "subject":
+        keys |= {(s.person_id, s.canonical) for s in subject_steps(shape)}
+        # A face matched against the old ID portrait no longer proves anything.
+        keys |= {
+            (w.principal.id, "face")
+            for w in shape.websites
+            if same_person(w.principal, shape.subject_principal)
+        }
+        return keys
+    website = next(w for w in shape.websites if f"website:{w.id}" == part)
+    keys |= {(s.person_id, s.canonical) for s in website_steps(shape, website)}
+    return keys
