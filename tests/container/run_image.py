@@ -44,8 +44,14 @@ IMAGE = os.environ.get("IMAGE", "heyan:local")
 PG_ADMIN = os.environ.get("CONTAINER_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "heyan_container"
 NAME = "heyan-container-test"
-PODMAN = ["podman", "--storage-driver", "vfs", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
-PODMAN += ["--events-backend", "file"]
+# The same podman flags as `make image` (deploy/podman.sh: storage driver and root, runc, ...).
+PODMAN = [
+    "podman",
+    *subprocess.run(
+        ["bash", "-c", '. deploy/podman.sh && printf "%s\\n" "${PODMAN_FLAGS[@]}"'],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.splitlines(),
+]  # fmt: skip
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 BAD_LINE = re.compile(
     r"\b(ERROR|CRITICAL)\b|Traceback \(most recent call last\)|\"level\": \"ERROR\""
