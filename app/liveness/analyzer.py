@@ -38,7 +38,7 @@ from app.liveness.landmarks import (
 from app.liveness.match import FaceEmbedder, align_112, cosine, five_from_mesh
 from app.liveness.models import ANTISPOOF, DETECTOR, EMBEDDING, IRIS, MESH, list_models
 from app.liveness.screen import ScreenConfig, screen_signals
-from app.liveness.speech import DigitReader, check_read_digits
+from app.liveness.speech import DigitReader, PendingDigits, check_read_digits
 from app.liveness.video import Frame
 
 NO_FACE = "NO_FACE"
@@ -484,6 +484,12 @@ class FaceAnalyzer:
         return cosine(ea, eb)
 
     # -- the whole capture ---------------------------------------------------------------
+    def start_digits(self, audio: AudioTrack | None) -> PendingDigits:
+        """Start hearing the read-aloud digits in ``audio`` on their own thread."""
+        if self.digit_reader is None:
+            raise ValueError("no digit reader")
+        return PendingDigits(self.digit_reader, audio)
+
     def analyze(
         self,
         frames: list[Frame],
@@ -494,6 +500,7 @@ class FaceAnalyzer:
         audio: AudioTrack | None = None,
         digits: str | None = None,
         flash: list[dict[str, Any]] | None = None,
+        pending: PendingDigits | None = None,
     ) -> FaceVerdict:
         """Every check of one capture against the challenged ``actions`` (in that order).
 
@@ -502,12 +509,19 @@ class FaceAnalyzer:
         ``audio``/``digits``: the capture's sound and the digits a ``read_digits`` step asked
         (AUDIO_MISSING, DIGITS_NOT_READ, DIGITS_WRONG, LIP_SYNC_MISMATCH). ``flash``: the
         colour flashes the challenge showed (FLASH_NOT_SEEN, FLASH_SEQUENCE_WRONG).
+        ``pending``: Whisper already started on ``audio`` (:meth:`start_digits`, so that it
+        overlaps the video decode too); otherwise it is started here, before the video work.
         """
         cfg = self.config
         t_start = time.perf_counter()
         for a in actions:
             if a not in act.ACTIONS:
                 raise ValueError(f"unknown action {a!r}")
+        if act.READ_DIGITS in actions:
+            if self.digit_reader is None or not digits:
+                raise ValueError("read_digits asked without a digit reader or digits")
+            if pending is None:  # Whisper hears the sound while the video is analysed
+                pending = self.start_digits(audio)
         frames = sorted(frames, key=lambda f: f.t)
         stats: dict[str, float | int | str] = {"frames_given": len(frames)}
         if not frames:
@@ -662,11 +676,12 @@ class FaceAnalyzer:
             )
             checks.extend(flash_checks(result))
         if act.READ_DIGITS in actions:
-            if self.digit_reader is None or not digits:
-                raise ValueError("read_digits asked without a digit reader or digits")
-            checks.extend(
-                check_read_digits(self.digit_reader, audio, digits, times=t, mouth_open=mouth)
+            assert self.digit_reader is not None
+            assert digits
+            heard = check_read_digits(
+                self.digit_reader, audio, digits, times=t, mouth_open=mouth, pending=pending
             )
+            checks.extend(heard)
 
         # Same face throughout.
         emb_ref = self._m(EMBEDDING).predict([crop])[0]
