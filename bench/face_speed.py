@@ -169,5 +169,6 @@ def with_voice(video: bytes) -> bytes:
     images = [f.image for f in decode_video(video, max_frames=300, max_side=10_000)]
     return mux(track.samples[: 3 * track.rate], fps=30, frames=images)
 
+
 if __name__ == "__main__":
     main()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,9 @@ async def _face_session(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
             for st in spec["steps"]
         ]
         row.spec = spec
+        # Rendering the capture takes a minute or more on a busy 2-core machine: more than a
+        # person gets (CHALLENGE_TTL_SECONDS); the test's challenge lives longer.
+        row.expires_at = row.created_at + timedelta(minutes=30)
         await db.commit()
     return s, body
 
