@@ -242,6 +242,23 @@ def document_analyzer() -> Any:
 
 
 @pytest.fixture(scope="session")
+def digit_reader() -> Any:
+    """Whisper base constrained to digits, loaded once per test run (language zh)."""
+    from app.liveness import list_speech_models
+    from app.liveness.speech import DigitReader
+    from tests.liveness.conftest import speech_model_dir
+
+    d = speech_model_dir()
+    if not list_speech_models(d):
+        from app.liveness.prepare.build import prepare_speech_models
+
+        prepare_speech_models(d)
+    reader = DigitReader.from_dir(d)
+    reader.load()
+    return reader
+
+
+@pytest.fixture(scope="session")
 def face_analyzer() -> Any:
     from app.liveness import FaceAnalyzer, list_models, prepare_models
     from tests.liveness.conftest import face_model_dir

@@ -27,7 +27,7 @@ from app.orders import abuse
 from app.orders import service as orders
 from tests.conftest import make_id, make_settings, order_body, person
 from tests.test_faults import _app_client, _same_keys
-from tests.test_flow import bearer, challenge, upload
+from tests.flows import bearer, challenge, upload
 
 WINDOW = 3600
 

@@ -26,7 +26,7 @@ from app.models.orders import Event
 from app.ops.retention import purge_order
 from app.orders import service as orders
 from tests.conftest import Api
-from tests.test_flow import new_order, qr
+from tests.flows import new_order, qr
 
 ROOT = Path(__file__).resolve().parents[1]
 

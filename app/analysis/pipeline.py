@@ -326,6 +326,18 @@ class CapturePipeline:
 
         assert self.face_analyzer is not None
         cfg = self.face_analyzer.config
+        audio = None
+        pending = None
+        if digits and video is not None:  # the frames path carries no sound: AUDIO_MISSING
+            from app.liveness.audio import decode_audio  # PyAV audio, only with read-digits
+
+            try:
+                audio = decode_audio(video, max_seconds=self.limits.max_video_seconds)
+            except VideoError as exc:
+                raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
+        if digits and "read_digits" in actions and hasattr(self.face_analyzer, "start_digits"):
+            # Whisper hears the sound on its own thread while the video is decoded and analysed.
+            pending = self.face_analyzer.start_digits(audio)
         if video is not None:
             try:
                 decoded = decode_video(
@@ -343,14 +355,6 @@ class CapturePipeline:
                 frames = [frames[i] for i in sorted({round(x) for x in keep})]
             decoded = [Frame(t=t, image=decode_frame(f, cfg.decode_max_side)) for t, f in frames]
         portrait_bgr = decode_stored(portrait) if portrait is not None else None
-        audio = None
-        if digits and video is not None:  # the frames path carries no sound: AUDIO_MISSING
-            from app.liveness.audio import decode_audio  # PyAV audio, only with read-digits
-
-            try:
-                audio = decode_audio(video, max_seconds=self.limits.max_video_seconds)
-            except VideoError as exc:
-                raise AppError(code=exc.code, status=422, zh=exc.zh, en=exc.en) from exc
         verdict = self.face_analyzer.analyze(
             decoded,
             actions,
@@ -359,6 +363,7 @@ class CapturePipeline:
             audio=audio,
             digits=digits,
             flash=flash or None,
+            **({"pending": pending} if pending is not None else {}),
         )
         if audio is not None:  # decoded once for the digits: reuse it
             sound = fp.audio_fingerprint(audio.samples, audio.rate)

@@ -57,6 +57,12 @@ class Case:
     actions: list[str]
     mirrored: bool = False
     expect_code: str | None = None  # the code an attack of this class should be refused with
+    # Optional parts of the face step beyond the frames: the capture's sound and the digits a
+    # read_digits step asked (app.liveness.audio.AudioTrack), and the replay memory's earlier
+    # fingerprint to compare with (app.liveness.fingerprint.Fingerprint: REPLAY_DETECTED).
+    audio: Any = None
+    digits: str | None = None
+    earlier: Any = None
 
 
 @dataclass
@@ -117,6 +123,29 @@ def margins(outcomes: list[Outcome]) -> str:
         lines.append(
             f"| {cls} | {name} | {fires} | {thr:g} | {min(vals):.3f} | {max(vals):.3f} | "
             f"{n_fired}/{len(vals)} |"
+        )
+    return "\n".join(lines)
+
+
+def code_margins(outcomes: list[Outcome], codes: Iterable[str]) -> str:
+    """Per class and check code (e.g. REPLAY_DETECTED, LIP_SYNC_MISMATCH): the score range
+    against the check's threshold and how many cases that check refused."""
+    rows: dict[tuple[str, str], list[Outcome]] = defaultdict(list)
+    for o in outcomes:
+        for code in codes:
+            c = o.checks.get(code)
+            if c is not None and c.score is not None and c.threshold is not None:
+                rows[(o.cls, code)].append(o)
+    lines = [
+        "| class | check | threshold | min | max | refused by it |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (cls, code), rs in sorted(rows.items(), key=lambda kv: (kv[0][0] != GENUINE, kv[0])):
+        vals = [float(o.checks[code].score or 0.0) for o in rs]
+        thr = float(rs[0].checks[code].threshold or 0.0)
+        n = sum(not o.checks[code].passed for o in rs)
+        lines.append(
+            f"| {cls} | {code} | {thr:g} | {min(vals):.3f} | {max(vals):.3f} | {n}/{len(rs)} |"
         )
     return "\n".join(lines)
 

@@ -27,6 +27,10 @@ MIN_MOUTH_RANGE = 0.03
 ENERGY_RANGE_DB = 40.0
 MIN_ENERGY_RANGE_DB = 10.0  # quieter swings than this: no syllables to follow
 MIN_SAMPLES = 8
+# The voice's stretch: from the first to the last moment within this many dB of its loudest,
+# padded on both sides (the mouth opens before the first sound and closes after the last).
+SPEECH_DB = 20.0
+SPEECH_PAD_S = 0.4
 
 
 @dataclass(frozen=True)
@@ -74,8 +78,9 @@ def lip_sync_score(
     (NaN where no face was measured), ``energy`` the speech-band energy at the same times.
     Both series are resampled on a 50 Hz grid over the frames measured, the energy taken in dB
     (floored :data:`ENERGY_RANGE_DB` below its peak); the lag absorbs the camera/microphone
-    offset and the mouth opening slightly before the sound. A still mouth or a flat voice
-    scores 0.
+    offset and the mouth opening slightly before the sound. Only the frames of the voice's
+    stretch (:data:`SPEECH_DB`, :data:`SPEECH_PAD_S`) are compared. A still mouth or a flat
+    voice scores 0.
     """
     t = np.asarray(t, np.float64)
     m = np.asarray(mouth_open, np.float64)
@@ -88,13 +93,21 @@ def lip_sync_score(
     t, m, e = t[order], m[order], e[order]
     if t.size < MIN_SAMPLES or t[-1] - t[0] < 4 * GRID_S:
         return LipSync(0.0, 0.0)
-    lo, hi = np.percentile(m, [5, 95])
-    if hi - lo < MIN_MOUTH_RANGE:
-        return LipSync(0.0, 0.0)
     peak = float(e.max())
     if peak <= 0:
         return LipSync(0.0, 0.0)
     e_db = 10.0 * np.log10(np.maximum(e, peak * 10 ** (-ENERGY_RANGE_DB / 10)))
+    # Only the stretch where the voice is: elsewhere the capture holds the other actions (an
+    # open mouth, turns), and a mouth that opened for another step must not lend its range
+    # to a voice dubbed over a still mouth (bench/face_eval.py's dubbed replays).
+    loud = np.flatnonzero(e_db >= e_db.max() - SPEECH_DB)
+    keep = (t >= t[loud[0]] - SPEECH_PAD_S) & (t <= t[loud[-1]] + SPEECH_PAD_S)
+    t, m, e_db = t[keep], m[keep], e_db[keep]
+    if t.size < MIN_SAMPLES or t[-1] - t[0] < 4 * GRID_S:
+        return LipSync(0.0, 0.0)
+    lo, hi = np.percentile(m, [5, 95])
+    if hi - lo < MIN_MOUTH_RANGE:
+        return LipSync(0.0, 0.0)
     if float(np.percentile(e_db, 95) - np.percentile(e_db, 5)) < MIN_ENERGY_RANGE_DB:
         return LipSync(0.0, 0.0)
     grid = np.arange(t[0], t[-1] + GRID_S / 2, GRID_S)

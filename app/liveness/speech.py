@@ -366,6 +366,43 @@ def judge_digits(
     return checks
 
 
+class PendingDigits:
+    """Whisper hearing a capture's sound on its own thread while the video is analysed.
+
+    The read-aloud check needs the mouth track (lip sync) only after the video analysis, but
+    Whisper needs nothing from it: started first, its ~0.7 s run overlaps decoding and the
+    face models (CTranslate2 and onnxruntime both release the GIL). ``result()`` waits for it;
+    None when the sound was too quiet to run the model at all (AUDIO_MISSING decides).
+    """
+
+    def __init__(
+        self, reader: DigitReader, track: AudioTrack | None, config: DigitsConfig | None = None
+    ) -> None:
+        cfg = config or DigitsConfig()
+        self.level = None if track is None else speech_level_db(track)
+        self._heard: DigitsHeard | None = None
+        self._error: BaseException | None = None
+        self._thread: threading.Thread | None = None
+        if track is not None and self.level is not None and self.level >= cfg.min_level_db:
+            self._thread = threading.Thread(
+                target=self._run, args=(reader, track), name="digit-reader", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self, reader: DigitReader, track: AudioTrack) -> None:
+        try:
+            self._heard = reader.predict(track)
+        except BaseException as exc:  # re-raised in the caller's thread by result()
+            self._error = exc
+
+    def result(self) -> DigitsHeard | None:
+        if self._thread is not None:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._heard
+
+
 def check_read_digits(
     reader: DigitReader,
     track: AudioTrack | None,
@@ -374,18 +411,20 @@ def check_read_digits(
     times: np.ndarray | None = None,
     mouth_open: np.ndarray | None = None,
     config: DigitsConfig | None = None,
+    pending: PendingDigits | None = None,
 ) -> list[Check]:
     """Everything for one capture: loudness, recognition, digits, lip sync when measured.
 
     ``times`` and ``mouth_open`` are the video frame times and
     :func:`app.liveness.lipsync.mouth_open_ratio` per frame (NaN without a face). The model
-    is not run when there is no audible sound.
+    is not run when there is no audible sound. ``pending``: Whisper already started on
+    ``track`` (:class:`PendingDigits`), waited for here.
     """
     cfg = config or DigitsConfig()
-    level = None if track is None else speech_level_db(track)
-    heard = None
-    if track is not None and level is not None and level >= cfg.min_level_db:
-        heard = reader.predict(track)
+    if pending is None:
+        pending = PendingDigits(reader, track, cfg)
+    level = pending.level
+    heard = pending.result()
     lip = None
     if track is not None and times is not None and mouth_open is not None:
         energy = speech_energy(track, np.asarray(times, np.float64))
@@ -403,6 +442,7 @@ __all__ = [
     "DigitReader",
     "DigitsConfig",
     "DigitsHeard",
+    "PendingDigits",
     "check_read_digits",
     "digit_suppress_tokens",
     "judge_digits",

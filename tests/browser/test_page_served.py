@@ -53,7 +53,7 @@ async def test_vocabulary_is_the_apis_own(api: Api) -> None:
 
 
 async def test_acknowledgement_is_an_event(api: Api) -> None:
-    from tests.test_flow import bearer, new_order, open_session, qr
+    from tests.flows import bearer, new_order, open_session, qr
 
     order = await new_order(api)
     session = await open_session(api, await qr(api, order["id"]))

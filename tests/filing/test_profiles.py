@@ -25,7 +25,7 @@ from app.main import create_app
 from app.models.orders import Material
 from tests.conftest import Api, intake_pipeline, make_settings, synthetic_jpeg
 from tests.filing.helpers import SUBJECT_MOBILE, create, face
-from tests.test_flow import bearer, open_session, qr
+from tests.flows import bearer, open_session, qr
 
 KB = 1000  # the profiles' limits are decimal (app/filing/profiles.py)
 

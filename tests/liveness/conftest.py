@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from app.liveness import FaceAnalyzer, Frame, decode_video, list_models, list_speech_models
-from app.liveness.speech import DigitReader
+from app.liveness import FaceAnalyzer, Frame, decode_video, list_models
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "face"
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,16 +77,3 @@ def t1_faces(analyzer: FaceAnalyzer) -> list[np.ndarray]:
 def speech_model_dir() -> Path:
     """Where ``python -m app models prepare`` put the speech model (MODEL_DIR/speech)."""
     return face_model_dir().parent / "speech"
-
-
-@pytest.fixture(scope="session")
-def digit_reader() -> DigitReader:
-    """Whisper base constrained to digits, loaded once per test run (language zh)."""
-    d = speech_model_dir()
-    if not list_speech_models(d):
-        from app.liveness.prepare.build import prepare_speech_models
-
-        prepare_speech_models(d)
-    reader = DigitReader.from_dir(d)
-    reader.load()
-    return reader

@@ -28,7 +28,7 @@ from tests.phone_match.sms_vendors import (
     TENCENT_KEY,
     vendor_server,
 )
-from tests.test_flow import new_order, qr
+from tests.flows import new_order, qr
 
 _mobiles = itertools.count(13900000000 + 1)
 _addresses = itertools.count(1)
