@@ -485,9 +485,10 @@ def banding_score(image_bgr: np.ndarray, located: Located) -> float:
     for region in (outside, inside):
         if region.sum() < 64 * 64:
             continue
-        # Light pixels only: text and drawings are not the screen's ripple.
-        ref = float(np.percentile(gray[region][::7], 60))
-        sel = region & (gray >= ref)
+        # Light pixels only: text and drawings are not the screen's ripple. The cut is far
+        # below the light level, so a ripple of a few per cent does not move pixels across it.
+        ref = float(np.percentile(gray[region][::7], 80))
+        sel = region & (gray >= 0.6 * ref)
         count = sel.sum(axis=1)
         ok_rows = count >= 16
         if ok_rows.sum() < 160:
