@@ -578,7 +578,8 @@ def _noise_map(gray: np.ndarray, block: int = 8) -> np.ndarray:
         return np.zeros((0,), np.float32)
     blocks = res[: hb * block, : wb * block].reshape(hb, block, wb, block)
     # Immerkaer's estimator: sigma = sqrt(pi/2) / 6 * mean |L|
-    return blocks.mean(axis=(1, 3)).ravel() * 0.2089
+    out: np.ndarray = blocks.mean(axis=(1, 3)).ravel() * 0.2089
+    return out
 
 
 def _grid_strength(gray: np.ndarray) -> np.ndarray:
