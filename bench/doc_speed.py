@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/doc_speed.py --runs 7
 
-Inputs (LABELLED-SYNTHETIC, tests/docgen): one ID front photo, 1280x800 JPEG, and one business
+Inputs (LABELLED-SYNTHETIC, testkit/documents): one ID front photo, 1280x800 JPEG, and one business
 licence photo. "Bare OCR" is the same loaded engine (rapidocr PP-OCRv6 det+rec, same thread
 settings) run once over the whole photo; "analyze" is locate + rectify + every quality check +
 one OCR pass over the rectified document + extraction and cross-checks.
