@@ -231,6 +231,35 @@ def _eval_faces(folder: Path, settings: Any) -> int:
     return 0
 
 
+def _eval_documents(folder: Path) -> int:
+    """The document table on an operator's labelled photos (app.documents.evaluation)."""
+    import cv2  # lazy: OCR and OpenCV are loaded by this command only
+
+    from app.documents import evaluation as ev
+    from app.documents.analyzer import DocKind, DocumentAnalyzer, Expectation
+
+    analyzer = DocumentAnalyzer()
+    analyzer.load()
+    outcomes = []
+    for row in ev.load_folder(folder):
+        img = cv2.imread(str(row["file"]), cv2.IMREAD_COLOR)
+        if img is None:
+            print(f"{row['file'].name}: not an image", file=sys.stderr)  # noqa: T201
+            continue
+        v = analyzer.analyze(
+            img, DocKind(row["kind"]), Expectation(today=row["today"], **row["expect"])
+        )
+        outcomes.append(
+            ev.outcome(
+                row["label"], row["file"].name, row["kind"], row["must_fail"], row["truth"],
+                frozenset(v.failed()), v.fields,
+            )
+        )  # fmt: skip
+    print(ev.table(outcomes, f"{folder} ({len(outcomes)} photos)"))  # noqa: T201
+    print("\n" + ev.failures(outcomes))  # noqa: T201
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description="Heyan (核验) service")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -276,6 +305,11 @@ def main(argv: list[str] | None = None) -> int:
         help="liveness APCER/BPCER on a folder of your own labelled captures (labels.csv)",
     )
     evalf.add_argument("folder", type=Path)
+    evald = sub.add_parser(
+        "eval-documents",
+        help="document checks on a folder of your own labelled photos (labels.csv)",
+    )
+    evald.add_argument("folder", type=Path)
     args = parser.parse_args(argv)
 
     try:
@@ -332,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         _print(asyncio.run(_rotate()))
         return 0
+    if args.cmd == "eval-documents":
+        return _eval_documents(args.folder)
     if args.cmd == "eval-faces":
         return _eval_faces(args.folder, settings)
     if args.cmd == "models":

@@ -26,8 +26,8 @@ from app.models.orders import Event
 from app.orders import abuse
 from app.orders import service as orders
 from tests.conftest import make_id, make_settings, order_body, person
-from tests.test_faults import _app_client, _same_keys
 from tests.flows import bearer, challenge, upload
+from tests.test_faults import _app_client, _same_keys
 
 WINDOW = 3600
 

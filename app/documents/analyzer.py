@@ -150,7 +150,21 @@ class DocThresholds:
     max_glare: float = 0.006  # GLARE: largest hot spot / document area
     min_background_white: float = 0.60  # BACKGROUND_NOT_WHITE: white share of the background
     min_colour: float = 6.0  # PHOTOCOPY: 99th-percentile chroma spread (CIELAB units)
-    max_moire: float = 1.40  # SCREEN_RECAPTURE: spectral-peak + colour-fringe score
+    max_moire: float = 1.40  # SCREEN_RECAPTURE: spectral-peak + colour-fringe score (sub-pixels)
+    # SCREEN_RECAPTURE without moiré (bench/doc_eval.py --split tune): each signal over its
+    # threshold adds points (strong = 2); the check fails at ``screen_points`` points.
+    max_bezel: float = 0.6  # a dark straight frame on this share of the sides (0-1)
+    max_banding: float = 3.2  # row-ripple spectral peak (log units); strong at +0.8
+    max_ambient_blue: float = 4.0  # -b* of the surroundings' whites; strong at 7
+    max_ambient_chroma: float = 18.0  # ... judged only when the surroundings are near-white
+    max_white_point: float = 14.0  # b* by which the document's whites are bluer than the room's
+    screen_points: int = 2
+    # PHOTOCOPY of a colour copy: the light areas are plain paper white (C*ab, median)
+    min_paper_chroma: float = 1.6
+    max_halftone: float = 6.0  # off-axis print-screen peak (log units), reported and decisive
+    # PORTRAIT_TAMPERED: |log| portrait noise / card noise; the JPEG grid shift is reported
+    max_portrait_noise: float = 0.5  # 1.6 x the tuning split's clean maximum (0.31, blurred)
+    max_grid_shift: float = 0.6
     min_type_score: float = 0.34  # WRONG_DOCUMENT_TYPE / WRONG_SIDE: share of keywords found
     min_field_score: float = 0.80  # FIELD_UNREADABLE: OCR confidence of a plain field
     min_checksum_field_score: float = 0.50  # ... of a field whose check digit verified
@@ -215,7 +229,11 @@ class DocumentAnalyzer:
         return self.ocr.models()
 
     # ------------------------------------------------------------------------------------
-    def analyze(self, image_bgr: np.ndarray, kind: DocKind, expect: Expectation) -> DocumentVerdict:
+    def analyze(
+        self, image_bgr: np.ndarray, kind: DocKind, expect: Expectation, *, read: bool = True
+    ) -> DocumentVerdict:
+        """Every check on one photo. ``read=False`` stops before OCR: the photo and
+        authenticity checks only (evaluation tools use it for the attack classes)."""
         t = self.t
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
@@ -283,21 +301,14 @@ class DocumentAnalyzer:
                 "BACKGROUND_NOT_WHITE", bgw >= t.min_background_white, bgw, t.min_background_white
             )
         )
-        if kind is not DocKind.VERIFICATION_SHEET:  # the sheet is printed by the person
-            colour = Q.colour_spread(doc)
-            checks.append(check("PHOTOCOPY", colour >= t.min_colour, colour, t.min_colour))
-        if bright >= t.min_brightness:
-            moire = Q.moire_score(image_bgr, located.quad)
-            checks.append(check("SCREEN_RECAPTURE", moire <= t.max_moire, moire, t.max_moire))
-        else:
-            # Sensor noise in a dark photo looks like a pixel grid; TOO_DARK already refuses it.
-            checks.append(
-                check("SCREEN_RECAPTURE", True, None, t.max_moire, detail={"judged": False})
-            )
+        self._authenticity(image_bgr, located, doc, kind, bright, sharp, checks)
         timings["quality"] = (
             (time.perf_counter() - t0) * 1000 - timings["locate"] - timings["rectify"]
         )
 
+        if not read:
+            timings["total"] = (time.perf_counter() - t0) * 1000
+            return DocumentVerdict(checks, {}, None, doc, timings)
         t1 = time.perf_counter()
         lines = self.ocr.read(doc)
         text = "".join(F.squash(ln.text).upper() for ln in lines)
@@ -331,6 +342,143 @@ class DocumentAnalyzer:
         return DocumentVerdict(
             checks, {k: v.value for k, v in fields.items()}, portrait, doc, timings
         )
+
+    # ------------------------------------------------------------------------------------
+    def _authenticity(
+        self,
+        image: np.ndarray,
+        located: Q.Located,
+        doc: np.ndarray,
+        kind: DocKind,
+        bright: float,
+        sharp: float,
+        checks: list[Check],
+    ) -> None:
+        """PHOTOCOPY, SCREEN_RECAPTURE and PORTRAIT_TAMPERED, each from named signals (in the
+        check's detail). A copy or a screen explains a photo's blur, glare, clipping or size:
+        those checks are then reported as not judged, so the person is told what to fix."""
+        t = self.t
+        if bright < t.min_brightness:
+            # Sensor noise and lost colour in a dark photo look like a pixel grid or a copy;
+            # TOO_DARK already refuses it.
+            for code, thr in (
+                ("PHOTOCOPY", t.min_colour),
+                ("SCREEN_RECAPTURE", t.max_moire),
+            ):
+                if code == "PHOTOCOPY" and kind is DocKind.VERIFICATION_SHEET:
+                    continue
+                checks.append(check(code, True, None, thr, detail={"judged": False}))
+            return
+        copy_evidence: list[str] = []
+        copy_detail: dict[str, object] = {}
+        if kind is not DocKind.VERIFICATION_SHEET:  # the sheet is printed by the person
+            colour = Q.colour_spread(doc)
+            paper = Q.paper_white(doc)
+            tone = Q.halftone_score(doc)
+            copy_detail = {
+                "colour_spread": round(colour, 3),
+                "paper_white_chroma": round(paper, 3),
+                "halftone": tone["halftone"],
+            }
+            if colour < t.min_colour:
+                copy_evidence.append("no_colour")  # black-and-white copy
+            else:
+                if paper < t.min_paper_chroma:
+                    copy_evidence.append("paper_white")  # the card's tint is gone
+                if tone["halftone"] > t.max_halftone:
+                    copy_evidence.append("halftone")
+                if copy_evidence:
+                    copy_detail["flattened_colour"] = round(colour, 3)
+            copy_detail["evidence"] = copy_evidence
+            checks.append(
+                check(
+                    "PHOTOCOPY",
+                    not copy_evidence,
+                    colour,
+                    t.min_colour,
+                    detail=copy_detail,
+                )
+            )
+        # Screens: every signal named, scored and weighed.
+        moire = Q.moire_score(image, located.quad)
+        tone_s = Q.screen_tone(doc, image, located)
+        signals: dict[str, float] = {
+            "bezel": round(Q.bezel_score(image, located), 4),
+            "subpixel": round(moire, 4),
+            "banding": round(Q.banding_score(image, located), 4),
+            "white_point": tone_s["white_point"],
+            "ambient_blue": tone_s["ambient_blue"],
+            "black_lift": tone_s["black_lift"],
+            "flat_light": tone_s["flat_light"],
+        }
+        points: dict[str, int] = {}
+        if signals["bezel"] >= t.max_bezel:
+            points["bezel"] = 2
+        if moire > t.max_moire and not copy_evidence:  # a copy's halftone is no pixel grid
+            points["subpixel"] = 2
+        if signals["banding"] > t.max_banding:
+            points["banding"] = 2 if signals["banding"] > t.max_banding + 0.8 else 1
+        near_white = tone_s["ambient_chroma"] <= t.max_ambient_chroma
+        if near_white and signals["ambient_blue"] > t.max_ambient_blue:
+            points["ambient_blue"] = 2 if signals["ambient_blue"] > 7.0 else 1
+        if signals["white_point"] > t.max_white_point:
+            points["white_point"] = 1
+        total = sum(points.values())
+        screen = total >= t.screen_points
+        checks.append(
+            check(
+                "SCREEN_RECAPTURE",
+                not screen,
+                float(total),
+                float(t.screen_points),
+                detail={"signals": signals, "evidence": sorted(points)},
+            )
+        )
+        # Pasted portrait: only on a photo of the card itself.
+        box = PORTRAIT_BOX.get(kind)
+        if box is not None:
+            if copy_evidence or screen or sharp < t.min_sharpness:
+                # A blurred photo has lost the noise this compares; BLURRY already refuses it.
+                checks.append(
+                    check(
+                        "PORTRAIT_TAMPERED",
+                        True,
+                        None,
+                        t.max_portrait_noise,
+                        detail={"judged": False},
+                    )
+                )
+            else:
+                pc = Q.portrait_consistency(image, located.quad, box)
+                evidence = []
+                if pc["noise_ratio"] > t.max_portrait_noise:
+                    evidence.append("noise")
+                if pc["grid_shift"] > t.max_grid_shift:
+                    evidence.append("jpeg_grid")
+                checks.append(
+                    check(
+                        "PORTRAIT_TAMPERED",
+                        not evidence,
+                        pc["noise_ratio"],
+                        t.max_portrait_noise,
+                        detail={**pc, "evidence": evidence},
+                    )
+                )
+        # A refused original comes first: the person is told the one thing to fix.
+        first = {"PHOTOCOPY", "SCREEN_RECAPTURE", "PORTRAIT_TAMPERED"}
+        checks.sort(key=lambda c: not (c.code in first and not c.passed))
+        if copy_evidence or screen:
+            cause = "PHOTOCOPY" if copy_evidence else "SCREEN_RECAPTURE"
+            explained = {"BLURRY", "GLARE", "OVEREXPOSED", "DOCUMENT_TOO_SMALL"}
+            for i, c in enumerate(checks):
+                if c.code in explained and not c.passed:
+                    checks[i] = check(
+                        c.code,
+                        True,
+                        c.score,
+                        c.threshold,
+                        detail={"judged": False, "explained_by": cause},
+                    )
 
     # ------------------------------------------------------------------------------------
     def _rectify(

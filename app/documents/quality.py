@@ -326,3 +326,316 @@ def red_seal_score(doc_bgr: np.ndarray) -> float:
         share = circle_area / red.size
         best = max(best, roundness * min(1.0, share / 0.01))
     return float(best)
+
+
+# --- authenticity: screens, copies, pasted portraits -----------------------------------
+#
+# Each function returns named signals (floats, higher = more evidence); analyzer.py combines
+# them with the thresholds in DocThresholds and names every signal in the check's detail.
+
+
+def _lab_small(image_bgr: np.ndarray, located: Located) -> tuple[np.ndarray, np.ndarray]:
+    """The photo at locate scale (LAB float32) and the document's quad at that scale."""
+    sh, sw = located.mask_small.shape[:2]
+    small = cv2.resize(image_bgr, (sw, sh), interpolation=cv2.INTER_AREA)
+    return _lab(small), located.quad * located.scale
+
+
+def _lab(bgr: np.ndarray) -> np.ndarray:
+    """CIELAB in float (L 0-100, a* b* signed): 8-bit LAB rounds chroma to whole units."""
+    return cv2.cvtColor(bgr.astype(np.float32) / 255.0, cv2.COLOR_BGR2LAB)
+
+
+def _side_profiles(
+    lum: np.ndarray, quad: np.ndarray, outward: bool, depth: float, samples: int = 14
+) -> list[np.ndarray]:
+    """Luminance along normals of each side of ``quad`` (4 x samples x steps), going out of the
+    quad (``outward``) or into it, up to ``depth`` x the quad's short side."""
+    h, w = lum.shape
+    centre = quad.mean(axis=0)
+    qw, qh = quad_size(quad)
+    steps = max(8, int(depth * min(qw, qh)))
+    out: list[np.ndarray] = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        edge = b - a
+        n = np.array([-edge[1], edge[0]], np.float32)
+        n /= max(float(np.linalg.norm(n)), 1e-6)
+        if np.dot(((a + b) / 2) - centre, n) < 0:
+            n = -n
+        if not outward:
+            n = -n
+        ts = np.linspace(0.15, 0.85, samples, dtype=np.float32)
+        base = a[None] + ts[:, None] * edge[None]
+        ds = np.arange(1, steps + 1, dtype=np.float32)
+        pts = base[:, None, :] + ds[None, :, None] * n[None, None, :]
+        xs = np.clip(pts[..., 0], 0, w - 1).astype(np.int32)
+        ys = np.clip(pts[..., 1], 0, h - 1).astype(np.int32)
+        prof = lum[ys, xs]
+        inside = (pts[..., 0] >= 0) & (pts[..., 0] <= w - 1) & (pts[..., 1] >= 0)
+        inside &= pts[..., 1] <= h - 1
+        prof = np.where(inside, prof, np.nan)
+        out.append(prof)
+    return out
+
+
+def _frame_sides(profiles: list[np.ndarray], dark: float, bright: float) -> tuple[float, float]:
+    """How many sides show a dark straight band that is bounded on its far side by something
+    brighter (a bezel, not a dark table): (sides with a band 0-4, straightness 0-1)."""
+    sides = 0.0
+    straight: list[float] = []
+    for prof in profiles:
+        found: list[float] = []
+        for row in prof:
+            valid = row[~np.isnan(row)]
+            is_dark = valid < dark
+            if not is_dark.any():
+                continue
+            start = int(np.argmax(is_dark))
+            run_end = start
+            while run_end < len(valid) and is_dark[run_end]:
+                run_end += 1
+            width = run_end - start
+            if width < 2 or start > 0.6 * len(valid):
+                continue
+            beyond = valid[run_end:]
+            if beyond.size >= 2 and float(np.median(beyond[: max(2, width)])) > bright:
+                found.append(float(start))
+        if len(found) >= 0.7 * prof.shape[0]:
+            sides += 1
+            pos = np.asarray(found)
+            straight.append(float(np.std(pos - np.median(pos))))
+    if not straight:
+        return sides, 0.0
+    return sides, float(np.clip(1.0 - np.mean(straight) / 6.0, 0.0, 1.0))
+
+
+def bezel_score(image_bgr: np.ndarray, located: Located) -> float:
+    """A phone or monitor frame around the document: a dark, straight-edged band outside the
+    document's edge (or just inside the located region, when the whole phone was taken for
+    the document) with something brighter beyond it. 0 (none) to 1 (all four sides)."""
+    lab, quad = _lab_small(image_bgr, located)
+    lum8 = np.clip(lab[..., 0] * 2.55, 0, 255).astype(np.uint8)
+    lum = cv2.medianBlur(lum8, 3).astype(np.float32)
+    ref = float(np.percentile(lum, 99))
+    dark, bright = 0.28 * ref, 0.5 * ref
+    best = 0.0
+    for outward in (True, False):
+        sides, straight = _frame_sides(_side_profiles(lum, quad, outward, 0.45), dark, bright)
+        best = max(best, sides / 4.0 * (0.5 + 0.5 * straight))
+    return float(best)
+
+
+def screen_tone(doc_bgr: np.ndarray, image_bgr: np.ndarray, located: Located) -> dict[str, float]:
+    """Tone signals of an emitting display (on the rectified document):
+
+    - ``white_point``: how much bluer the document's whites are than the surroundings' whites
+      (or than neutral when the document fills the photo), in b* units;
+    - ``black_lift``: the document's darkest ink over its white (a display's black glows);
+    - ``flat_light``: no paper shading: 1 - the low-frequency brightness slope over the
+      document's light areas (emitted light is even, room light on paper is not)."""
+    small = cv2.resize(_inner(doc_bgr), (320, int(320 * doc_bgr.shape[0] / doc_bgr.shape[1])))
+    lab = _lab(small)
+    L, bb = lab[..., 0], lab[..., 2]
+    bright = np.percentile(L, 85) <= L
+    doc_b = float(np.median(bb[bright]))
+    glab, _ = _lab_small(image_bgr, located)
+    ring = cv2.dilate(located.mask_small, np.ones((25, 25), np.uint8)) == 0
+    bg_b = bg_chroma = 0.0
+    if ring.sum() > 0.03 * ring.size:
+        gl = glab[..., 0][ring]
+        sel = gl >= np.percentile(gl, 70)
+        bg_b = float(np.median(glab[..., 2][ring][sel]))
+        bg_a = float(np.median(glab[..., 1][ring][sel]))
+        bg_chroma = float(np.hypot(bg_a, bg_b))
+    white_point = bg_b - doc_b
+    ambient_blue = -bg_b if ring.sum() > 0.03 * ring.size else -doc_b
+    lo = float(np.percentile(L, 0.5))
+    hi = float(np.percentile(L, 99.5))
+    black_lift = lo / max(hi, 1.0)
+    # Light-area brightness on a coarse grid, fitted with a plane.
+    gh, gw = 6, 10
+    ch, cw = L.shape[0] // gh, L.shape[1] // gw
+    blocks = L[: gh * ch, : gw * cw].reshape(gh, ch, gw, cw).transpose(0, 2, 1, 3)
+    cells = np.percentile(blocks.reshape(gh, gw, -1), 90, axis=2).astype(np.float32)
+    yy, xx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    a = np.column_stack([xx.ravel() / gw, yy.ravel() / gh, np.ones(gh * gw)])
+    coef, *_ = np.linalg.lstsq(a, cells.ravel(), rcond=None)
+    slope = float(np.hypot(coef[0], coef[1]) / max(float(cells.mean()), 1.0))
+    return {
+        "white_point": round(white_point, 3),
+        "ambient_blue": round(ambient_blue, 3),
+        "ambient_chroma": round(bg_chroma, 3),
+        "black_lift": round(black_lift, 4),
+        "flat_light": round(1.0 - min(1.0, slope / 0.08), 4),
+    }
+
+
+def banding_score(image_bgr: np.ndarray, located: Located) -> float:
+    """Refresh banding: a periodic brightness ripple along the photo's rows (a screen's PWM
+    dimming caught by the rolling shutter). Measured on each row's mean of the light pixels
+    outside the document (a display's flat page around the card) and inside it; the peak of
+    the row profile's spectrum over its median, the larger of the two (log units)."""
+    h = image_bgr.shape[0]
+    gray = cv2.cvtColor(image_bgr[:, ::3], cv2.COLOR_BGR2GRAY).astype(np.float32)
+    mask = cv2.resize(located.mask_small, (gray.shape[1], h), interpolation=cv2.INTER_NEAREST)
+    outside = cv2.dilate(mask, np.ones((31, 11), np.uint8)) == 0
+    inside = cv2.erode(mask, np.ones((15, 5), np.uint8)) > 0
+    best = 0.0
+    for region in (outside, inside):
+        if region.sum() < 64 * 64:
+            continue
+        # Light pixels only: text and drawings are not the screen's ripple. The cut is far
+        # below the light level, so a ripple of a few per cent does not move pixels across it.
+        ref = float(np.percentile(gray[region][::7], 80))
+        sel = region & (gray >= 0.6 * ref)
+        count = sel.sum(axis=1)
+        ok_rows = count >= 16
+        if ok_rows.sum() < 160:
+            continue
+        rows_all = (gray * sel).sum(axis=1) / np.maximum(count, 1)
+        # The longest run of usable rows.
+        idx = np.nonzero(ok_rows)[0]
+        breaks = np.nonzero(np.diff(idx) > 1)[0]
+        starts = np.concatenate([[0], breaks + 1])
+        ends = np.concatenate([breaks + 1, [idx.size]])
+        k = int(np.argmax(ends - starts))
+        rows = rows_all[idx[starts[k] : ends[k]]]
+        if rows.size < 160:
+            continue
+        trend = cv2.GaussianBlur(rows.reshape(-1, 1).astype(np.float32), (1, 0), 20).ravel()
+        rel = (rows - trend) / np.maximum(trend, 1.0)
+        n = len(rel)
+        spec = np.abs(np.fft.rfft(rel * np.hanning(n)))
+        freqs = np.fft.rfftfreq(n)
+        band = (freqs > 1 / 120) & (freqs < 1 / 14)
+        if band.sum() < 4:
+            continue
+        vals = spec[band]
+        best = max(best, float(np.log1p(vals.max() / (np.median(vals) + 1e-9))))
+    return best
+
+
+def halftone_score(doc_bgr: np.ndarray) -> dict[str, float]:
+    """Print-screen evidence on the rectified document (card axes):
+
+    - ``halftone``: spectral peaks of a dot screen set at the angles printers use (15°, 45°,
+      75°: well away from the card's axes, where a display's pixel grid and JPEG's block grid
+      put theirs), over the spectrum's median (log units);
+    - ``axis_peaks``: the same for peaks on the axes (a pixel grid or stripes)."""
+    h, w = doc_bgr.shape[:2]
+    side = int(min(256, h * 0.45, w * 0.45))
+    side -= side % 2
+    if side < 64:
+        return {"halftone": 0.0, "axis_peaks": 0.0}
+    best_off = best_axis = 0.0
+    for cx, cy in ((0.3, 0.5), (0.7, 0.5)):
+        ix = int(min(max(0, cx * w - side / 2), w - side))
+        iy = int(min(max(0, cy * h - side / 2), h - side))
+        patch = doc_bgr[iy : iy + side, ix : ix + side].astype(np.float32)
+        gray = patch.mean(axis=2)
+        # per ink: the high-passed minimum channel carries the yellow/cyan/magenta dots
+        hp = gray - cv2.GaussianBlur(gray, (0, 0), 2.5)
+        win = np.outer(np.hanning(side), np.hanning(side)).astype(np.float32)
+        spec = np.abs(np.fft.fftshift(np.fft.fft2(hp * win)))
+        # the inks differ in colour: a blue-minus-red image carries the yellow and cyan dots
+        diff = patch[..., 0] - patch[..., 2]
+        hpc = diff - cv2.GaussianBlur(diff, (0, 0), 2.5)
+        spec = spec + 0.5 * np.abs(np.fft.fftshift(np.fft.fft2(hpc * win)))
+        yy, xx = np.mgrid[0:side, 0:side]
+        dy, dx = yy - side / 2, xx - side / 2
+        r = np.hypot(dy, dx) / side
+        ang = np.degrees(np.arctan2(np.abs(dy), np.abs(dx)))  # 0..90
+        band = (r > 0.12) & (r < 0.46)
+        off_axis = band & (ang > 8) & (ang < 82)
+        on_axis = band & ((ang < 3) | (ang > 87))
+        med = float(np.median(spec[band])) + 1e-6
+        best_off = max(best_off, float(np.log(spec[off_axis].max() / med)))
+        best_axis = max(best_axis, float(np.log(spec[on_axis].max() / med)))
+    return {"halftone": round(best_off, 4), "axis_peaks": round(best_axis, 4)}
+
+
+def paper_white(doc_bgr: np.ndarray) -> float:
+    """Chroma of the document's light areas (C*ab, median of the brightest 30 %): a card's
+    printed background tint is gone on a copy, which shows the copier paper's plain white."""
+    small = cv2.resize(_inner(doc_bgr), (320, int(320 * doc_bgr.shape[0] / doc_bgr.shape[1])))
+    lab = _lab(small)
+    L = lab[..., 0]
+    sel = np.percentile(L, 70) <= L
+    chroma = np.hypot(lab[..., 1][sel], lab[..., 2][sel])
+    return float(np.median(chroma))
+
+
+def _noise_map(gray: np.ndarray, block: int = 8) -> np.ndarray:
+    """Per-block robust noise level: median |residual| of a 3x3 median filter (x1.48)."""
+    lap = cv2.filter2D(
+        gray, cv2.CV_32F, np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    )
+    res = np.abs(lap)
+    h, w = res.shape
+    hb, wb = h // block, w // block
+    if hb == 0 or wb == 0:
+        return np.zeros((0,), np.float32)
+    blocks = res[: hb * block, : wb * block].reshape(hb, block, wb, block)
+    # Immerkaer's estimator: sigma = sqrt(pi/2) / 6 * mean |L|
+    out: np.ndarray = blocks.mean(axis=(1, 3)).ravel() * 0.2089
+    return out
+
+
+def _grid_strength(gray: np.ndarray) -> np.ndarray:
+    """Blockiness per 8x8 phase: mean |horizontal + vertical step| at each column / row phase
+    over the mean at the others (JPEG leaves steps at its own grid's block boundaries)."""
+    dx = np.abs(np.diff(gray, axis=1)).mean(axis=0)
+    dy = np.abs(np.diff(gray, axis=0)).mean(axis=1)
+    out = np.zeros(8, np.float32)
+    for k in range(8):
+        sx = dx[k::8].mean() / (dx.mean() + 1e-6) if dx.size > 8 else 1.0
+        sy = dy[k::8].mean() / (dy.mean() + 1e-6) if dy.size > 8 else 1.0
+        out[k] = (sx + sy) / 2
+    return out
+
+
+def portrait_consistency(
+    image_bgr: np.ndarray, quad: np.ndarray, box: tuple[float, float, float, float]
+) -> dict[str, float]:
+    """Does the portrait carry the same noise and JPEG history as the rest of the card?
+    Measured on the photo's own pixels (no resampling). ``box`` is the portrait's place in
+    the rectified document (fractions). Returns ``noise_ratio`` (|log| of the portrait's noise
+    level over the card's, smooth blocks) and ``grid_shift`` (blockiness of an 8x8 grid at a
+    phase other than the photo's own, portrait minus card)."""
+    src = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float32)
+    m = cv2.getPerspectiveTransform(src, quad.astype(np.float32))
+    x0, y0, x1, y1 = box
+    inset = 0.12
+    px0, px1 = x0 + (x1 - x0) * inset, x1 - (x1 - x0) * inset
+    py0, py1 = y0 + (y1 - y0) * inset, y1 - (y1 - y0) * inset
+    pq = cv2.perspectiveTransform(
+        np.array([[[px0, py0], [px1, py0], [px1, py1], [px0, py1]]], np.float32), m
+    )[0]
+    ih, iw = image_bgr.shape[:2]
+    ax0, ay0 = int(max(0, pq[:, 0].min())), int(max(0, pq[:, 1].min()))
+    ax1, ay1 = int(min(iw, pq[:, 0].max())), int(min(ih, pq[:, 1].max()))
+    # The card's reference: the band left of the portrait, between the text columns.
+    # (left of the portrait on the ID card, right of it on a passport's data page).
+    rx0, rx1 = (0.05, x0 - 0.03) if x0 > 0.3 else (x1 + 0.03, 0.95)
+    rq = cv2.perspectiveTransform(
+        np.array([[[rx0, 0.08], [rx1, 0.08], [rx1, 0.75], [rx0, 0.75]]], np.float32), m
+    )[0]
+    bx0, by0 = int(max(0, rq[:, 0].min())), int(max(0, rq[:, 1].min()))
+    bx1, by1 = int(min(iw, rq[:, 0].max())), int(min(ih, rq[:, 1].max()))
+    if ax1 - ax0 < 32 or ay1 - ay0 < 32 or bx1 - bx0 < 32 or by1 - by0 < 32:
+        return {"noise_ratio": 0.0, "grid_shift": 0.0}
+    gray = cv2.cvtColor(image_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    # Align the crops on the photo's 8x8 grid so phase 0 means the photo's own grid.
+    ax0, ay0, bx0, by0 = ax0 - ax0 % 8, ay0 - ay0 % 8, bx0 - bx0 % 8, by0 - by0 % 8
+    por, ref = gray[ay0:ay1, ax0:ax1], gray[by0:by1, bx0:bx1]
+    np_, nr = _noise_map(por), _noise_map(ref)
+    # Smooth blocks only: edges of the face or of text are not noise.
+    pn = float(np.percentile(np_, 25)) if np_.size else 0.0
+    rn = float(np.percentile(nr, 25)) if nr.size else 0.0
+    noise_ratio = abs(float(np.log((pn + 0.1) / (rn + 0.1))))
+    gp, gr = _grid_strength(por), _grid_strength(ref)
+    # Phase 7 -> 0 steps are the photo's own grid (diff index 7 = boundary between 7 and 8).
+    other = [k for k in range(8) if k != 7]
+    grid_shift = float(max(gp[other]) - max(gr[other]))
+    return {"noise_ratio": round(noise_ratio, 4), "grid_shift": round(grid_shift, 4)}

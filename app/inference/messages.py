@@ -177,12 +177,17 @@ DOCUMENT_MESSAGES: dict[str, tuple[str, str]] = {
         "Put the document on a white background and retake",
     ),
     "PHOTOCOPY": (
-        "请拍摄证件原件,不能使用复印件或黑白件",
-        "Photograph the original document, not a photocopy or black-and-white copy",
+        "请拍摄证件原件,不能使用复印件(彩色或黑白)",
+        "Photograph the original document, not a colour or black-and-white photocopy",
     ),
     "SCREEN_RECAPTURE": (
-        "请拍摄证件原件,不能翻拍电脑或手机屏幕",
+        "请拍摄证件原件,不能翻拍电脑或手机屏幕上的图片",
         "Photograph the original document, not a picture of a screen",
+    ),
+    "PORTRAIT_TAMPERED": (
+        "证件照片未能通过核验,请直接拍摄证件原件,不要使用编辑过的图片",
+        "The document photo could not be verified; photograph the original document directly, "
+        "not an edited picture",
     ),
     "OCCLUSION": (
         "证件信息被遮挡,请移开手指或遮挡物后重新拍摄",

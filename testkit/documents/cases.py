@@ -6,18 +6,40 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 
 from app.documents.analyzer import DocKind, Expectation
 
+from . import attacks as A
 from . import render as R
 from . import scene as S
 from .identities import make_company, make_person
 
 TODAY = date(2026, 11, 23)
+
+# Which split a case is drawn for: "tune" (the thresholds were set on it; the historical
+# set, unchanged) or "test" (other seeds, other table colours, room light, camera blur,
+# noise and JPEG quality, other attack parameters and other pasted faces).
+_SPLIT: ContextVar[str] = ContextVar("split", default="tune")
+
+
+def _photo(doc: np.ndarray, rng: random.Random, **kw: Any) -> S.Shot:
+    """``scene.photograph`` with the split's camera: the tuning split is the historical one;
+    the test split draws its table, light, optics, noise and JPEG from its own generator."""
+    if _SPLIT.get() == "test":
+        p = A.TEST
+        crng = random.Random(rng.random())
+        kw.setdefault("background", crng.choice(p.table))
+        kw.setdefault("light", crng.uniform(*p.light))
+        kw.setdefault("jpeg", crng.randint(*p.jpeg))
+        kw.setdefault("blur", crng.uniform(0.5, 0.9))
+        kw.setdefault("noise", crng.uniform(1.8, 3.5))
+    return S.photograph(doc, rng, **kw)
 
 
 @dataclass
@@ -47,22 +69,22 @@ def _id_front(rng: random.Random, variant: str) -> Case:
     exp = Expectation(today=TODAY, person_name=p.name, person_number=p.id_number)
     fails: set[str] = set()
     if variant == "clean":
-        shot = S.photograph(card, rng, tilt=rng.uniform(0.0, 0.05), fill=rng.uniform(0.5, 0.75))
+        shot = _photo(card, rng, tilt=rng.uniform(0.0, 0.05), fill=rng.uniform(0.5, 0.75))
     elif variant == "perspective":
-        shot = S.photograph(card, rng, tilt=0.09)
+        shot = _photo(card, rng, tilt=0.09)
     elif variant == "jpeg":
-        shot = S.photograph(card, rng, jpeg=45)
+        shot = _photo(card, rng, jpeg=45)
     elif variant == "blur":
-        shot = S.degrade_blur(S.photograph(card, rng), rng.uniform(2.8, 4.0))
+        shot = S.degrade_blur(_photo(card, rng), rng.uniform(2.8, 4.0))
         fails = {"BLURRY"}
     elif variant == "glare":
-        shot = S.degrade_glare(S.photograph(card, rng), rng)
+        shot = S.degrade_glare(_photo(card, rng), rng)
         fails = {"GLARE"}
     elif variant == "photocopy":
-        shot = S.photograph(S.photocopy(card, rng), rng)
+        shot = _photo(S.photocopy(card, rng), rng)
         fails = {"PHOTOCOPY"}
     elif variant == "screen":
-        shot = S.photograph(
+        shot = _photo(
             S.screen(card, pitch=rng.choice([3, 4])),
             rng,
             tilt=0.02,
@@ -70,7 +92,7 @@ def _id_front(rng: random.Random, variant: str) -> Case:
         )
         fails = {"SCREEN_RECAPTURE"}
     elif variant == "cut_corner":
-        shot = S.photograph(
+        shot = _photo(
             card,
             rng,
             offset=(
@@ -81,29 +103,29 @@ def _id_front(rng: random.Random, variant: str) -> Case:
         fails = {"BORDER_INCOMPLETE"}
     elif variant == "background":
         colour = rng.choice([(60, 110, 160), (40, 40, 40), (170, 120, 60), (90, 160, 90)])
-        shot = S.photograph(card, rng, background=colour)
+        shot = _photo(card, rng, background=colour)
         fails = {"BACKGROUND_NOT_WHITE"}
     elif variant == "dark":
-        shot = S.degrade_dark(S.photograph(card, rng), rng.uniform(0.15, 0.22))
+        shot = S.degrade_dark(_photo(card, rng), rng.uniform(0.15, 0.22))
         fails = {"TOO_DARK"}
     elif variant == "overexposed":
-        shot = S.degrade_overexposed(S.photograph(card, rng), 1.35, 40)
+        shot = S.degrade_overexposed(_photo(card, rng), 1.35, 40)
         fails = {"OVEREXPOSED"}
     elif variant == "small":
-        shot = S.photograph(card, rng, fill=0.2)
+        shot = _photo(card, rng, fill=0.2)
         fails = {"DOCUMENT_TOO_SMALL"}
     elif variant == "occluded":
-        shot = S.occlude(S.photograph(card, rng), (rng.uniform(0.5, 0.8), 0.85))
+        shot = S.occlude(_photo(card, rng), (rng.uniform(0.5, 0.8), 0.85))
         fails = {"OCCLUSION"}
     elif variant == "wrong_side":
-        shot = S.photograph(R.render_id_back(p, rng), rng)
+        shot = _photo(R.render_id_back(p, rng), rng)
         fails = {"WRONG_SIDE"}
     elif variant == "wrong_type":
-        shot = S.photograph(R.render_licence(make_company(rng, TODAY), rng), rng)
+        shot = _photo(R.render_licence(make_company(rng, TODAY), rng), rng)
         fails = {"WRONG_DOCUMENT_TYPE"}
     elif variant == "other_person":
         other = make_person(rng, TODAY)
-        shot = S.photograph(card, rng)
+        shot = _photo(card, rng)
         exp = Expectation(today=TODAY, person_name=other.name, person_number=other.id_number)
         fails = {"ID_NUMBER_MISMATCH", "NAME_MISMATCH"}
     elif variant == "empty":
@@ -134,7 +156,7 @@ def _id_back(rng: random.Random, variant: str) -> Case:
     if variant == "wrong_side":
         card = R.render_id_front(p, rng)
         fails = {"WRONG_SIDE"}
-    shot = S.photograph(card, rng, tilt=rng.uniform(0.0, 0.05))
+    shot = _photo(card, rng, tilt=rng.uniform(0.0, 0.05))
     truth = {}
     if not fails or fails == {"DOCUMENT_EXPIRED"}:
         truth = {
@@ -169,7 +191,7 @@ def _licence(rng: random.Random, variant: str) -> Case:
     elif variant == "screen":
         doc = S.screen(doc)
         fails = {"SCREEN_RECAPTURE"}
-    shot = S.photograph(doc, rng, fill=rng.uniform(0.8, 0.9), tilt=rng.uniform(0.0, 0.03))
+    shot = _photo(doc, rng, fill=rng.uniform(0.8, 0.9), tilt=rng.uniform(0.0, 0.03))
     truth = {"uscc": c.uscc, "subject_name": c.name, "legal_representative": c.legal_rep}
     if fails and "USCC_MISMATCH" not in fails:
         truth = {}
@@ -198,7 +220,7 @@ def _passport(rng: random.Random, variant: str) -> Case:
     if variant == "bad_mrz":
         fails = {"MRZ_INVALID"}
     exp = Expectation(today=TODAY, person_name=p.name, person_number=number)
-    shot = S.photograph(doc, rng, fill=rng.uniform(0.6, 0.75), tilt=rng.uniform(0.0, 0.04))
+    shot = _photo(doc, rng, fill=rng.uniform(0.6, 0.75), tilt=rng.uniform(0.0, 0.04))
     truth = {"document_number": number, "name": p.name} if variant != "bad_mrz" else {}
     return Case(f"passport/{variant}", shot.image, DocKind.PASSPORT, exp, frozenset(fails), truth)
 
@@ -209,7 +231,7 @@ def _sheet(rng: random.Random, variant: str) -> Case:
     doc = R.render_sheet(c.name, domains, rng, seal=variant != "no_seal")
     exp = Expectation(today=TODAY, subject_name=c.name, domains=tuple(domains), is_unit=True)
     fails = {"SEAL_MISSING"} if variant == "no_seal" else set()
-    shot = S.photograph(doc, rng, fill=0.62, tilt=rng.uniform(0.0, 0.03), out_size=(1200, 1600))
+    shot = _photo(doc, rng, fill=0.62, tilt=rng.uniform(0.0, 0.03), out_size=(1200, 1600))
     truth = {
         "title_found": "true",
         "subject_name_found": "true",
@@ -220,6 +242,58 @@ def _sheet(rng: random.Random, variant: str) -> Case:
         f"sheet/{variant}", shot.image, DocKind.VERIFICATION_SHEET, exp, frozenset(fails), truth
     )
 
+
+def _attack(rng: random.Random, variant: str) -> Case:
+    """The attack classes of issue 15, on the resident ID card front (and a licence)."""
+    params = A.SPLITS[_SPLIT.get()]
+    p = make_person(rng, TODAY)
+    card = R.render_id_front(p, rng)
+    kind = DocKind.ID_FRONT
+    exp = Expectation(today=TODAY, person_name=p.name, person_number=p.id_number)
+    if variant == "screen":
+        shot = A.screen_photo(card, rng, params=params)
+        fails = {"SCREEN_RECAPTURE"}
+    elif variant == "screen_angle":
+        shot = A.screen_photo(card, rng, params=params, angle=rng.uniform(0.03, 0.06))
+        fails = {"SCREEN_RECAPTURE"}
+    elif variant == "screen_nobezel":
+        shot = A.screen_photo(card, rng, params=params, bezel=False)
+        fails = {"SCREEN_RECAPTURE"}
+    elif variant == "colour_copy":
+        shot = _photo(A.colour_copy(card, rng, params=params, cut=rng.random() < 0.5), rng)
+        fails = {"PHOTOCOPY"}
+    elif variant == "bw_copy":
+        shot = _photo(A.bw_copy(card, rng, cut=rng.random() < 0.5), rng)
+        fails = {"PHOTOCOPY"}
+    elif variant == "pasted_portrait":
+        shot = A.pasted_portrait(card, rng, params=params)
+        fails = {"PORTRAIT_TAMPERED"}
+    elif variant in ("licence_screen", "licence_colour_copy"):
+        c = make_company(rng, TODAY)
+        kind = DocKind.BUSINESS_LICENCE
+        exp = Expectation(today=TODAY, subject_name=c.name, subject_number=c.uscc, is_unit=True)
+        lic = R.render_licence(c, rng)
+        if variant == "licence_screen":
+            shot = A.screen_photo(lic, rng, params=params, bezel=rng.random() < 0.6)
+            fails = {"SCREEN_RECAPTURE"}
+        else:
+            shot = _photo(A.colour_copy(lic, rng, params=params), rng, fill=rng.uniform(0.8, 0.9))
+            fails = {"PHOTOCOPY"}
+    else:
+        raise ValueError(variant)
+    return Case(f"attack/{variant}", shot.image, kind, exp, frozenset(fails))
+
+
+ATTACK_VARIANTS = (
+    "screen",
+    "screen_angle",
+    "screen_nobezel",
+    "colour_copy",
+    "bw_copy",
+    "pasted_portrait",
+    "licence_screen",
+    "licence_colour_copy",
+)
 
 FRONT_VARIANTS = (
     "clean",
@@ -251,12 +325,25 @@ BUILDERS: dict[str, tuple[Callable[[random.Random, str], Case], tuple[str, ...]]
     "licence": (_licence, LICENCE_VARIANTS),
     "passport": (_passport, PASSPORT_VARIANTS),
     "sheet": (_sheet, SHEET_VARIANTS),
+    "attack": (_attack, ATTACK_VARIANTS),
 }
+SPLIT_SEED0 = {"tune": 1000, "test": 500_000}  # bench/doc_eval.py's first seeds per split
 
 
-def make_case(family: str, variant: str, seed: int) -> Case:
+def make_case(family: str, variant: str, seed: int, split: str = "tune") -> Case:
+    """One labelled case; ``split="test"`` draws it from the held-out split (its own seeds
+    string, camera and attack parameters)."""
     builder, _ = BUILDERS[family]
-    return builder(random.Random(f"{family}/{variant}/{seed}"), variant)
+    token = _SPLIT.set(split)
+    try:
+        key = (
+            f"{family}/{variant}/{seed}"
+            if split == "tune"
+            else f"{split}/{family}/{variant}/{seed}"
+        )
+        return builder(random.Random(key), variant)
+    finally:
+        _SPLIT.reset(token)
 
 
 def all_cases(per_variant: int, seed0: int = 0) -> list[tuple[str, str, int]]:

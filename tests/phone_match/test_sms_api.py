@@ -20,6 +20,7 @@ from app.main import create_app
 from app.models.orders import Event
 from app.models.sms import SmsCode
 from tests.conftest import Api, intake_pipeline, make_settings, person
+from tests.flows import new_order, qr
 from tests.phone_match.sms_vendors import (
     ALIYUN_ID,
     ALIYUN_SECRET,
@@ -28,7 +29,6 @@ from tests.phone_match.sms_vendors import (
     TENCENT_KEY,
     vendor_server,
 )
-from tests.flows import new_order, qr
 
 _mobiles = itertools.count(13900000000 + 1)
 _addresses = itertools.count(1)
