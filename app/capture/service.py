@@ -503,7 +503,7 @@ async def _commit(
 def mini_check(c: Check) -> dict[str, Any]:
     """What a phone may see of a check: never the face-match score."""
     # Scores that would tell an attacker how near they came stay with the provider.
-    hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED")
+    hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED", "PORTRAIT_TAMPERED")
     return {
         "code": c.code,
         "passed": c.passed,
