@@ -336,7 +336,6 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
     from xml.sax.saxutils import escape
 
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
     from reportlab.lib.utils import ImageReader
@@ -344,7 +343,6 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
         Image,
         KeepTogether,
         Paragraph,
-        SimpleDocTemplate,
         Spacer,
         Table,
         TableStyle,
@@ -483,12 +481,21 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
         p("可通过 GET /v1/verify-sheet/{核验码} 查验本核验单的真实性。", small),
         *([p(f"审计链头(SHA-256):{data['audit_head']}", small)] if data.get("audit_head") else []),
     ]
+    return build_pdf(story, "电子版用户真实性核验单")
+
+
+def build_pdf(story: list[Any], title: str) -> bytes:
+    """An A4 PDF of ``story`` in reportlab's invariant mode (same input, same bytes)."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.platypus import SimpleDocTemplate
+
     buf = io.BytesIO()
     doc = SimpleDocTemplate(
         buf,
         pagesize=A4,
         invariant=1,
-        title="电子版用户真实性核验单",
+        title=title,
         author="Heyan",
         leftMargin=20 * mm,
         rightMargin=20 * mm,

@@ -6,7 +6,6 @@ and photographs it for the verification_sheet step. Deterministic like the sheet
 
 from __future__ import annotations
 
-import io
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -17,6 +16,7 @@ from app.filing.sheet import (
     NATURE_ZH,
     SERVICE_ZH,
     _register_font,
+    build_pdf,
     service_ident,
 )
 from app.orders.service import Bundle
@@ -64,10 +64,9 @@ def template_data(b: Bundle) -> dict[str, Any]:
 def render_template(b: Bundle) -> bytes:
     """The template as a one- or two-page A4 PDF in Chinese, with the embedded font."""
     from reportlab.lib import colors
-    from reportlab.lib.pagesizes import A4
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
-    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+    from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
     data = template_data(b)
     rules = template_rules(b)
@@ -144,17 +143,4 @@ def render_template(b: Bundle) -> bytes:
             p(rules.pledge),
             table([[""]], [170 * mm], height=30 * mm),
         ]
-    buf = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buf,
-        pagesize=A4,
-        invariant=1,
-        title="网站备案信息真实性核验单",
-        author="Heyan",
-        leftMargin=20 * mm,
-        rightMargin=20 * mm,
-        topMargin=18 * mm,
-        bottomMargin=18 * mm,
-    )
-    doc.build(story)
-    return buf.getvalue()
+    return build_pdf(story, "网站备案信息真实性核验单")
