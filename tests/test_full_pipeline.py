@@ -262,7 +262,13 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
     # The parallax and moiré signals are reported with their thresholds; the passive model
     # is off by default (FACE_PASSIVE_MODEL), so it reports nothing.
     spoof = checks["SPOOF_SUSPECTED"]["detail"]
-    assert spoof["parallax"] >= spoof["parallax_threshold"] and "passive" not in spoof
+    assert "passive" not in spoof
+    if spoof["parallax"] is None:
+        # Parallax abstains when the actions asked move the head too little to measure
+        # (a challenge of blink and mouth actions); it never passes on a missing score.
+        assert spoof["parallax_deformation"] < face_analyzer.config.parallax_min_deformation
+    else:
+        assert spoof["parallax"] >= spoof["parallax_threshold"]
     items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
     assert any(i["kind"] == "best_frame" and i["accepted"] for i in items)
     # Every model call was timed, per model (face models by role, OCR per pass).
