@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.providers import hash_api_key, provider_of_key
 from app.context import AppContext
-from app.core.errors import Unauthorized
+from app.core.errors import AppError, Unauthorized
 from app.models.orders import CaptureSession, utcnow
 from app.security.tokens import SessionInvalid
 
@@ -29,11 +29,33 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 
 async def get_db(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work: one session, committed once when the endpoint returns and
+    rolled back when it raises, so services never commit. An :class:`AppError` with
+    ``keeps_writes`` (a refusal that is itself the record) is committed, then rendered.
+
+    Scoped to the endpoint function (``scope="function"``): the commit happens before the
+    response is sent, so a 2xx is never answered for a write that then failed to commit.
+    The capture path is the one deliberate exception (app.capture.service): it commits its
+    decision itself, because the blobs it stored are deleted when that commit fails, and it
+    burns a challenge at once; the final commit here then finds nothing to do. Background
+    jobs and CLI commands open sessions of their own.
+    """
     async with ctx.sessionmaker() as session:
-        yield session
+        try:
+            yield session
+        except AppError as e:
+            if e.keeps_writes:
+                await session.commit()
+            else:
+                await session.rollback()
+            raise
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
-DbDep = Annotated[AsyncSession, Depends(get_db)]
+DbDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
 async def get_provider_id(

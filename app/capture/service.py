@@ -3,6 +3,12 @@
 The checks run outside any transaction (they take hundreds of milliseconds); the state
 change is then written with a conditional version update, so that two racing uploads of
 the same step leave exactly one accepted material and one consistent event trail.
+
+Transactions: the one path that commits itself rather than leaving it to the request's unit
+of work (app.deps.get_db), for three reasons: the read transaction ends before the slow
+checks (so no connection is held through them); a challenge is burnt at once, whatever the
+capture's outcome; and the decision is committed before answering because the blobs already
+stored are deleted when that commit fails (no orphan files, no 2xx for a lost write).
 """
 
 from __future__ import annotations
@@ -119,6 +125,7 @@ class CaptureRejected(AppError):
     code = "CAPTURE_REJECTED"
     zh = "照片未通过检查,请按提示重新拍摄"
     en = "The capture did not pass its checks"
+    keeps_writes = True  # the refused capture and its checks stay on record
 
 
 def resolve_step(bundle: Bundle, session: CaptureSession, step_name: str) -> state.Step:

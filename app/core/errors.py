@@ -28,6 +28,10 @@ class AppError(Exception):
     # Every 401 names the scheme (RFC 9110 §15.5.2); a credential that was sent and refused
     # is an invalid token (RFC 6750 §3.1). Raisers may give their own header.
     www_authenticate: str = 'Bearer error="invalid_token"'
+    # The request's unit of work (app.deps.get_db) rolls back when an endpoint raises, but
+    # some refusals are themselves the record: an ``abuse.limited`` event, a refused capture
+    # kept for audit. Those errors keep what the request wrote (committed, then rendered).
+    keeps_writes: bool = False
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ class AbuseLimited(AppError):
     code = "IDENTITY_RATE_LIMITED"
     zh = "该身份证件的核验次数过多,请稍后再试"
     en = "Too many verifications for this identity document; retry later"
+    keeps_writes = True  # the abuse.limited event is the provider's record of the refusal
 
 
 # cap -> (code, zh, en)
@@ -69,8 +70,8 @@ async def _refuse(
     code, zh, en = REFUSALS[hit.cap]
     detail = {"cap": hit.cap, "limit": hit.limit, "window_seconds": hit.window_seconds,
               "retry_after": hit.retry_after}  # fmt: skip
+    # Committed by the request's unit of work: AbuseLimited keeps its writes.
     await service.record_event(db, order, "abuse.limited", session=session, data=detail)
-    await db.commit()
     ABUSE_REFUSALS.labels(hit.cap).inc()
     return AbuseLimited(
         code=code, zh=zh, en=en, headers={"Retry-After": str(hit.retry_after)}, extra=detail

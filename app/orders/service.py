@@ -440,15 +440,16 @@ async def create_order(db: AsyncSession, provider_id: str, body: OrderIn) -> tup
         )
         for i, sv in enumerate(canonical.get("services", []))
     ]
-    db.add(order)
-    await db.flush()
-    db.add_all(people.values())
-    await db.flush()
-    db.add_all(sites)
     try:
+        # The order row first: a create racing on the same external_id fails on it (on
+        # PostgreSQL the INSERT waits for the other transaction, then raises).
+        db.add(order)
+        await db.flush()
+        db.add_all(people.values())
+        await db.flush()
+        db.add_all(sites)
         await db.flush()
         await record_event(db, order, "order.created", data={"status": "pending"})
-        await db.commit()
     except IntegrityError:
         # Two creates raced on the same external_id: the other one won.
         await db.rollback()
@@ -842,7 +843,6 @@ async def issue_qr(
     db.add(row)
     await db.flush()
     await record_event(db, bundle.order, "qr.issued", part=None, data={"scope": scope})
-    await db.commit()
     return codec.short_qr_token(row.id), row
 
 

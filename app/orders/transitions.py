@@ -78,6 +78,5 @@ async def reverify(db: AsyncSession, bundle: Bundle, part: str) -> None:
         db, bundle, before=before, after=bundle.evidence,
         happened=lambda: [("part.reverify_requested", part, {"cleared": cleared})],
     ):  # fmt: skip
-        await db.rollback()
+        # Rolled back by the request's unit of work (app.deps.get_db), like every error.
         raise Conflict(zh="订单状态刚刚发生变化,请重试", en="The order changed; retry")
-    await db.commit()

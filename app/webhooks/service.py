@@ -218,8 +218,8 @@ async def put_endpoint(
         row.signature_scheme, row.thin_events = scheme, thin_events
         row.max_payload_bytes = max_payload_bytes
         try:
-            await db.commit()
-        except IntegrityError:
+            await db.flush()  # committed by the request's unit of work (app.deps.get_db)
+        except IntegrityError:  # the other PUT inserted first: nothing else was written yet
             await db.rollback()
             continue
         return row
@@ -237,7 +237,6 @@ async def delete_endpoint(db: AsyncSession, provider_id: str) -> None:
         .values(status="dead", last_error="webhook removed", locked_by=None, locked_until=None)
     )
     await db.execute(delete(WebhookEndpoint).where(WebhookEndpoint.id == row.id))
-    await db.commit()
 
 
 # --------------------------------------------------------------------------------------
@@ -345,7 +344,7 @@ async def enqueue_ping(db: AsyncSession, provider_id: str) -> WebhookDelivery:
         retry_since=now, created_at=now,
     )  # fmt: skip
     db.add(row)
-    await db.commit()
+    await db.flush()
     return row
 
 
@@ -449,7 +448,5 @@ async def redeliver(db: AsyncSession, provider_id: str, delivery_id: str) -> Web
         )
     )
     if not result.rowcount:  # type: ignore[attr-defined]
-        await db.rollback()
         raise DeliveryInFlight()
-    await db.commit()
     return await get_delivery(db, provider_id, delivery_id)
