@@ -52,10 +52,10 @@ def test_generated_python_client_drives_a_provider_flow(tmp_path: Path) -> None:
             client_mod: Any = importlib.import_module("heyan_client.client")
             models: Any = importlib.import_module("heyan_client.models")
             prov = "heyan_client.api.provider."
-            create = importlib.import_module(prov + "create_order_v1_orders_post")
-            qr = importlib.import_module(prov + "issue_qr_v1_orders_order_id_qr_post")
-            get = importlib.import_module(prov + "get_order_v1_orders_order_id_get")
-            mats = importlib.import_module(prov + "list_materials_v1_orders_order_id_materials_get")
+            create = importlib.import_module(prov + "create_order")
+            qr = importlib.import_module(prov + "issue_qr")
+            get = importlib.import_module(prov + "get_order")
+            mats = importlib.import_module(prov + "list_materials")
             assert hc.__name__ == "heyan_client"
 
             client = client_mod.AuthenticatedClient(base_url=srv.base, token=srv.key)

@@ -42,3 +42,14 @@ async def test_document_refuses_what_the_server_refuses(api: Api) -> None:
     assert (r.status_code, r.json()["code"]) == (422, "VALIDATION_ERROR")
     r = await api.client.get(f"/v1/orders/{order['id']}/qr.png?scope=", headers=api.auth)
     assert (r.status_code, r.json()["code"]) == (422, "VALIDATION_ERROR")
+
+
+async def test_operation_ids_are_short_and_unique(api: Api) -> None:
+    """Client generators name methods after operation ids: each is the endpoint function's
+    name (no path or method appended), and no two are the same."""
+    doc = (await api.client.get("/openapi.json")).json()
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+    assert all(re.fullmatch(r"[a-z][a-z0-9_]*", i) and "_v1_" not in i for i in ids), ids
+    assert doc["paths"]["/v1/orders/{order_id}"]["get"]["operationId"] == "get_order"
+    assert doc["paths"]["/v1/orders"]["post"]["operationId"] == "create_order"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
 PROBLEM = "application/problem+json"
@@ -87,3 +88,9 @@ def install(app: Any) -> None:
         return app.openapi_schema  # type: ignore[no-any-return]
 
     app.openapi = openapi
+
+
+def operation_id(route: APIRoute) -> str:
+    """An operation's id: its endpoint function's name (FastAPI's default appends the path
+    and method, which client generators turn into names like get_order_v1_orders_order_id_get)."""
+    return route.name
