@@ -12,7 +12,8 @@ beside this interpreter, else on PATH) must be there.
    never the shared PostgreSQL on 5432), fresh secrets in a 0600 env file, the compose
    project `heyan-stacktest`. `deploy/stack.sh up`: postgres and seaweedfs healthy, the
    one-off buckets and migrate jobs exit 0, both replicas healthy, then Caddy healthy.
-3. Through Caddy only: /readyz, `python -m app provider create` inside replica 1, then the
+3. Through Caddy only: /readyz, `deploy/stack.sh exec -T api-1 python -m app provider create`
+   (inside replica 1), then the
    document flow with the full checks (tests/container/flow.py: order, QR, session, licence
    and both sides of the ID card, OCR included); after the first capture replica 1 is
    SIGKILLed (`podman kill`), and the rest of the flow must complete through replica 2
@@ -196,8 +197,12 @@ def main() -> int:
         expect(r.status_code == 200, "/readyz through Caddy", r.text[:500])
 
         api1 = stack.container("api-1")
-        made = stack.podman("exec", api1, "python", "-m", "app", "provider", "create", "栈测试")
-        api_key = json.loads(made)["api_key"]
+        made = stack.sh(
+            "exec", "-T", "api-1", "python", "-m", "app", "provider", "create", "栈测试"
+        )
+        # Its JSON is indented; podman-compose may add lines of its own around it.
+        found = re.search(r'"api_key": "([^"]+)"', made)
+        api_key = found.group(1) if found else ""
         expect(bool(api_key), "`python -m app provider create` inside replica 1")
         killed: dict[str, float] = {}
 
