@@ -94,7 +94,12 @@ up)
 	echo "stack up in $(($(date +%s) - start)) s"
 	;;
 down)
+	# The images' anonymous volumes (VOLUME /data) too: podman-compose removes only named ones.
+	vols=$(podman_ ps -a -q --filter "label=io.podman.compose.project=$PROJECT" \
+		| xargs -r podman "${PODMAN_FLAGS[@]}" inspect \
+			--format '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}')
 	pc down -v -t "${STOP_TIMEOUT:-40}"
+	for v in $vols; do podman_ volume rm -f "$v" >/dev/null 2>&1 || true; done
 	;;
 *)
 	pc "$@"

@@ -20,7 +20,8 @@ beside this interpreter, else on PATH) must be there.
    (its access log shows the later captures); the order reads subject_verified; the licence
    is read back through the proxy byte for byte.
 4. No ERROR/CRITICAL line or traceback in replica 2's, the migrate job's or Caddy's log.
-5. `deploy/stack.sh down` removes the containers and volumes (also after a failure).
+5. `deploy/stack.sh down` removes the containers and every volume they mounted, named or
+   anonymous (also after a failure; checked when the run passed).
 """
 
 from __future__ import annotations
@@ -163,6 +164,28 @@ class Stack:
         )  # fmt: skip
         return done.stdout + done.stderr
 
+    def _project_containers(self) -> list[str]:
+        return subprocess.run(
+            [*PODMAN, "ps", "-a", "-q", "--filter", f"label=io.podman.compose.project={PROJECT}"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+
+    def volumes(self) -> list[str]:
+        """Every volume the project's containers mount (named and the images' anonymous)."""
+        ids = self._project_containers()
+        if not ids:
+            return []
+        fmt = '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}'
+        out = self.podman("inspect", "--format", fmt, *ids)
+        return sorted(set(out.split()))
+
+    def leftovers(self, volumes: list[str]) -> list[str]:
+        left = [f"container {c}" for c in self._project_containers()]
+        for v in volumes:
+            if subprocess.run([*PODMAN, "volume", "exists", v], check=False).returncode == 0:
+                left.append(f"volume {v}")
+        return left
+
     def podman(self, *args: str) -> str:
         done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -251,8 +274,12 @@ def main() -> int:
                 with contextlib.suppress(SystemExit):  # a service that has no container
                     sys.stderr.write(f"---- {service} ----\n{stack.logs(service)[-3000:]}\n")
         t0 = time.monotonic()
+        volumes = stack.volumes()
         stack.sh("down", check=False)
         step(f"torn down in {time.monotonic() - t0:.0f} s")
+        left = stack.leftovers(volumes)
+        if ok:
+            expect(not left, f"nothing left: containers and {len(volumes)} volumes removed", left)
         shutil.rmtree(tmp, ignore_errors=True)
     step(f"passed in {time.monotonic() - start:.0f} s")
     return 0
