@@ -74,8 +74,11 @@ case "${1:-}" in
 build)
 	shift
 	pip_build_flags "${IMAGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/heyan-image}"
-	BUILD_FLAGS="--format docker --pull=never --network host ${ULIMITS[*]} $(printf '%q ' "${PIP_BUILD[@]}")"
-	case "$BASE_IMAGE" in heyan-base:*) deploy/base-image.sh "$BASE_IMAGE" ;; esac
+	BUILD_FLAGS="--format docker --network host ${ULIMITS[*]} $(printf '%q ' "${PIP_BUILD[@]}")"
+	# The local base is never pulled (no registry); another base is pulled when missing.
+	case "$BASE_IMAGE" in
+	heyan-base:*) deploy/base-image.sh "$BASE_IMAGE"; BUILD_FLAGS="--pull=never $BUILD_FLAGS" ;;
+	esac
 	start=$(date +%s)
 	[ $# -gt 0 ] || set -- postgres seaweedfs lb
 	pc build "$@"
