@@ -19,6 +19,7 @@ from app.core.bodylimit import BodyLimitMiddleware, upload_route
 from app.core.logs import configure_logging
 from app.core.metrics import observe_model
 from app.filing.router import materials_router
+from app.filing.router import mini_router as pledge_router
 from app.filing.router import public_router as sheet_check_router
 from app.filing.router import router as filing_router
 from app.inference import modeltime
@@ -85,6 +86,7 @@ def create_app(
         orders_router,
         audit_router,
         mini_router,
+        pledge_router,
         capture_router,
         precheck_router,
         landing,

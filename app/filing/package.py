@@ -135,7 +135,7 @@ def package_zip(
             data = storage.get(m.storage_key)
             kind = kind_of(m.step, m.kind)
             fitted: Fitted | None = None
-            if kind != "video":
+            if kind not in ("video", "record"):
                 stamp = (
                     capture_time(m.created_at)
                     if kind == "site_photo" and profile.timestamp_site_photo

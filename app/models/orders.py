@@ -150,6 +150,9 @@ class Order(Base):
     subject_doc_number: Mapped[str] = mapped_column(EncryptedText("orders.subject_doc_number"))
     province: Mapped[str | None] = mapped_column(String(40), nullable=True)
     subject_principal_id: Mapped[str] = mapped_column(String(32))
+    # What the order asks beyond documents and faces, e.g. {"pledge": true} (the 承诺书 step,
+    # app/orders/state.py); None: nothing more (every order created before 0013).
+    requirements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     # Optimistic concurrency: every state-changing write is `UPDATE ... WHERE version = :v`.

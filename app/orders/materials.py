@@ -11,7 +11,8 @@ from app.orders.service import Bundle
 
 SIDE = {"id_front": "人像面", "id_back": "国徽面", "id_document": "证件页"}
 EXT = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
-       "video/quicktime": "mov", "video/webm": "webm"}  # fmt: skip
+       "video/quicktime": "mov", "video/webm": "webm",
+       "text/plain; charset=utf-8": "txt"}  # fmt: skip
 
 
 def _safe(text: str) -> str:
@@ -25,6 +26,8 @@ def material_label(b: Bundle, m: Material) -> str:
         return f"主办单位证件-{_safe(o.subject_name)}"
     if m.step == "verification_sheet":
         return f"核验单-{_safe(o.subject_name)}"
+    if m.step == "pledge":
+        return f"承诺书确认-{_safe(o.subject_name)}"
     person = b.principals.get(m.person_id or "")
     pname = _safe(person.name) if person else "-"
     sites = [w for w in b.websites if w.principal_id == m.person_id]

@@ -291,7 +291,15 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
         "websites": websites,
         # Only when given: an order of websites alone hashes as it always did (idempotency).
         **({"services": services} if services else {}),
+        **({"requirements": reqs} if (reqs := _requirements(body)) else {}),
     }
+
+
+def _requirements(body: OrderIn) -> dict[str, bool]:
+    """The requirements asked for (true ones only: none asked is no requirement at all)."""
+    if body.requirements is None:
+        return {}
+    return {k: True for k, v in body.requirements.model_dump().items() if v}
 
 
 PACKAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
@@ -416,6 +424,7 @@ async def create_order(db: AsyncSession, provider_id: str, body: OrderIn) -> tup
         subject_doc_number=subject["document"]["number"],
         province=subject["province"],
         subject_principal_id=sp.id,
+        requirements=canonical.get("requirements") or None,
     )
     sites = [
         Website(
@@ -507,6 +516,7 @@ def _shape(
         subject_nature=order.subject_nature,
         subject_principal=ps(principals[order.subject_principal_id]),
         websites=tuple(state.WebsiteShape(w.id, ps(principals[w.principal_id])) for w in sites),
+        pledge_required=bool((order.requirements or {}).get("pledge")),
     )
 
 
@@ -547,7 +557,7 @@ async def statuses(
 ) -> dict[str, state.Status]:
     """Each order's status from the few columns it depends on (three Core reads for any
     number of orders): no ORM object built, nothing decrypted. ``orders`` are rows with
-    ``id``, ``subject_nature`` and ``subject_principal_id``, selected by the query
+    ``id``, ``subject_nature``, ``subject_principal_id`` and ``requirements``, selected by the query
     ``among`` (a module constant) with ``params``.
 
     The reads filter by that same query: constant statements, which SQLAlchemy compiles
@@ -578,6 +588,7 @@ async def statuses(
                 subject_nature=o.subject_nature,
                 subject_principal=people[o.subject_principal_id],
                 websites=tuple(sites[o.id]),
+                pledge_required=bool((o.requirements or {}).get("pledge")),
             ),
             frozenset(evidence[o.id]),
         )
@@ -587,7 +598,7 @@ async def statuses(
 
 # The representation's format: bump when order_view's output changes shape, so that a
 # client's ETag from an older release never matches a response of a newer one.
-VIEW_FORMAT = 2
+VIEW_FORMAT = 3
 
 
 def order_etag(order: Order) -> str:
@@ -887,6 +898,21 @@ def check_dict(r: CheckRow) -> dict[str, Any]:
     }
 
 
+def pledge_record(m: Material) -> dict[str, Any]:
+    """What the pledge material records (app/filing/pledge.py writes it)."""
+    x = m.extracted or {}
+    return {
+        "version": x.get("version", ""),
+        "kind": x.get("kind", ""),
+        "text_sha256": m.sha256,
+        "accepted_by": x.get("person_id", ""),
+        "role": x.get("role", ""),
+        "session_id": m.session_id,
+        "accepted_at": m.created_at,
+        "client_accepted_at": x.get("client_accepted_at"),
+    }
+
+
 def _principal_out(p: Principal) -> dict[str, Any]:
     return {
         "id": p.id,
@@ -906,13 +932,16 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
 
     def step_out(s: state.Step) -> dict[str, Any]:
         m = b.current(s.person_id, s.canonical)
-        return {
+        out: dict[str, Any] = {
             "step": s.name,
             "person_id": s.person_id,
             "done": state.step_done(s, evidence),
             "material_id": m.id if m else None,
             "checks": [check_dict(r) for r in checks.get(m.id, [])] if m else [],
         }
+        if s.canonical == "pledge" and m is not None:
+            out["pledge"] = pledge_record(m)
+        return out
 
     parts_now = state.parts(shape, evidence)
     parts_out = [
@@ -930,8 +959,11 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
                 "steps": [step_out(s) for s in state.website_steps(shape, w)],
             }
         )
+    sheet_steps = state.sheet_steps(shape)
+    if state.PLEDGE_STEP not in sheet_steps and b.current(*state.PLEDGE_KEY) is not None:
+        sheet_steps.insert(0, state.PLEDGE_STEP)  # confirmed though not asked: shown as done
     parts_out.append(
-        {"part": "sheet", "done": parts_now.sheet, "steps": [step_out(state.SHEET_STEP)]}
+        {"part": "sheet", "done": parts_now.sheet, "steps": [step_out(s) for s in sheet_steps]}
     )
     status = state.derive_status(shape, evidence)
     o = b.order
@@ -969,6 +1001,7 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
             }
             for w in b.websites
         ],
+        "requirements": dict(o.requirements or {}),
         "parts": parts_out,
         # What the recorded checks show was done (intake-only evidence says so).
         "verification_method": how.as_dict(),

@@ -5,7 +5,8 @@ from which steps have an accepted (and not cleared) material, as DESIGN.md §3 s
 
 Evidence is keyed by (person_id or None, canonical step). Canonical steps:
 ``subject_document``, ``id_front``, ``id_back``, ``id_document`` (one-page documents),
-``face``, ``verification_sheet``. The API step names a mini-program uses
+``face``, ``verification_sheet``, ``pledge`` (the 承诺书 confirmed in the session: a JSON
+step, not an upload). The API step names a mini-program uses
 (``subject_principal_id_front``, ``website_principal_id_back``, ...) map onto them.
 """
 
@@ -66,6 +67,9 @@ class OrderShape:
     subject_nature: str
     subject_principal: PersonShape
     websites: tuple[WebsiteShape, ...]
+    # The order asks for the 承诺书 (备案真实性承诺书确认) before the sheet: the sheet part is
+    # then done only with it, and the sheet waits for it (blocked reason ``pledge_first``).
+    pledge_required: bool = False
 
     @property
     def is_unit(self) -> bool:
@@ -122,6 +126,14 @@ def website_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
 
 
 SHEET_STEP = Step("verification_sheet", "verification_sheet", None, "sheet")
+# The order's pledge, whoever confirms it (the session's person is recorded with it).
+PLEDGE_STEP = Step("pledge", "pledge", None, "sheet")
+PLEDGE_KEY = (None, "pledge")
+
+
+def sheet_steps(shape: OrderShape) -> list[Step]:
+    """The sheet part's steps: the pledge first when the order asks for it, then the sheet."""
+    return [PLEDGE_STEP, SHEET_STEP] if shape.pledge_required else [SHEET_STEP]
 
 
 def _done(evidence: Evidence, steps: list[Step]) -> bool:
@@ -140,8 +152,10 @@ def website_done(website: WebsiteShape, evidence: Evidence) -> bool:
     return _done(evidence, [*person_ids, face])
 
 
-def sheet_done(evidence: Evidence) -> bool:
-    return (None, "verification_sheet") in evidence
+def sheet_done(evidence: Evidence, shape: OrderShape | None = None) -> bool:
+    """The sheet accepted (and the pledge confirmed, when the order asks for it)."""
+    pledged = shape is None or not shape.pledge_required or PLEDGE_KEY in evidence
+    return (None, "verification_sheet") in evidence and pledged
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +169,7 @@ def parts(shape: OrderShape, evidence: Evidence) -> Parts:
     return Parts(
         subject=subject_done(shape, evidence),
         websites={w.id: website_done(w, evidence) for w in shape.websites},
-        sheet=sheet_done(evidence),
+        sheet=sheet_done(evidence, shape),
     )
 
 
@@ -202,7 +216,7 @@ def scope_person(shape: OrderShape, scope: str) -> tuple[PersonShape, str]:
 def scope_steps(shape: OrderShape, scope: str) -> list[Step]:
     """The steps a session of this scope owns, in the order the mini-program shows them."""
     if scope == "subject":
-        return [*subject_steps(shape), SHEET_STEP]
+        return [*subject_steps(shape), *sheet_steps(shape)]
     if scope == "order":
         steps = subject_steps(shape)
         seen: set[str] = set()
@@ -212,7 +226,7 @@ def scope_steps(shape: OrderShape, scope: str) -> list[Step]:
                 if s.name not in seen:
                     seen.add(s.name)
                     steps.append(s)
-        return [*steps, SHEET_STEP]
+        return [*steps, *sheet_steps(shape)]
     website = next(w for w in shape.websites if f"website:{w.id}" == scope)
     return website_steps(shape, website)
 
@@ -231,6 +245,8 @@ def blocker(shape: OrderShape, step: Step, evidence: Evidence) -> str | None:
         p = parts(shape, evidence)
         if not (p.subject and all(p.websites.values())):
             return "parts_first"
+        if shape.pledge_required and PLEDGE_KEY not in evidence:
+            return "pledge_first"
     return None
 
 
@@ -247,7 +263,8 @@ def reverify_clears(shape: OrderShape, part: str) -> set[tuple[str | None, str]]
     Re-verifying the subject clears the subject document and the subject principal's ID
     (and the sheet, which attests to them). Re-verifying a website clears its principal's
     face and, when that principal is not the subject principal, their ID too; the sheet is
-    cleared as well because it no longer matches a verified order.
+    cleared as well because it no longer matches a verified order. The pledge stays: it
+    covers the order's data, which a re-verify does not change, not the evidence.
     """
     keys: set[tuple[str | None, str]] = {(None, "verification_sheet")}
     if part == "subject":

@@ -58,7 +58,14 @@ STEP_TITLES = {
     "verification_sheet": "真实性核验单",
 }
 
+# Steps taken by a JSON request, not an upload (GET/POST /m/v1/pledge): kept out of
+# STEP_TITLES, which names what POST /m/v1/captures/{step} takes.
+JSON_STEP_TITLES = {
+    "pledge": "备案真实性承诺书确认",
+}
+
 BLOCKED_ZH = {
     "id_first": "请先完成本人证件拍摄",
     "parts_first": "请先完成主体和网站的核验",
+    "pledge_first": "请先阅读并确认《备案真实性承诺书》",
 }
