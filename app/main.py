@@ -11,6 +11,7 @@ from app import handlers
 from app.access.middleware import RequestMiddleware
 from app.access.ratelimit import RateLimits, build_limiters
 from app.analysis.pipeline import CapturePipeline
+from app.capture.extra import router as extra_capture_router
 from app.capture.router import provider_router as precheck_router
 from app.capture.router import router as capture_router
 from app.config import Settings, get_settings
@@ -87,6 +88,7 @@ def create_app(
         audit_router,
         mini_router,
         pledge_router,
+        extra_capture_router,  # before capture: its two paths are not the generic {step}
         capture_router,
         precheck_router,
         landing,

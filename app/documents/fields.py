@@ -415,3 +415,41 @@ def value_below(lines: list[OcrLine], label: str) -> Field | None:
         return None
     first = below[0]
     return Field(squash(first.text), first.score)
+
+
+# --- domain certificates (域名证书) ----------------------------------------------------------
+
+# Labels registrars print (阿里云/万网, 腾讯云, 西部数码, 新网 …), most specific first.
+DOMAIN_LABELS = ("域名名称", "域名")
+HOLDER_LABELS = ("域名持有者", "域名所有者", "域名注册人", "注册所有人", "持有者", "所有者",
+                 "注册人", "持有人")  # fmt: skip
+EXPIRY_LABELS = ("到期日期", "到期时间", "过期时间", "有效期至", "截止日期")
+_DOMAIN_CERT_LABELS = (*DOMAIN_LABELS, *HOLDER_LABELS, *EXPIRY_LABELS,
+                       "注册日期", "注册时间", "注册商", "注册服务机构", "证书编号")  # fmt: skip
+_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})"
+)
+
+
+def extract_domain_certificate(lines: list[OcrLine]) -> dict[str, Field]:
+    """The domain, its holder and its expiry date as a 域名证书 prints them (label: value)."""
+    out: dict[str, Field] = {}
+    for label in DOMAIN_LABELS:
+        f = value_after(lines, label, _DOMAIN_CERT_LABELS)
+        if f is not None:
+            m = _HOST.search(f.value.lower().replace("。", "."))
+            if m:
+                out["domain"] = Field(m.group(0), f.score)
+                break
+    for label in HOLDER_LABELS:
+        f = value_after(lines, label, _DOMAIN_CERT_LABELS)
+        if f is not None and f.value:
+            out["holder"] = f
+            break
+    for label in EXPIRY_LABELS:
+        f = value_after(lines, label, _DOMAIN_CERT_LABELS)
+        d = parse_date(f.value) if f is not None else None
+        if f is not None and d is not None:
+            out["valid_to"] = Field(d.isoformat(), f.score)
+            break
+    return out

@@ -249,6 +249,19 @@ DOCUMENT_MESSAGES: dict[str, tuple[str, str]] = {
         "核验单未加盖单位公章,请盖章后重新拍摄",
         "The verification sheet has no unit seal; stamp it and retake",
     ),
+    "LETTER_SEAL_MISSING": (
+        "授权书未加盖单位公章,请盖章后重新拍摄",
+        "The authorisation letter has no unit seal; stamp it and retake",
+    ),
+    "DOMAIN_CERT_MISMATCH": (
+        "域名证书的域名或持有者与备案信息不一致,域名持有者须为备案主体,请核对后上传",
+        "The certificate's domain or holder differs from the filing (the holder must be the "
+        "subject)",
+    ),
+    "DOMAIN_CERT_EXPIRED": (
+        "域名已过期,请续费后上传新的域名证书",
+        "The domain registration has expired; renew it and upload a new certificate",
+    ),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {

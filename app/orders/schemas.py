@@ -100,6 +100,16 @@ class RequirementsIn(Strict):
         "(GET /m/v1/pledge) and confirms it (POST /m/v1/pledge) before the sheet; the order "
         "is not 核验完成 without it",
     )
+    authorisation_letter: bool = Field(
+        default=False,
+        description="units: the 法人授权书 (or 授权委托书) of each service principal who is not "
+        "the legal representative, step authorisation_letter of that service's part",
+    )
+    domain_certificate: bool = Field(
+        default=False,
+        description="the 域名证书 of each website, step domain_certificate:<website id>: its "
+        "domain must be one of the website's and its holder the subject",
+    )
 
 
 class OrderIn(Strict):

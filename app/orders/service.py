@@ -515,9 +515,21 @@ def _shape(
     return state.OrderShape(
         subject_nature=order.subject_nature,
         subject_principal=ps(principals[order.subject_principal_id]),
-        websites=tuple(state.WebsiteShape(w.id, ps(principals[w.principal_id])) for w in sites),
-        pledge_required=bool((order.requirements or {}).get("pledge")),
+        websites=tuple(
+            state.WebsiteShape(w.id, ps(principals[w.principal_id]), w.kind) for w in sites
+        ),
+        **requirement_flags(order.requirements),
     )
+
+
+def requirement_flags(requirements: dict[str, Any] | None) -> dict[str, bool]:
+    """The order shape's flags from the order's stored requirements."""
+    r = requirements or {}
+    return {
+        "pledge_required": bool(r.get("pledge")),
+        "authorisation_letters": bool(r.get("authorisation_letter")),
+        "domain_certificates": bool(r.get("domain_certificate")),
+    }
 
 
 async def load_bundle(db: AsyncSession, order_id: str, provider_id: str | None = None) -> Bundle:
@@ -535,7 +547,7 @@ def _status_reads(among: Select[tuple[str]]) -> tuple[Any, Any, Any]:
             select(Principal.id, Principal.doc_type, Principal.doc_number_hmac).where(
                 Principal.order_id.in_(among)
             ),
-            select(Website.id, Website.order_id, Website.principal_id)
+            select(Website.id, Website.order_id, Website.principal_id, Website.kind)
             .where(Website.order_id.in_(among))
             .order_by(Website.seq),
             select(Material.order_id, Material.person_id, Material.step).where(
@@ -578,7 +590,7 @@ async def statuses(
     }
     sites: defaultdict[str, list[state.WebsiteShape]] = defaultdict(list)
     for w in await conn.execute(websites, params):
-        sites[w.order_id].append(state.WebsiteShape(w.id, people[w.principal_id]))
+        sites[w.order_id].append(state.WebsiteShape(w.id, people[w.principal_id], w.kind))
     evidence: defaultdict[str, set[tuple[str | None, str]]] = defaultdict(set)
     for m in await conn.execute(materials, params):
         evidence[m.order_id].add((m.person_id, m.step))
@@ -588,7 +600,7 @@ async def statuses(
                 subject_nature=o.subject_nature,
                 subject_principal=people[o.subject_principal_id],
                 websites=tuple(sites[o.id]),
-                pledge_required=bool((o.requirements or {}).get("pledge")),
+                **requirement_flags(o.requirements),
             ),
             frozenset(evidence[o.id]),
         )

@@ -60,6 +60,7 @@ class PersonShape:
 class WebsiteShape:
     id: str
     principal: PersonShape
+    kind: str = "website"  # website | app | mini_program | quick_app
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +71,11 @@ class OrderShape:
     # The order asks for the 承诺书 (备案真实性承诺书确认) before the sheet: the sheet part is
     # then done only with it, and the sheet waits for it (blocked reason ``pledge_first``).
     pledge_required: bool = False
+    # The 法人授权书 of a unit's service principal who is not its legal representative
+    # (step ``authorisation_letter``, that principal's), and the 域名证书 of each website
+    # (step ``domain_certificate:<website id>``, the order's: its holder is the subject).
+    authorisation_letters: bool = False
+    domain_certificates: bool = False
 
     @property
     def is_unit(self) -> bool:
@@ -116,11 +122,39 @@ def same_person(a: PersonShape, b: PersonShape) -> bool:
     return a.id == b.id or (a.doc_type == b.doc_type and a.doc_number == b.doc_number)
 
 
+def needs_authorisation(shape: OrderShape, website: WebsiteShape) -> bool:
+    """A unit's service principal who is not the legal representative needs the letter."""
+    return (
+        shape.authorisation_letters
+        and shape.is_unit
+        and not same_person(website.principal, shape.subject_principal)
+    )
+
+
+def domain_certificate_step(website: WebsiteShape) -> str:
+    return f"domain_certificate:{website.id}"
+
+
+def extra_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
+    """The extra documents a service part asks for (uploads, not the ID or the face)."""
+    part = f"website:{website.id}"
+    steps = []
+    if needs_authorisation(shape, website):
+        steps.append(
+            Step("authorisation_letter", "authorisation_letter", website.principal.id, part)
+        )
+    if shape.domain_certificates and website.kind == "website":
+        name = domain_certificate_step(website)
+        steps.append(Step(name, name, None, part))
+    return steps
+
+
 def website_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
     part = f"website:{website.id}"
     steps = []
     if not same_person(website.principal, shape.subject_principal):
         steps += _person_api_steps("website_principal", website.principal, part)
+    steps += extra_steps(shape, website)
     steps.append(Step("face", "face", website.principal.id, part))
     return steps
 
@@ -144,12 +178,16 @@ def subject_done(shape: OrderShape, evidence: Evidence) -> bool:
     return _done(evidence, subject_steps(shape))
 
 
-def website_done(website: WebsiteShape, evidence: Evidence) -> bool:
-    """The principal's ID (from whichever part captured it) and their matched live face."""
+def website_done(
+    website: WebsiteShape, evidence: Evidence, shape: OrderShape | None = None
+) -> bool:
+    """The principal's ID (from whichever part captured it) and their matched live face,
+    and the extra documents the order asks of this part."""
     p = website.principal
     person_ids = [Step("", c, p.id, "") for c in id_steps(p)]
     face = Step("face", "face", p.id, "")
-    return _done(evidence, [*person_ids, face])
+    extra = extra_steps(shape, website) if shape is not None else []
+    return _done(evidence, [*person_ids, face, *extra])
 
 
 def sheet_done(evidence: Evidence, shape: OrderShape | None = None) -> bool:
@@ -168,7 +206,7 @@ class Parts:
 def parts(shape: OrderShape, evidence: Evidence) -> Parts:
     return Parts(
         subject=subject_done(shape, evidence),
-        websites={w.id: website_done(w, evidence) for w in shape.websites},
+        websites={w.id: website_done(w, evidence, shape) for w in shape.websites},
         sheet=sheet_done(evidence, shape),
     )
 

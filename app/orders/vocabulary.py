@@ -63,6 +63,19 @@ STEP_TITLES = {
 JSON_STEP_TITLES = {
     "pledge": "备案真实性承诺书确认",
 }
+# The extra documents (uploads to POST /m/v1/captures/{step} too, taken by
+# app/capture/extra.py); ``domain_certificate:<website id>`` is titled by its prefix.
+EXTRA_STEP_TITLES = {
+    "authorisation_letter": "法人授权书",
+    "domain_certificate": "域名证书",
+}
+
+
+def step_title(name: str) -> str:
+    """Any step's Chinese title (the API name; a website's step by its prefix)."""
+    base = name.split(":", 1)[0]
+    return STEP_TITLES.get(name) or JSON_STEP_TITLES.get(name) or EXTRA_STEP_TITLES.get(base, name)
+
 
 BLOCKED_ZH = {
     "id_first": "请先完成本人证件拍摄",
