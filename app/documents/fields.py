@@ -431,25 +431,31 @@ _HOST = re.compile(
 )
 
 
+def _values_after(lines: list[OcrLine], labels: Iterable[str]) -> Iterable[Field]:
+    """Every label's value, line by line (the title 域名注册证书 also holds 域名)."""
+    for label in labels:
+        for ln in lines:
+            if label in squash(ln.text):
+                f = value_after([ln, *(o for o in lines if o is not ln)], label,
+                                _DOMAIN_CERT_LABELS)  # fmt: skip
+                if f is not None:
+                    yield f
+
+
 def extract_domain_certificate(lines: list[OcrLine]) -> dict[str, Field]:
     """The domain, its holder and its expiry date as a 域名证书 prints them (label: value)."""
     out: dict[str, Field] = {}
-    for label in DOMAIN_LABELS:
-        f = value_after(lines, label, _DOMAIN_CERT_LABELS)
-        if f is not None:
-            m = _HOST.search(f.value.lower().replace("。", "."))
-            if m:
-                out["domain"] = Field(m.group(0), f.score)
-                break
-    for label in HOLDER_LABELS:
-        f = value_after(lines, label, _DOMAIN_CERT_LABELS)
-        if f is not None and f.value:
-            out["holder"] = f
+    for f in _values_after(lines, DOMAIN_LABELS):
+        m = _HOST.search(f.value.lower().replace("。", "."))
+        if m:
+            out["domain"] = Field(m.group(0), f.score)
             break
-    for label in EXPIRY_LABELS:
-        f = value_after(lines, label, _DOMAIN_CERT_LABELS)
-        d = parse_date(f.value) if f is not None else None
-        if f is not None and d is not None:
+    for f in _values_after(lines, HOLDER_LABELS):
+        out["holder"] = f
+        break
+    for f in _values_after(lines, EXPIRY_LABELS):
+        d = parse_date(f.value)
+        if d is not None:
             out["valid_to"] = Field(d.isoformat(), f.score)
             break
     return out
