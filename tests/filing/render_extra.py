@@ -46,7 +46,7 @@ def domain_certificate(domain: str, holder: str, expires: str, seed: int = 0) ->
             "注册日期:2020年03月15日",
             f"到期日期:{expires}",
             "注册服务机构:示例网络科技有限公司",
-        ],  # fmt: skip
+        ],
         seal="示例网络科技有限公司",
     )
     rng = random.Random(seed)
@@ -64,7 +64,7 @@ def authorisation_letter(unit: str, person: str, *, seal: bool = True, seed: int
             "并作为网站负责人。",
             f"授权单位:{unit}",
             "2026年11月20日",
-        ],  # fmt: skip
+        ],
         seal=unit if seal else None,
         sign=True,
     )

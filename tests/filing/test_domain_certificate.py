@@ -34,7 +34,7 @@ def test_fields_from_lines() -> None:
             ln("域名持有者:某某有限公司", 40),
             ln("域名:Example.CN", 80),
             ln("到期时间:2030年5月1日", 120),
-        ]  # fmt: skip
+        ]
     )
     assert {k: v.value for k, v in got.items()} == {
         "domain": "example.cn", "holder": "某某有限公司", "valid_to": "2030-05-01"
