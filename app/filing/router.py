@@ -290,6 +290,11 @@ async def package(
             out = await ctx.pipeline.run(packaging.composite_for, bundle, ctx.storage, key, chosen)
             name = bundle.principals[p.id].name
             extra.append((f"证件合成图-{_safe(name)}.jpg", out.data, out))
+    # The 法人授权书 and 域名证书 stitched with the ID or the licence ("拼成一张图片").
+    for name, fitted in await ctx.pipeline.run(
+        packaging.extra_composites, bundle, ctx.storage, chosen
+    ):
+        extra.append((name, fitted.data, fitted))
     # The electronic verification sheet (电子版用户真实性核验单), with its code recorded.
     sheet_name, sheet_pdf = await service.sheet_file(
         db, bundle, ctx.storage, ctx.settings.signing_key()

@@ -10,6 +10,9 @@ import json
 import zipfile
 from typing import Any
 
+import pytest
+from PIL import Image
+
 from tests.conftest import ID_B, Api, order_body, person, synthetic_jpeg
 from tests.filing.helpers import WEBSITE_MOBILE
 from tests.flows import bearer, face, open_session, qr, status, upload
@@ -115,6 +118,26 @@ async def test_the_issues_order_completes_with_pledge_letter_and_domain_certific
     assert any(n.startswith("法人授权书-") and "李四" in n for n in names), names
     assert "域名证书-示例官网.jpg" in names
     assert any(n.startswith("承诺书确认-") for n in names)
+    # Stitched with the ID (the letter) and the licence (the certificate), in every profile
+    # within the profile's composite limit.
+    for profile in ("original", "miit_legacy", "algorithm_filing"):
+        pkg = await api.client.get(
+            f"/v1/orders/{oid}/package.zip?profile={profile}", headers=api.auth
+        )
+        zf = zipfile.ZipFile(io.BytesIO(pkg.content))
+        manifest = json.loads(zf.read("manifest.json"))
+        limit = manifest["profile"]["limits"]["composite"]
+        stitched = {f["name"]: f for f in manifest["files"] if f["name"].endswith("-合成图.jpg")}
+        assert "域名证书-示例官网-合成图.jpg" in stitched, list(stitched)
+        letter = [n for n in stitched if n.startswith("法人授权书-")]
+        assert len(letter) == 1 and "李四" in letter[0]
+        for name, entry in stitched.items():
+            data = zf.read(name)
+            assert data[:2] == b"\xff\xd8" and entry["profile_kind"] == "composite"
+            assert limit["max_bytes"] is None or len(data) <= limit["max_bytes"], (profile, name)
+            image = Image.open(io.BytesIO(data))
+            assert image.info.get("dpi", (0,))[0] == pytest.approx(entry["output"]["dpi"])
+            assert image.width > image.height  # the page and its partner side by side
 
     # Re-verifying the website clears its letter and certificate with its face.
     r = await api.client.post(
