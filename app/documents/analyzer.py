@@ -145,6 +145,13 @@ class Expectation:
     subject_name: str | None = None  # unit name (licence, sheet)
     subject_number: str | None = None  # USCC for units
     domains: tuple[str, ...] = ()  # for the verification sheet
+    # The province's sheet rules (app/filing/provinces.py), when the caller passes them:
+    # where the domains go ("sheet", "domain_field": all of them on the photo; "attachment":
+    # the first, the rest on an attached list), a fingerprint beside the signature, and the
+    # pledge an individual copies out by hand. None / False: not checked (as before).
+    domain_placement: str | None = None
+    fingerprint: bool = False
+    pledge_text: str | None = None
     is_unit: bool = False  # a unit's sheet must carry a red seal
 
 
@@ -181,6 +188,9 @@ class DocThresholds:
     min_field_score: float = 0.80  # FIELD_UNREADABLE: OCR confidence of a plain field
     min_checksum_field_score: float = 0.50  # ... of a field whose check digit verified
     min_seal: float = 0.5  # SEAL_MISSING: red round blob score
+    min_fingerprint: float = 0.3  # FINGERPRINT_MISSING: ink share of a small red mark's hull
+    fingerprint_radius: tuple[float, float] = (0.015, 0.07)  # of the page width
+    min_pledge_text: float = 0.6  # PLEDGE_TEXT_MISSING: share of the wording's characters read
     occlusion_slack: float = 1.0  # OCCLUSION: zone coverage / required coverage, at least
 
 
@@ -998,19 +1008,56 @@ class DocumentAnalyzer:
                 dn = normalize_domain(d) or d.lower()
                 (found_domains if dn in low else missing).append(dn)
             out["domains_found"] = F.Field(",".join(found_domains), 1.0)
-            if missing:
+            if expect.domain_placement is None:  # no province rules given: every domain
+                if missing:
+                    checks.append(
+                        check(
+                            "FIELD_UNREADABLE",
+                            False,
+                            len(found_domains) / len(expect.domains),
+                            1.0,
+                            detail={"field": "domains", "missing": missing},
+                            model=model,
+                        )
+                    )
+                else:
+                    checks.append(check("FIELD_UNREADABLE", True, 1.0, 1.0, model=model))
+            else:
+                # "attachment": the sheet names the first domain, a sealed list the rest.
+                first = normalize_domain(expect.domains[0]) or expect.domains[0].lower()
+                if expect.domain_placement == "attachment":
+                    needed = [first] if first in missing else []
+                else:
+                    needed = missing
                 checks.append(
                     check(
-                        "FIELD_UNREADABLE",
-                        False,
+                        "DOMAINS_MISSING",
+                        not needed,
                         len(found_domains) / len(expect.domains),
                         1.0,
-                        detail={"field": "domains", "missing": missing},
+                        detail={"missing": needed, "placement": expect.domain_placement},
                         model=model,
                     )
                 )
-            else:
-                checks.append(check("FIELD_UNREADABLE", True, 1.0, 1.0, model=model))
+        if expect.pledge_text:
+            # Printed once by the template (app/filing/template.py): the copy is a second match.
+            shares = F.wording_matches(text, expect.pledge_text, times=2)
+            out["pledge_text_share"] = F.Field(f"{shares[1]:.2f}", 1.0)
+            checks.append(
+                check("PLEDGE_TEXT_MISSING", shares[1] >= self.t.min_pledge_text, shares[1],
+                      self.t.min_pledge_text, detail={"printed": round(shares[0], 3)},
+                      model=model)
+            )  # fmt: skip
+        if expect.fingerprint:
+            lo, hi = self.t.fingerprint_radius
+            mark = Q.red_mark_score(doc, lo, hi)
+            out["fingerprint_found"] = F.Field(
+                "true" if mark >= self.t.min_fingerprint else "false", 1.0
+            )
+            checks.append(
+                check("FINGERPRINT_MISSING", mark >= self.t.min_fingerprint, mark,
+                      self.t.min_fingerprint)
+            )  # fmt: skip
         seal = Q.red_seal_score(doc)
         out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
         if expect.is_unit:

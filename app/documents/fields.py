@@ -459,3 +459,36 @@ def extract_domain_certificate(lines: list[OcrLine]) -> dict[str, Field]:
             out["valid_to"] = Field(d.isoformat(), f.score)
             break
     return out
+
+
+# --- a wording copied out by hand (广东 individuals' pledge on the sheet) ----------------
+
+
+def _share(wording: str, window: str) -> float:
+    import difflib
+
+    m = difflib.SequenceMatcher(None, wording, window, autojunk=False)
+    return sum(b.size for b in m.get_matching_blocks()) / max(1, len(wording))
+
+
+def wording_matches(text: str, wording: str, times: int = 2) -> list[float]:
+    """How well ``wording`` is found in ``text`` (squashed OCR text), best first, in up to
+    ``times`` windows that do not overlap: each the share of the wording's characters read
+    in order in a window of about its length. The sheet template prints the wording once
+    above the box it is copied into, so the copy is the second match."""
+    w = squash(wording)
+    out: list[float] = []
+    rest = text
+    span = max(1, round(len(w) * 1.25))
+    for _ in range(times):
+        if not rest or not w:
+            out.append(0.0)
+            continue
+        best, at = 0.0, 0
+        for i in range(0, max(1, len(rest) - len(w) // 2), 2):
+            s = _share(w, rest[i : i + span])
+            if s > best:
+                best, at = s, i
+        out.append(best)
+        rest = rest[:at] + "\x00" + rest[at + span :]
+    return out
