@@ -11,6 +11,7 @@ from app import handlers
 from app.access.middleware import RequestMiddleware
 from app.access.ratelimit import RateLimits, build_limiters
 from app.analysis.pipeline import CapturePipeline
+from app.capture.extra import router as extra_capture_router
 from app.capture.router import provider_router as precheck_router
 from app.capture.router import router as capture_router
 from app.config import Settings, get_settings
@@ -19,6 +20,7 @@ from app.core.bodylimit import BodyLimitMiddleware, upload_route
 from app.core.logs import configure_logging
 from app.core.metrics import observe_model
 from app.filing.router import materials_router
+from app.filing.router import mini_router as pledge_router
 from app.filing.router import public_router as sheet_check_router
 from app.filing.router import router as filing_router
 from app.inference import modeltime
@@ -89,6 +91,8 @@ def create_app(
         orders_router,
         audit_router,
         mini_router,
+        pledge_router,
+        extra_capture_router,  # before capture: its two paths are not the generic {step}
         capture_router,
         precheck_router,
         landing,

@@ -71,6 +71,10 @@ class DocumentExpectation:
     subject_number: str | None = None
     domains: tuple[str, ...] = ()
     is_unit: bool = False
+    # The province's sheet rules (app/filing/provinces.sheet_expectation); defaults: unchecked.
+    domain_placement: str | None = None
+    fingerprint: bool = False
+    pledge_text: str | None = None
 
 
 @dataclass(slots=True)
@@ -240,6 +244,9 @@ class CapturePipeline:
                 subject_number=expect.subject_number,
                 domains=expect.domains,
                 is_unit=expect.is_unit,
+                domain_placement=expect.domain_placement,
+                fingerprint=expect.fingerprint,
+                pledge_text=expect.pledge_text,
             ),
         )
 

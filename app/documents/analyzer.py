@@ -49,6 +49,16 @@ class DocKind(StrEnum):
     SOCIAL_ORG_CERTIFICATE = "social_org_certificate"
     OTHER = "other"
     VERIFICATION_SHEET = "verification_sheet"
+    # Extra documents of a filing (#16): printed on paper or from a registrar's PDF.
+    AUTHORISATION_LETTER = "authorisation_letter"
+    DOMAIN_CERTIFICATE = "domain_certificate"
+
+
+# Printed by the person or a registrar, often in black and white: no PHOTOCOPY judgement,
+# and a white page may fill the frame.
+PRINTED_KINDS = frozenset(
+    {DocKind.VERIFICATION_SHEET, DocKind.AUTHORISATION_LETTER, DocKind.DOMAIN_CERTIFICATE}
+)
 
 
 MESSAGES = DOCUMENT_MESSAGES  # kept for callers that read the document table
@@ -84,6 +94,8 @@ KEYWORDS: dict[DocKind, tuple[str, ...]] = {
     DocKind.INSTITUTION_CERTIFICATE: ("事业单位法人证书", "统一社会信用代码"),
     DocKind.SOCIAL_ORG_CERTIFICATE: ("社会团体法人登记证书", "统一社会信用代码"),
     DocKind.VERIFICATION_SHEET: ("核验单",),
+    DocKind.AUTHORISATION_LETTER: ("授权",),
+    DocKind.DOMAIN_CERTIFICATE: ("域名", "证书"),
 }
 SIDES = {DocKind.ID_FRONT: DocKind.ID_BACK, DocKind.ID_BACK: DocKind.ID_FRONT}
 
@@ -133,6 +145,13 @@ class Expectation:
     subject_name: str | None = None  # unit name (licence, sheet)
     subject_number: str | None = None  # USCC for units
     domains: tuple[str, ...] = ()  # for the verification sheet
+    # The province's sheet rules (app/filing/provinces.py), when the caller passes them:
+    # where the domains go ("sheet", "domain_field": all of them on the photo; "attachment":
+    # the first, the rest on an attached list), a fingerprint beside the signature, and the
+    # pledge an individual copies out by hand. None / False: not checked (as before).
+    domain_placement: str | None = None
+    fingerprint: bool = False
+    pledge_text: str | None = None
     is_unit: bool = False  # a unit's sheet must carry a red seal
 
 
@@ -169,6 +188,12 @@ class DocThresholds:
     min_field_score: float = 0.80  # FIELD_UNREADABLE: OCR confidence of a plain field
     min_checksum_field_score: float = 0.50  # ... of a field whose check digit verified
     min_seal: float = 0.5  # SEAL_MISSING: red round blob score
+    min_fingerprint: float = 0.3  # FINGERPRINT_MISSING: ink share of a small red mark's hull
+    fingerprint_radius: tuple[float, float] = (0.015, 0.07)  # of the page width
+    # PLEDGE_TEXT_MISSING: share of the wording's characters read in its second match. A
+    # first guess, not tuned on a split: on the synthetic sheets a copy read 1.00 and a sheet
+    # without one 0.59 (its own printed sentence 承诺所提交的备案信息真实有效… is similar).
+    min_pledge_text: float = 0.8
     occlusion_slack: float = 1.0  # OCCLUSION: zone coverage / required coverage, at least
 
 
@@ -242,7 +267,7 @@ class DocumentAnalyzer:
         checks: list[Check] = []
         whole_clip = float((image_bgr[::4, ::4].min(axis=2) >= 250).mean())
         located = Q.locate(image_bgr)
-        if located is None and kind is DocKind.VERIFICATION_SHEET:
+        if located is None and kind in PRINTED_KINDS:
             # A white sheet can fill the frame or vanish into a white table: take the frame.
             h, w = image_bgr.shape[:2]
             quad = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float32)
@@ -365,13 +390,13 @@ class DocumentAnalyzer:
                 ("PHOTOCOPY", t.min_colour),
                 ("SCREEN_RECAPTURE", t.max_moire),
             ):
-                if code == "PHOTOCOPY" and kind is DocKind.VERIFICATION_SHEET:
+                if code == "PHOTOCOPY" and kind in PRINTED_KINDS:
                     continue
                 checks.append(check(code, True, None, thr, detail={"judged": False}))
             return
         copy_evidence: list[str] = []
         copy_detail: dict[str, object] = {}
-        if kind is not DocKind.VERIFICATION_SHEET:  # the sheet is printed by the person
+        if kind not in PRINTED_KINDS:  # the sheet is printed by the person
             colour = Q.colour_spread(doc)
             paper = Q.paper_white(doc)
             tone = Q.halftone_score(doc)
@@ -604,6 +629,10 @@ class DocumentAnalyzer:
             fields = self._permit(kind, lines, expect, checks, model)
         elif kind is DocKind.VERIFICATION_SHEET:
             return self._sheet(lines, doc, expect, checks, model)
+        elif kind is DocKind.DOMAIN_CERTIFICATE:
+            return self._domain_certificate(lines, expect, checks, model)
+        elif kind is DocKind.AUTHORISATION_LETTER:
+            return self._authorisation_letter(lines, doc, expect, checks, model)
         else:
             return {}
         self._readability(kind, fields, checks, model)
@@ -897,6 +926,67 @@ class DocumentAnalyzer:
                 same = F.latin_name_key(name.value) == F.latin_name_key(expect.person_name)
             checks.append(check("NAME_MISMATCH", same, float(same), 1.0, model=model))
 
+    def _domain_certificate(
+        self, lines: list[OcrLine], expect: Expectation, checks: list[Check], model: ModelRef
+    ) -> dict[str, F.Field]:
+        """DOMAIN_CERT_MISMATCH: the domain is none of the order's, or the holder is not the
+        subject; DOMAIN_CERT_EXPIRED: the registration ran out. A field not read is
+        FIELD_UNREADABLE (naming it), never a pass."""
+        fields = F.extract_domain_certificate(lines)
+        missing = [k for k in ("domain", "holder") if k not in fields]
+        checks.append(
+            check("FIELD_UNREADABLE", not missing, 1.0 - len(missing) / 2, 1.0,
+                  detail={"fields": missing} if missing else None, model=model)
+        )  # fmt: skip
+        problems: list[str] = []
+        if "domain" in fields and expect.domains:
+            wanted = {normalize_domain(d) or d.lower() for d in expect.domains}
+            if fields["domain"].value not in wanted:
+                problems.append("domain")
+        holder = fields.get("holder")
+        if (
+            holder
+            and expect.subject_name
+            and not F.same_subject_name(holder.value, expect.subject_name)
+        ):
+            problems.append("holder")
+        if not missing or problems:
+            checks.append(
+                check("DOMAIN_CERT_MISMATCH", not problems, float(not problems), 1.0,
+                      detail={"mismatch": problems} if problems else None, model=model)
+            )  # fmt: skip
+        if "valid_to" in fields:
+            left = (date.fromisoformat(fields["valid_to"].value) - expect.today).days
+            checks.append(check("DOMAIN_CERT_EXPIRED", left >= 0, float(left), 0.0, model=model))
+        return fields
+
+    def _authorisation_letter(
+        self,
+        lines: list[OcrLine],
+        doc: np.ndarray,
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> dict[str, F.Field]:
+        """The letter names the unit and the authorised person, and carries the unit's seal
+        (what can be read; the signature is not judged)."""
+        text = "".join(F.squash(ln.text) for ln in lines)
+        out: dict[str, F.Field] = {
+            "title_found": F.Field("true" if "授权" in text else "false", 1.0)
+        }
+        if expect.subject_name:
+            found = F.normalize_subject_name(expect.subject_name) in F.normalize_subject_name(text)
+            out["subject_name_found"] = F.Field("true" if found else "false", 1.0)
+            checks.append(check("SUBJECT_NAME_MISMATCH", found, float(found), 1.0, model=model))
+        if expect.person_name:
+            named = F.normalize_person_name(expect.person_name) in F.normalize_person_name(text)
+            out["person_name_found"] = F.Field("true" if named else "false", 1.0)
+            checks.append(check("NAME_MISMATCH", named, float(named), 1.0, model=model))
+        seal = Q.red_seal_score(doc)
+        out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
+        checks.append(check("LETTER_SEAL_MISSING", seal >= self.t.min_seal, seal, self.t.min_seal))
+        return out
+
     def _sheet(
         self,
         lines: list[OcrLine],
@@ -921,19 +1011,56 @@ class DocumentAnalyzer:
                 dn = normalize_domain(d) or d.lower()
                 (found_domains if dn in low else missing).append(dn)
             out["domains_found"] = F.Field(",".join(found_domains), 1.0)
-            if missing:
+            if expect.domain_placement is None:  # no province rules given: every domain
+                if missing:
+                    checks.append(
+                        check(
+                            "FIELD_UNREADABLE",
+                            False,
+                            len(found_domains) / len(expect.domains),
+                            1.0,
+                            detail={"field": "domains", "missing": missing},
+                            model=model,
+                        )
+                    )
+                else:
+                    checks.append(check("FIELD_UNREADABLE", True, 1.0, 1.0, model=model))
+            else:
+                # "attachment": the sheet names the first domain, a sealed list the rest.
+                first = normalize_domain(expect.domains[0]) or expect.domains[0].lower()
+                if expect.domain_placement == "attachment":
+                    needed = [first] if first in missing else []
+                else:
+                    needed = missing
                 checks.append(
                     check(
-                        "FIELD_UNREADABLE",
-                        False,
+                        "DOMAINS_MISSING",
+                        not needed,
                         len(found_domains) / len(expect.domains),
                         1.0,
-                        detail={"field": "domains", "missing": missing},
+                        detail={"missing": needed, "placement": expect.domain_placement},
                         model=model,
                     )
                 )
-            else:
-                checks.append(check("FIELD_UNREADABLE", True, 1.0, 1.0, model=model))
+        if expect.pledge_text:
+            # Printed once by the template (app/filing/template.py): the copy is a second match.
+            shares = F.wording_matches(text, expect.pledge_text, times=2)
+            out["pledge_text_share"] = F.Field(f"{shares[1]:.2f}", 1.0)
+            checks.append(
+                check("PLEDGE_TEXT_MISSING", shares[1] >= self.t.min_pledge_text, shares[1],
+                      self.t.min_pledge_text, detail={"printed": round(shares[0], 3)},
+                      model=model)
+            )  # fmt: skip
+        if expect.fingerprint:
+            lo, hi = self.t.fingerprint_radius
+            mark = Q.red_mark_score(doc, lo, hi)
+            out["fingerprint_found"] = F.Field(
+                "true" if mark >= self.t.min_fingerprint else "false", 1.0
+            )
+            checks.append(
+                check("FINGERPRINT_MISSING", mark >= self.t.min_fingerprint, mark,
+                      self.t.min_fingerprint)
+            )  # fmt: skip
         seal = Q.red_seal_score(doc)
         out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
         if expect.is_unit:

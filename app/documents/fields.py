@@ -415,3 +415,80 @@ def value_below(lines: list[OcrLine], label: str) -> Field | None:
         return None
     first = below[0]
     return Field(squash(first.text), first.score)
+
+
+# --- domain certificates (域名证书) ----------------------------------------------------------
+
+# Labels registrars print (阿里云/万网, 腾讯云, 西部数码, 新网 …), most specific first.
+DOMAIN_LABELS = ("域名名称", "域名")
+HOLDER_LABELS = ("域名持有者", "域名所有者", "域名注册人", "注册所有人", "持有者", "所有者",
+                 "注册人", "持有人")  # fmt: skip
+EXPIRY_LABELS = ("到期日期", "到期时间", "过期时间", "有效期至", "截止日期")
+_DOMAIN_CERT_LABELS = (*DOMAIN_LABELS, *HOLDER_LABELS, *EXPIRY_LABELS,
+                       "注册日期", "注册时间", "注册商", "注册服务机构", "证书编号")  # fmt: skip
+_HOST = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+(?:[a-z]{2,63}|xn--[a-z0-9-]{2,59})"
+)
+
+
+def _values_after(lines: list[OcrLine], labels: Iterable[str]) -> Iterable[Field]:
+    """Every label's value, line by line (the title 域名注册证书 also holds 域名)."""
+    for label in labels:
+        for ln in lines:
+            if label in squash(ln.text):
+                f = value_after([ln, *(o for o in lines if o is not ln)], label,
+                                _DOMAIN_CERT_LABELS)  # fmt: skip
+                if f is not None:
+                    yield f
+
+
+def extract_domain_certificate(lines: list[OcrLine]) -> dict[str, Field]:
+    """The domain, its holder and its expiry date as a 域名证书 prints them (label: value)."""
+    out: dict[str, Field] = {}
+    for f in _values_after(lines, DOMAIN_LABELS):
+        m = _HOST.search(f.value.lower().replace("。", "."))
+        if m:
+            out["domain"] = Field(m.group(0), f.score)
+            break
+    for f in _values_after(lines, HOLDER_LABELS):
+        out["holder"] = f
+        break
+    for f in _values_after(lines, EXPIRY_LABELS):
+        d = parse_date(f.value)
+        if d is not None:
+            out["valid_to"] = Field(d.isoformat(), f.score)
+            break
+    return out
+
+
+# --- a wording copied out by hand (广东 individuals' pledge on the sheet) ----------------
+
+
+def _share(wording: str, window: str) -> float:
+    import difflib
+
+    m = difflib.SequenceMatcher(None, wording, window, autojunk=False)
+    return sum(b.size for b in m.get_matching_blocks()) / max(1, len(wording))
+
+
+def wording_matches(text: str, wording: str, times: int = 2) -> list[float]:
+    """How well ``wording`` is found in ``text`` (squashed OCR text), best first, in up to
+    ``times`` windows that do not overlap: each the share of the wording's characters read
+    in order in a window of about its length. The sheet template prints the wording once
+    above the box it is copied into, so the copy is the second match."""
+    w = squash(wording)
+    out: list[float] = []
+    rest = text
+    span = max(1, round(len(w) * 1.25))
+    for _ in range(times):
+        if not rest or not w:
+            out.append(0.0)
+            continue
+        best, at = 0.0, 0
+        for i in range(0, max(1, len(rest) - len(w) // 2), 2):
+            s = _share(w, rest[i : i + span])
+            if s > best:
+                best, at = s, i
+        out.append(best)
+        rest = rest[:at] + "\x00" + rest[at + span :]
+    return out

@@ -328,6 +328,34 @@ def red_seal_score(doc_bgr: np.ndarray) -> float:
     return float(best)
 
 
+def red_mark_score(doc_bgr: np.ndarray, min_radius: float, max_radius: float) -> float:
+    """Evidence of a small red ink mark (a fingerprint in 印泥): the best red blob whose
+    enclosing radius, as a share of the page width, is within [min_radius, max_radius],
+    scored by how much of its hull the ink fills (0 when there is none). A presence test
+    only: the ridges are not analysed, so any red mark of that size passes."""
+    width = 500
+    small = cv2.resize(doc_bgr, (width, int(width * doc_bgr.shape[0] / doc_bgr.shape[1])))
+    hsv = cv2.cvtColor(small, cv2.COLOR_BGR2HSV)
+    h, s, v = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    raw = (((h <= 10) | (h >= 165)) & (s >= 80) & (v >= 60)).astype(np.uint8) * 255
+    red = cv2.morphologyEx(raw, cv2.MORPH_CLOSE, np.ones((5, 5), np.uint8))
+    contours, _ = cv2.findContours(red, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    best = 0.0
+    for c in contours:
+        (_, _), radius = cv2.minEnclosingCircle(c)
+        if not (min_radius * width <= radius <= max_radius * width):
+            continue
+        hull = cv2.convexHull(c)
+        hull_area = cv2.contourArea(hull)
+        if hull_area <= 0:
+            continue
+        mask = np.zeros_like(red)
+        cv2.drawContours(mask, [hull], -1, 255, -1)
+        filled = float((red[mask > 0] > 0).mean())
+        best = max(best, filled)
+    return best
+
+
 # --- authenticity: screens, copies, pasted portraits -----------------------------------
 #
 # Each function returns named signals (floats, higher = more evidence); analyzer.py combines

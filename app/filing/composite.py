@@ -187,3 +187,42 @@ def compose(
 def id_composite(front_bgr: np.ndarray, back_bgr: np.ndarray) -> bytes:
     """The default profile's composite: 人像面 left, 国徽面 right, 300 dpi, JPEG ≤ 2 MB."""
     return compose(front_bgr, back_bgr, _DEFAULT.composite, _DEFAULT.limit("composite")).data
+
+
+def stitch(
+    page_bgr: np.ndarray, cards_bgr: list[np.ndarray], layout: CompositeLayout, limit: FileLimit
+) -> Fitted:
+    """An extra document "拼成一张图片" with the ID or the licence: the page on the left at
+    A4 height for the layout's dpi (capped at 1600 px), the cards stacked to its right at
+    print size (an ID side 85.6 x 54 mm; a licence at the page's height), fitted to ``limit``."""
+    m = layout.margin_px
+    page_h = min(1600, round(297 / 25.4 * layout.dpi))
+
+    def scaled(img: np.ndarray, height: int) -> np.ndarray:
+        if img.ndim == 2:
+            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+        img = img[..., :3]
+        w = max(1, round(img.shape[1] * height / img.shape[0]))
+        return cv2.resize(img, (w, height), interpolation=cv2.INTER_AREA)
+
+    page = scaled(page_bgr, page_h)
+    card_w, card_h = layout.card_px
+    cards = []
+    for c in cards_bgr:
+        if c.shape[1] > c.shape[0]:  # a card (landscape): print size
+            cards.append(cv2.resize(c[..., :3], (card_w, card_h), interpolation=cv2.INTER_AREA))
+        else:  # a licence or certificate page: as tall as the page
+            cards.append(scaled(c, page_h))
+    right_w = max((c.shape[1] for c in cards), default=0)
+    right_h = sum(c.shape[0] for c in cards) + m * max(0, len(cards) - 1)
+    height = max(page_h, right_h) + 2 * m
+    width = page.shape[1] + (right_w + m if cards else 0) + 2 * m
+    canvas = np.full((height, width, 3), 255, np.uint8)
+    canvas[m : m + page_h, m : m + page.shape[1]] = page
+    x, y = 2 * m + page.shape[1], m
+    for c in cards:
+        canvas[y : y + c.shape[0], x : x + c.shape[1]] = c
+        y += c.shape[0] + m
+    img = Image.fromarray(cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB))
+    dpi = limit.dpi or layout.dpi
+    return encode_to_limit(img, FileLimit("JPEG", dpi, limit.max_side, limit.max_bytes), [])

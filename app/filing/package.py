@@ -14,7 +14,7 @@ from typing import IO, Any, cast
 
 from app.core.errors import AppError, NotFound
 from app.documents.intake import decode_stored
-from app.filing.composite import Fitted, compose, fit
+from app.filing.composite import Fitted, compose, fit, stitch
 from app.filing.profiles import DEFAULT_PROFILE, PROFILES, Profile, kind_of
 from app.models.orders import Event
 from app.orders import state, vocabulary
@@ -135,7 +135,7 @@ def package_zip(
             data = storage.get(m.storage_key)
             kind = kind_of(m.step, m.kind)
             fitted: Fitted | None = None
-            if kind != "video":
+            if kind not in ("video", "record"):
                 stamp = (
                     capture_time(m.created_at)
                     if kind == "site_photo" and profile.timestamp_site_photo
@@ -181,3 +181,46 @@ def package_zip(
             yield sink.take()
         zf.writestr("manifest.json", json.dumps(manifest, ensure_ascii=False, indent=2))
     yield sink.take()
+
+
+def extra_composites(b: Bundle, storage: Storage, profile: Profile) -> list[tuple[str, Fitted]]:
+    """The extra documents stitched the way filing systems ask ("拼成一张图片"): each 法人授权书
+    with the authorised principal's ID (人像面 and 国徽面, or the one page), each 域名证书 with
+    the subject's document (the licence; an individual's ID). Only from accepted materials;
+    a document whose partner is not captured yet gets no composite."""
+
+    def img(m: Any) -> Any:
+        return decode_stored(storage.get(m.storage_key)) if m and m.storage_key else None
+
+    def id_of(p: state.PersonShape) -> list[Any]:
+        steps = (
+            ["id_front", "id_back"]
+            if p.doc_type in vocabulary.TWO_SIDED_DOCUMENTS
+            else ["id_document"]
+        )
+        found = [img(b.current(p.id, s)) for s in steps]
+        return found if all(x is not None for x in found) else []
+
+    out: list[tuple[str, Fitted]] = []
+    for m in current_materials(b):
+        if m.kind != "upload":
+            continue
+        if m.step == "authorisation_letter":
+            person = next(
+                (w.principal for w in b.shape.websites if w.principal.id == m.person_id), None
+            )
+            cards = id_of(person) if person else []
+        elif m.step.startswith("domain_certificate:"):
+            if b.shape.is_unit:
+                licence = img(b.current(None, "subject_document"))
+                cards = [licence] if licence is not None else []
+            else:
+                cards = id_of(b.shape.subject_principal)
+        else:
+            continue
+        if not cards:
+            continue
+        page = img(m)
+        fitted = stitch(page, cards, profile.composite, profile.limit("composite"))
+        out.append((f"{material_label(b, m)}-合成图.jpg", fitted))
+    return out

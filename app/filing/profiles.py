@@ -19,7 +19,8 @@ from typing import Any, Literal
 
 from app.core.errors import AppError
 
-Kind = Literal["sheet", "certificate", "site_photo", "composite", "video"]
+# "record": the 承诺书's accepted text (UTF-8), never changed, like the face video.
+Kind = Literal["sheet", "certificate", "site_photo", "composite", "video", "record"]
 
 # Limits in decimal units: a file within 100 000 bytes is within "100 KB" however the
 # filing system counts a kilobyte.
@@ -163,6 +164,8 @@ def kind_of(step: str, material_kind: str) -> Kind:
     """The profile kind of a stored material (step and Material.kind)."""
     if step == "face":
         return "site_photo" if material_kind == "best_frame" else "video"
+    if step == "pledge":
+        return "record"
     if step == "verification_sheet":
         return "sheet"
     return "certificate"

@@ -116,3 +116,14 @@ def rules_for(province: str | None, nature: str) -> SheetRules:
         pledge=HANDWRITTEN_PLEDGE_INDIVIDUALS.get(short or "") if individual else None,
         domains=domains,
     )
+
+
+def sheet_expectation(province: str | None, nature: str) -> dict[str, object]:
+    """What the photographed sheet is checked for, by the province's rules: keyword
+    arguments of app.analysis.pipeline.DocumentExpectation (the seal: its ``is_unit``)."""
+    r = rules_for(province, nature)
+    return {
+        "domain_placement": r.domains.value,
+        "fingerprint": r.fingerprint,
+        "pledge_text": r.pledge,
+    }

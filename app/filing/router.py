@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.context import AppContext
-from app.deps import CtxDep, DbDep, ProviderDep
+from app.deps import CaptureSessionDep, CtxDep, DbDep, ProviderDep
 from app.filing import package as packaging
-from app.filing import service, template
+from app.filing import pledge, service, template
 from app.filing.composite import Fitted
 from app.filing.profiles import PROFILES, Profile, get_profile, provider_default
 from app.models.orders import Event
@@ -24,6 +24,66 @@ from app.orders.service import check_dict, checks_for, load_bundle
 
 router = APIRouter(prefix="/v1", tags=["filing"])
 public_router = APIRouter(prefix="/v1", tags=["public"])
+# The 承诺书 step of a capture session: here, beside the province table its text comes from.
+mini_router = APIRouter(prefix="/m/v1", tags=["mini-program"])
+
+
+class PledgeOut(BaseModel):
+    version: str
+    kind: Literal["unit", "individual"]
+    title: str
+    text: str = Field(description="show as is; lines are separated by \\n")
+    text_sha256: str = Field(description="echo it back with POST /m/v1/pledge")
+    handwritten_pledge: str | None = Field(
+        description="the province's wording to copy by hand onto the paper sheet (广东 individuals)"
+    )
+    province: str | None
+    required: bool = Field(description="the order cannot be 核验完成 without it")
+    in_scope: bool = Field(description="false: this session's scope cannot confirm it")
+    accepted: bool
+    accepted_at: datetime | None
+
+
+class PledgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str = Field(min_length=1, max_length=64)
+    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    accepted_at: datetime | None = Field(default=None, description="the phone's clock")
+
+
+class PledgeAccepted(BaseModel):
+    accepted: bool
+    created: bool = Field(description="false: it was already confirmed (nothing new recorded)")
+    material_id: str
+    version: str
+    text_sha256: str
+    accepted_at: datetime = Field(description="when the server recorded it")
+    order_status: str
+
+
+@mini_router.get("/pledge", response_model=PledgeOut)
+async def read_pledge(session: CaptureSessionDep, db: DbDep) -> dict[str, Any]:
+    """Read the 备案真实性承诺书 this order's person confirms: text, version and its SHA-256."""
+    return pledge.view(await load_bundle(db, session.order_id), session)
+
+
+@mini_router.post(
+    "/pledge",
+    status_code=201,
+    response_model=PledgeAccepted,
+    responses={200: {"description": "already confirmed", "model": PledgeAccepted}},
+)
+async def accept_pledge(
+    body: PledgeIn, session: CaptureSessionDep, db: DbDep, ctx: CtxDep, response: Response
+) -> dict[str, Any]:
+    """Confirm the pledge, echoing the SHA-256 of the text shown (idempotent: 200 when done)."""
+    status, out = await pledge.accept(
+        db, ctx, session, version=body.version, text_sha256=body.text_sha256,
+        client_accepted_at=body.accepted_at.isoformat() if body.accepted_at else None,
+    )  # fmt: skip
+    response.status_code = status
+    return out
 
 
 class SmsDoneIn(BaseModel):
@@ -230,6 +290,11 @@ async def package(
             out = await ctx.pipeline.run(packaging.composite_for, bundle, ctx.storage, key, chosen)
             name = bundle.principals[p.id].name
             extra.append((f"证件合成图-{_safe(name)}.jpg", out.data, out))
+    # The 法人授权书 and 域名证书 stitched with the ID or the licence ("拼成一张图片").
+    for name, fitted in await ctx.pipeline.run(
+        packaging.extra_composites, bundle, ctx.storage, chosen
+    ):
+        extra.append((name, fitted.data, fitted))
     # The electronic verification sheet (电子版用户真实性核验单), with its code recorded.
     sheet_name, sheet_pdf = await service.sheet_file(
         db, bundle, ctx.storage, ctx.settings.signing_key()

@@ -244,6 +244,33 @@ def sheet_data(b: Bundle, events: list[Event], checks: dict[str, list[CheckRow]]
             {"label": materials.material_label(b, m), "sha256": m.sha256} for m in current
         ],
         "audit_head": evidence_head(events),
+        # Only when a pledge was confirmed (a sheet without one keeps its content and code).
+        **({"pledge": pledged} if (pledged := pledge_data(b, events)) else {}),
+    }
+
+
+ROLE_ZH = {"subject_principal": "主体负责人", "website_principal": "网站负责人"}
+
+
+def pledge_data(b: Bundle, events: list[Event]) -> dict[str, str] | None:
+    """The 承诺书 as recorded: who confirmed it in which session, when, which text."""
+    m = b.current(None, "pledge")
+    if m is None:
+        return None
+    x = m.extracted or {}
+    person = b.principals.get(str(x.get("person_id", "")))
+    event = next(
+        (e for e in events if e.type == "pledge.accepted" and e.data.get("material_id") == m.id),
+        None,
+    )
+    return {
+        "version": str(x.get("version", "")),
+        "text_sha256": m.sha256,
+        "by": person.name if person else "-",
+        "role": ROLE_ZH.get(str(x.get("role", "")), str(x.get("role", ""))),
+        "at": bj(m.created_at),
+        "phone": (event.phone_masked if event else None) or "-",
+        "platform": PLATFORM_ZH.get(event.platform or "", event.platform or "-") if event else "-",
     }
 
 
@@ -251,7 +278,7 @@ def sheet_data(b: Bundle, events: list[Event], checks: dict[str, list[CheckRow]]
 # head as of the newest of them (later events, an SMS reminder say, leave the code alone).
 EVIDENCE_EVENTS = frozenset(
     {"capture.accepted", "part.verified", "part.reset", "part.reverify_requested",
-     "order.status_changed"}
+     "order.status_changed", "pledge.accepted"}
 )  # fmt: skip
 
 
@@ -443,6 +470,8 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
                 ),
                 # An unfinished order has no completion time: the row is left out.
                 *([["核验完成时间", data["verified_at"]]] if complete else []),
+                # The 承诺书 only as recorded: who confirmed which text, when, on which phone.
+                *([["承诺书确认", _pledge_line(data["pledge"])]] if data.get("pledge") else []),
             ],
             [35 * mm, 135 * mm],
         ),
@@ -482,6 +511,14 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
         *([p(f"审计链头(SHA-256):{data['audit_head']}", small)] if data.get("audit_head") else []),
     ]
     return build_pdf(story, "电子版用户真实性核验单")
+
+
+def _pledge_line(x: dict[str, str]) -> str:
+    return (
+        f"已在移动端阅读并确认《备案真实性承诺书》(版本 {x['version']});确认人:{x['by']}"
+        f"({x['role']});确认时间:{x['at']};{x['platform']},绑定手机 {x['phone']};"
+        f"文本 SHA-256:{x['text_sha256']}"
+    )
 
 
 def build_pdf(story: list[Any], title: str) -> bytes:

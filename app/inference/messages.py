@@ -249,6 +249,31 @@ DOCUMENT_MESSAGES: dict[str, tuple[str, str]] = {
         "核验单未加盖单位公章,请盖章后重新拍摄",
         "The verification sheet has no unit seal; stamp it and retake",
     ),
+    "DOMAINS_MISSING": (
+        "核验单上未找到全部网站域名,请按本省要求在核验单上填写所有域名后重新拍摄",
+        "Not every domain the province asks for is on the sheet; write them all and retake",
+    ),
+    "FINGERPRINT_MISSING": (
+        "核验单签字处未按手印,请在签名旁按红色手印后重新拍摄",
+        "No fingerprint beside the signature; press one in red ink and retake",
+    ),
+    "PLEDGE_TEXT_MISSING": (
+        "未识别到手写承诺内容,请在核验单上工整抄写承诺内容后重新拍摄",
+        "The handwritten pledge was not found on the sheet; copy it out clearly and retake",
+    ),
+    "LETTER_SEAL_MISSING": (
+        "授权书未加盖单位公章,请盖章后重新拍摄",
+        "The authorisation letter has no unit seal; stamp it and retake",
+    ),
+    "DOMAIN_CERT_MISMATCH": (
+        "域名证书的域名或持有者与备案信息不一致,域名持有者须为备案主体,请核对后上传",
+        "The certificate's domain or holder differs from the filing (the holder must be the "
+        "subject)",
+    ),
+    "DOMAIN_CERT_EXPIRED": (
+        "域名已过期,请续费后上传新的域名证书",
+        "The domain registration has expired; renew it and upload a new certificate",
+    ),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {

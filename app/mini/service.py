@@ -18,7 +18,7 @@ from app.mini import sms
 from app.models.orders import CaptureSession, Challenge, Material, Order, QrToken, new_id, utcnow
 from app.orders import abuse, service, state
 from app.orders.service import Bundle
-from app.orders.vocabulary import BLOCKED_ZH, PHONE_MISMATCH_ZH, STEP_TITLES
+from app.orders.vocabulary import BLOCKED_ZH, PHONE_MISMATCH_ZH, step_title
 from app.security import crypto
 from app.security.tokens import QrExpired, QrInvalid
 
@@ -205,7 +205,7 @@ def session_view(
         "steps": [
             {
                 "step": s.name,
-                "title": STEP_TITLES.get(s.name, s.name),
+                "title": step_title(s.name),
                 "done": state.step_done(s, evidence),
                 "available": state.blocker(shape, s, evidence) is None,
                 "blocked_reason": BLOCKED_ZH.get(state.blocker(shape, s, evidence) or ""),

@@ -14,7 +14,7 @@ from app.core.errors import AppError
 from app.inference.messages import MESSAGES
 from app.mini import service, sms
 from app.orders import state
-from app.orders.vocabulary import BLOCKED_ZH, STEP_TITLES
+from app.orders.vocabulary import BLOCKED_ZH, EXTRA_STEP_TITLES, JSON_STEP_TITLES, STEP_TITLES
 from app.phone_match import (
     DevProofForbidden,
     PhoneProofInvalid,
@@ -36,10 +36,16 @@ STEP_TITLES_EN = {
     "face": "Face verification",
     "verification_sheet": "Verification sheet (真实性核验单)",
 }
+JSON_STEP_TITLES_EN = {
+    "pledge": "Confirm the filing pledge (备案真实性承诺书)",
+    "authorisation_letter": "Legal representative's authorisation letter (法人授权书)",
+    "domain_certificate": "Domain certificate (域名证书)",
+}
 
 BLOCKED_EN = {
     "id_first": "Photograph your own document first",
     "parts_first": "Finish the subject and website checks first",
+    "pledge_first": "Read and confirm the filing pledge first",
 }
 
 STATUS_EN = {
@@ -112,7 +118,10 @@ ERRORS: tuple[type[AppError], ...] = (
 
 def vocabulary() -> dict[str, Any]:
     return {
-        "steps": {k: {"zh": v, "en": STEP_TITLES_EN.get(k, k)} for k, v in STEP_TITLES.items()},
+        "steps": {
+            k: {"zh": v, "en": {**STEP_TITLES_EN, **JSON_STEP_TITLES_EN}.get(k, k)}
+            for k, v in {**STEP_TITLES, **JSON_STEP_TITLES, **EXTRA_STEP_TITLES}.items()
+        },
         "blocked": {k: {"zh": v, "en": BLOCKED_EN.get(k, k)} for k, v in BLOCKED_ZH.items()},
         "statuses": {s.value: {"zh": state.STATUS_ZH[s], "en": STATUS_EN[s]} for s in state.Status},
         "checks": {code: {"zh": zh, "en": en} for code, (zh, en) in MESSAGES.items()},

@@ -150,6 +150,9 @@ class Order(Base):
     subject_doc_number: Mapped[str] = mapped_column(EncryptedText("orders.subject_doc_number"))
     province: Mapped[str | None] = mapped_column(String(40), nullable=True)
     subject_principal_id: Mapped[str] = mapped_column(String(32))
+    # What the order asks beyond documents and faces, e.g. {"pledge": true} (the 承诺书 step,
+    # app/orders/state.py); None: nothing more (every order created before 0013).
+    requirements: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(TZDateTime(), default=utcnow)
     # Optimistic concurrency: every state-changing write is `UPDATE ... WHERE version = :v`.
@@ -245,8 +248,9 @@ class Material(Base):
     session_id: Mapped[str | None] = mapped_column(ForeignKey("sessions.id"), nullable=True)
     # The person the material is about (None for the subject document and the sheet).
     person_id: Mapped[str | None] = mapped_column(ForeignKey("principals.id"), nullable=True)
-    # Canonical step: subject_document, id_front, id_back, id_document, face, verification_sheet.
-    step: Mapped[str] = mapped_column(String(40))
+    # Canonical step: subject_document, id_front, id_back, id_document, face, verification_sheet,
+    # pledge, authorisation_letter, domain_certificate:<website id>.
+    step: Mapped[str] = mapped_column(String(80))
     # upload | portrait | best_frame
     kind: Mapped[str] = mapped_column(String(20), default="upload")
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

@@ -11,7 +11,8 @@ from app.orders.service import Bundle
 
 SIDE = {"id_front": "人像面", "id_back": "国徽面", "id_document": "证件页"}
 EXT = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
-       "video/quicktime": "mov", "video/webm": "webm"}  # fmt: skip
+       "video/quicktime": "mov", "video/webm": "webm",
+       "text/plain; charset=utf-8": "txt"}  # fmt: skip
 
 
 def _safe(text: str) -> str:
@@ -25,6 +26,11 @@ def material_label(b: Bundle, m: Material) -> str:
         return f"主办单位证件-{_safe(o.subject_name)}"
     if m.step == "verification_sheet":
         return f"核验单-{_safe(o.subject_name)}"
+    if m.step == "pledge":
+        return f"承诺书确认-{_safe(o.subject_name)}"
+    if m.step.startswith("domain_certificate:"):
+        site = next((w for w in b.websites if m.step == f"domain_certificate:{w.id}"), None)
+        return f"域名证书-{_safe(site.name) if site else '-'}"
     person = b.principals.get(m.person_id or "")
     pname = _safe(person.name) if person else "-"
     sites = [w for w in b.websites if w.principal_id == m.person_id]
@@ -32,6 +38,8 @@ def material_label(b: Bundle, m: Material) -> str:
     if m.step == "face":
         prefix = "当面核验拍照" if m.kind == "best_frame" else "人脸核验视频"
         return f"{prefix}-{site_names}-{pname}"
+    if m.step == "authorisation_letter":
+        return f"法人授权书-{site_names}-{pname}"
     role = (
         "主体负责人证件"
         if person is not None and person.id == o.subject_principal_id

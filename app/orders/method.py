@@ -17,6 +17,9 @@ LIVENESS_CODES = frozenset({"BLINK_NOT_DETECTED", "HEAD_SHAKE_NOT_DETECTED", "AC
 # The face analyser's comparison with the ID portrait (a score only when it really ran).
 FACE_MATCH_CODE = "FACE_MISMATCH"
 
+# Evidence that is no photo or video: the 承诺书 confirmed in the session (its text is stored).
+NOT_CAPTURES = frozenset({"pledge"})
+
 DOCUMENT_PHOTOS = "证件拍照"
 DOCUMENT_RECOGNITION = "证件识别"
 FACE_CAPTURE = "人脸视频采集"
@@ -131,7 +134,7 @@ def derive(materials: Iterable[MaterialLike], checks: Mapping[str, Sequence[Chec
     uploads among ``materials``; ``checks`` maps a material id to its check rows."""
     docs = recognised = faces = live = matched = 0
     for m in materials:
-        if m.kind != "upload" or not m.current:
+        if m.kind != "upload" or not m.current or m.step in NOT_CAPTURES:
             continue
         rows = checks.get(m.id, ())
         if m.step == "face":

@@ -61,6 +61,7 @@ _PAGE = _page(
     Order.version,
     Order.subject_nature,
     Order.subject_principal_id,
+    Order.requirements,
 )
 _PAGE_IDS = _page(Order.id)
 

@@ -91,6 +91,27 @@ class ServiceIn(Strict):
     platform_id: str | None = Field(default=None, max_length=128)
 
 
+class RequirementsIn(Strict):
+    """What the order asks of the person beyond the documents and the face."""
+
+    pledge: bool = Field(
+        default=False,
+        description="the 承诺书 step (备案真实性承诺书确认): the person reads the pledge text "
+        "(GET /m/v1/pledge) and confirms it (POST /m/v1/pledge) before the sheet; the order "
+        "is not 核验完成 without it",
+    )
+    authorisation_letter: bool = Field(
+        default=False,
+        description="units: the 法人授权书 (or 授权委托书) of each service principal who is not "
+        "the legal representative, step authorisation_letter of that service's part",
+    )
+    domain_certificate: bool = Field(
+        default=False,
+        description="the 域名证书 of each website, step domain_certificate:<website id>: its "
+        "domain must be one of the website's and its holder the subject",
+    )
+
+
 class OrderIn(Strict):
     external_id: str = Field(min_length=1, pattern=NONBLANK, max_length=128)
     business_type: BusinessType
@@ -99,6 +120,7 @@ class OrderIn(Strict):
     # websites too). At least one service in all, at most 50.
     websites: list[WebsiteIn] = Field(default_factory=list, max_length=50)
     services: list[ServiceIn] = Field(default_factory=list, max_length=50)
+    requirements: RequirementsIn | None = None
 
 
 class QrIn(Strict):
@@ -172,12 +194,26 @@ class CheckOut(BaseModel):
     model: dict[str, Any] | None = None
 
 
+class PledgeRecord(BaseModel):
+    """The recorded acceptance of the 承诺书: exactly what happened, nothing inferred."""
+
+    version: str
+    kind: str = Field(description="unit or individual")
+    text_sha256: str = Field(description="SHA-256 of the UTF-8 text shown and accepted")
+    accepted_by: str = Field(description="the principal id of the session's person")
+    role: str = Field(description="subject_principal or website_principal")
+    session_id: str | None
+    accepted_at: datetime = Field(description="when the server recorded the acceptance")
+    client_accepted_at: str | None = Field(description="the time the phone reported")
+
+
 class StepOut(BaseModel):
     step: str
     person_id: str | None
     done: bool
     material_id: str | None
     checks: list[CheckOut]
+    pledge: PledgeRecord | None = Field(default=None, description="the pledge step's record")
 
 
 class PartOut(BaseModel):
@@ -231,6 +267,9 @@ class OrderOut(BaseModel):
     subject: SubjectOut
     websites: list[WebsiteOut]  # the services of kind website (as before)
     services: list[ServiceOut]
+    requirements: dict[str, bool] = Field(
+        default_factory=dict, description='e.g. {"pledge": true}; empty: nothing more'
+    )
     parts: list[PartOut]
     verification_method: MethodOut
     materials: list[MaterialOut]

@@ -291,7 +291,15 @@ def normalize_order(body: OrderIn) -> dict[str, Any]:
         "websites": websites,
         # Only when given: an order of websites alone hashes as it always did (idempotency).
         **({"services": services} if services else {}),
+        **({"requirements": reqs} if (reqs := _requirements(body)) else {}),
     }
+
+
+def _requirements(body: OrderIn) -> dict[str, bool]:
+    """The requirements asked for (true ones only: none asked is no requirement at all)."""
+    if body.requirements is None:
+        return {}
+    return {k: True for k, v in body.requirements.model_dump().items() if v}
 
 
 PACKAGE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)+$")
@@ -416,6 +424,7 @@ async def create_order(db: AsyncSession, provider_id: str, body: OrderIn) -> tup
         subject_doc_number=subject["document"]["number"],
         province=subject["province"],
         subject_principal_id=sp.id,
+        requirements=canonical.get("requirements") or None,
     )
     sites = [
         Website(
@@ -507,8 +516,21 @@ def _shape(
     return state.OrderShape(
         subject_nature=order.subject_nature,
         subject_principal=ps(principals[order.subject_principal_id]),
-        websites=tuple(state.WebsiteShape(w.id, ps(principals[w.principal_id])) for w in sites),
+        websites=tuple(
+            state.WebsiteShape(w.id, ps(principals[w.principal_id]), w.kind) for w in sites
+        ),
+        **requirement_flags(order.requirements),
     )
+
+
+def requirement_flags(requirements: dict[str, Any] | None) -> dict[str, bool]:
+    """The order shape's flags from the order's stored requirements."""
+    r = requirements or {}
+    return {
+        "pledge_required": bool(r.get("pledge")),
+        "authorisation_letters": bool(r.get("authorisation_letter")),
+        "domain_certificates": bool(r.get("domain_certificate")),
+    }
 
 
 async def load_bundle(db: AsyncSession, order_id: str, provider_id: str | None = None) -> Bundle:
@@ -526,7 +548,7 @@ def _status_reads(among: Select[tuple[str]]) -> tuple[Any, Any, Any]:
             select(Principal.id, Principal.doc_type, Principal.doc_number_hmac).where(
                 Principal.order_id.in_(among)
             ),
-            select(Website.id, Website.order_id, Website.principal_id)
+            select(Website.id, Website.order_id, Website.principal_id, Website.kind)
             .where(Website.order_id.in_(among))
             .order_by(Website.seq),
             select(Material.order_id, Material.person_id, Material.step).where(
@@ -548,7 +570,7 @@ async def statuses(
 ) -> dict[str, state.Status]:
     """Each order's status from the few columns it depends on (three Core reads for any
     number of orders): no ORM object built, nothing decrypted. ``orders`` are rows with
-    ``id``, ``subject_nature`` and ``subject_principal_id``, selected by the query
+    ``id``, ``subject_nature``, ``subject_principal_id`` and ``requirements``, selected by the query
     ``among`` (a module constant) with ``params``.
 
     The reads filter by that same query: constant statements, which SQLAlchemy compiles
@@ -569,7 +591,7 @@ async def statuses(
     }
     sites: defaultdict[str, list[state.WebsiteShape]] = defaultdict(list)
     for w in await conn.execute(websites, params):
-        sites[w.order_id].append(state.WebsiteShape(w.id, people[w.principal_id]))
+        sites[w.order_id].append(state.WebsiteShape(w.id, people[w.principal_id], w.kind))
     evidence: defaultdict[str, set[tuple[str | None, str]]] = defaultdict(set)
     for m in await conn.execute(materials, params):
         evidence[m.order_id].add((m.person_id, m.step))
@@ -579,6 +601,7 @@ async def statuses(
                 subject_nature=o.subject_nature,
                 subject_principal=people[o.subject_principal_id],
                 websites=tuple(sites[o.id]),
+                **requirement_flags(o.requirements),
             ),
             frozenset(evidence[o.id]),
         )
@@ -588,7 +611,7 @@ async def statuses(
 
 # The representation's format: bump when order_view's output changes shape, so that a
 # client's ETag from an older release never matches a response of a newer one.
-VIEW_FORMAT = 2
+VIEW_FORMAT = 3
 
 
 def order_etag(order: Order) -> str:
@@ -887,6 +910,21 @@ def check_dict(r: CheckRow) -> dict[str, Any]:
     }
 
 
+def pledge_record(m: Material) -> dict[str, Any]:
+    """What the pledge material records (app/filing/pledge.py writes it)."""
+    x = m.extracted or {}
+    return {
+        "version": x.get("version", ""),
+        "kind": x.get("kind", ""),
+        "text_sha256": m.sha256,
+        "accepted_by": x.get("person_id", ""),
+        "role": x.get("role", ""),
+        "session_id": m.session_id,
+        "accepted_at": m.created_at,
+        "client_accepted_at": x.get("client_accepted_at"),
+    }
+
+
 def _principal_out(p: Principal) -> dict[str, Any]:
     return {
         "id": p.id,
@@ -906,13 +944,16 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
 
     def step_out(s: state.Step) -> dict[str, Any]:
         m = b.current(s.person_id, s.canonical)
-        return {
+        out: dict[str, Any] = {
             "step": s.name,
             "person_id": s.person_id,
             "done": state.step_done(s, evidence),
             "material_id": m.id if m else None,
             "checks": [check_dict(r) for r in checks.get(m.id, [])] if m else [],
         }
+        if s.canonical == "pledge" and m is not None:
+            out["pledge"] = pledge_record(m)
+        return out
 
     parts_now = state.parts(shape, evidence)
     parts_out = [
@@ -930,8 +971,11 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
                 "steps": [step_out(s) for s in state.website_steps(shape, w)],
             }
         )
+    sheet_steps = state.sheet_steps(shape)
+    if state.PLEDGE_STEP not in sheet_steps and b.current(*state.PLEDGE_KEY) is not None:
+        sheet_steps.insert(0, state.PLEDGE_STEP)  # confirmed though not asked: shown as done
     parts_out.append(
-        {"part": "sheet", "done": parts_now.sheet, "steps": [step_out(state.SHEET_STEP)]}
+        {"part": "sheet", "done": parts_now.sheet, "steps": [step_out(s) for s in sheet_steps]}
     )
     status = state.derive_status(shape, evidence)
     o = b.order
@@ -969,6 +1013,7 @@ async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
             }
             for w in b.websites
         ],
+        "requirements": dict(o.requirements or {}),
         "parts": parts_out,
         # What the recorded checks show was done (intake-only evidence says so).
         "verification_method": how.as_dict(),

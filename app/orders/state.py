@@ -5,7 +5,8 @@ from which steps have an accepted (and not cleared) material, as DESIGN.md §3 s
 
 Evidence is keyed by (person_id or None, canonical step). Canonical steps:
 ``subject_document``, ``id_front``, ``id_back``, ``id_document`` (one-page documents),
-``face``, ``verification_sheet``. The API step names a mini-program uses
+``face``, ``verification_sheet``, ``pledge`` (the 承诺书 confirmed in the session: a JSON
+step, not an upload). The API step names a mini-program uses
 (``subject_principal_id_front``, ``website_principal_id_back``, ...) map onto them.
 """
 
@@ -59,6 +60,7 @@ class PersonShape:
 class WebsiteShape:
     id: str
     principal: PersonShape
+    kind: str = "website"  # website | app | mini_program | quick_app
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,14 @@ class OrderShape:
     subject_nature: str
     subject_principal: PersonShape
     websites: tuple[WebsiteShape, ...]
+    # The order asks for the 承诺书 (备案真实性承诺书确认) before the sheet: the sheet part is
+    # then done only with it, and the sheet waits for it (blocked reason ``pledge_first``).
+    pledge_required: bool = False
+    # The 法人授权书 of a unit's service principal who is not its legal representative
+    # (step ``authorisation_letter``, that principal's), and the 域名证书 of each website
+    # (step ``domain_certificate:<website id>``, the order's: its holder is the subject).
+    authorisation_letters: bool = False
+    domain_certificates: bool = False
 
     @property
     def is_unit(self) -> bool:
@@ -112,16 +122,52 @@ def same_person(a: PersonShape, b: PersonShape) -> bool:
     return a.id == b.id or (a.doc_type == b.doc_type and a.doc_number == b.doc_number)
 
 
+def needs_authorisation(shape: OrderShape, website: WebsiteShape) -> bool:
+    """A unit's service principal who is not the legal representative needs the letter."""
+    return (
+        shape.authorisation_letters
+        and shape.is_unit
+        and not same_person(website.principal, shape.subject_principal)
+    )
+
+
+def domain_certificate_step(website: WebsiteShape) -> str:
+    return f"domain_certificate:{website.id}"
+
+
+def extra_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
+    """The extra documents a service part asks for (uploads, not the ID or the face)."""
+    part = f"website:{website.id}"
+    steps = []
+    if needs_authorisation(shape, website):
+        steps.append(
+            Step("authorisation_letter", "authorisation_letter", website.principal.id, part)
+        )
+    if shape.domain_certificates and website.kind == "website":
+        name = domain_certificate_step(website)
+        steps.append(Step(name, name, None, part))
+    return steps
+
+
 def website_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
     part = f"website:{website.id}"
     steps = []
     if not same_person(website.principal, shape.subject_principal):
         steps += _person_api_steps("website_principal", website.principal, part)
+    steps += extra_steps(shape, website)
     steps.append(Step("face", "face", website.principal.id, part))
     return steps
 
 
 SHEET_STEP = Step("verification_sheet", "verification_sheet", None, "sheet")
+# The order's pledge, whoever confirms it (the session's person is recorded with it).
+PLEDGE_STEP = Step("pledge", "pledge", None, "sheet")
+PLEDGE_KEY = (None, "pledge")
+
+
+def sheet_steps(shape: OrderShape) -> list[Step]:
+    """The sheet part's steps: the pledge first when the order asks for it, then the sheet."""
+    return [PLEDGE_STEP, SHEET_STEP] if shape.pledge_required else [SHEET_STEP]
 
 
 def _done(evidence: Evidence, steps: list[Step]) -> bool:
@@ -132,16 +178,22 @@ def subject_done(shape: OrderShape, evidence: Evidence) -> bool:
     return _done(evidence, subject_steps(shape))
 
 
-def website_done(website: WebsiteShape, evidence: Evidence) -> bool:
-    """The principal's ID (from whichever part captured it) and their matched live face."""
+def website_done(
+    website: WebsiteShape, evidence: Evidence, shape: OrderShape | None = None
+) -> bool:
+    """The principal's ID (from whichever part captured it) and their matched live face,
+    and the extra documents the order asks of this part."""
     p = website.principal
     person_ids = [Step("", c, p.id, "") for c in id_steps(p)]
     face = Step("face", "face", p.id, "")
-    return _done(evidence, [*person_ids, face])
+    extra = extra_steps(shape, website) if shape is not None else []
+    return _done(evidence, [*person_ids, face, *extra])
 
 
-def sheet_done(evidence: Evidence) -> bool:
-    return (None, "verification_sheet") in evidence
+def sheet_done(evidence: Evidence, shape: OrderShape | None = None) -> bool:
+    """The sheet accepted (and the pledge confirmed, when the order asks for it)."""
+    pledged = shape is None or not shape.pledge_required or PLEDGE_KEY in evidence
+    return (None, "verification_sheet") in evidence and pledged
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +206,8 @@ class Parts:
 def parts(shape: OrderShape, evidence: Evidence) -> Parts:
     return Parts(
         subject=subject_done(shape, evidence),
-        websites={w.id: website_done(w, evidence) for w in shape.websites},
-        sheet=sheet_done(evidence),
+        websites={w.id: website_done(w, evidence, shape) for w in shape.websites},
+        sheet=sheet_done(evidence, shape),
     )
 
 
@@ -202,7 +254,7 @@ def scope_person(shape: OrderShape, scope: str) -> tuple[PersonShape, str]:
 def scope_steps(shape: OrderShape, scope: str) -> list[Step]:
     """The steps a session of this scope owns, in the order the mini-program shows them."""
     if scope == "subject":
-        return [*subject_steps(shape), SHEET_STEP]
+        return [*subject_steps(shape), *sheet_steps(shape)]
     if scope == "order":
         steps = subject_steps(shape)
         seen: set[str] = set()
@@ -212,7 +264,7 @@ def scope_steps(shape: OrderShape, scope: str) -> list[Step]:
                 if s.name not in seen:
                     seen.add(s.name)
                     steps.append(s)
-        return [*steps, SHEET_STEP]
+        return [*steps, *sheet_steps(shape)]
     website = next(w for w in shape.websites if f"website:{w.id}" == scope)
     return website_steps(shape, website)
 
@@ -231,6 +283,8 @@ def blocker(shape: OrderShape, step: Step, evidence: Evidence) -> str | None:
         p = parts(shape, evidence)
         if not (p.subject and all(p.websites.values())):
             return "parts_first"
+        if shape.pledge_required and PLEDGE_KEY not in evidence:
+            return "pledge_first"
     return None
 
 
@@ -247,7 +301,8 @@ def reverify_clears(shape: OrderShape, part: str) -> set[tuple[str | None, str]]
     Re-verifying the subject clears the subject document and the subject principal's ID
     (and the sheet, which attests to them). Re-verifying a website clears its principal's
     face and, when that principal is not the subject principal, their ID too; the sheet is
-    cleared as well because it no longer matches a verified order.
+    cleared as well because it no longer matches a verified order. The pledge stays: it
+    covers the order's data, which a re-verify does not change, not the evidence.
     """
     keys: set[tuple[str | None, str]] = {(None, "verification_sheet")}
     if part == "subject":

@@ -58,7 +58,27 @@ STEP_TITLES = {
     "verification_sheet": "真实性核验单",
 }
 
+# Steps taken by a JSON request, not an upload (GET/POST /m/v1/pledge): kept out of
+# STEP_TITLES, which names what POST /m/v1/captures/{step} takes.
+JSON_STEP_TITLES = {
+    "pledge": "备案真实性承诺书确认",
+}
+# The extra documents (uploads to POST /m/v1/captures/{step} too, taken by
+# app/capture/extra.py); ``domain_certificate:<website id>`` is titled by its prefix.
+EXTRA_STEP_TITLES = {
+    "authorisation_letter": "法人授权书",
+    "domain_certificate": "域名证书",
+}
+
+
+def step_title(name: str) -> str:
+    """Any step's Chinese title (the API name; a website's step by its prefix)."""
+    base = name.split(":", 1)[0]
+    return STEP_TITLES.get(name) or JSON_STEP_TITLES.get(name) or EXTRA_STEP_TITLES.get(base, name)
+
+
 BLOCKED_ZH = {
     "id_first": "请先完成本人证件拍摄",
     "parts_first": "请先完成主体和网站的核验",
+    "pledge_first": "请先阅读并确认《备案真实性承诺书》",
 }

@@ -48,6 +48,8 @@ KNOWN_EVENTS: frozenset[str] = frozenset(
         "phone_code.failed",
         "phone_code.verified",
         "notice.acknowledged",
+        # The 承诺书 confirmed in a session (app.filing.pledge).
+        "pledge.accepted",
     }
 )
 ACTIVE = ("pending", "failed")

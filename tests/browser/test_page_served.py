@@ -8,7 +8,7 @@ import re
 from app.inference.messages import MESSAGES
 from app.mini.vocabulary import BLOCKED_EN, STEP_TITLES_EN
 from app.orders.state import STATUS_ZH
-from app.orders.vocabulary import BLOCKED_ZH, STEP_TITLES
+from app.orders.vocabulary import BLOCKED_ZH, EXTRA_STEP_TITLES, JSON_STEP_TITLES, STEP_TITLES
 from tests.conftest import Api
 
 PAGE = ("/m/app/app.js", "/m/app/app.css", "/m/app/heyan-client.js")
@@ -36,7 +36,9 @@ async def test_qr_url_serves_the_capture_page(api: Api) -> None:
 
 async def test_vocabulary_is_the_apis_own(api: Api) -> None:
     v = (await api.client.get("/m/v1/vocabulary")).json()
-    assert {k: e["zh"] for k, e in v["steps"].items()} == STEP_TITLES
+    # The upload steps, the JSON one (the 承诺书, POST /m/v1/pledge) and the extra documents.
+    steps = {**STEP_TITLES, **JSON_STEP_TITLES, **EXTRA_STEP_TITLES}
+    assert {k: e["zh"] for k, e in v["steps"].items()} == steps
     assert {k: e["zh"] for k, e in v["blocked"].items()} == BLOCKED_ZH
     assert {k: e["zh"] for k, e in v["statuses"].items()} == {
         s.value: z for s, z in STATUS_ZH.items()
