@@ -32,6 +32,7 @@ from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.core.metrics import CAPTURES, CHECK_FAILURES
 from app.documents.kinds import side_of
 from app.documents.validators import mask_id_number, mask_name
+from app.filing import provinces
 from app.inference.checks import Check, check
 from app.liveness.challenge import ChallengeSpec
 from app.mini.service import check_face_attempts
@@ -166,6 +167,8 @@ def expectation(bundle: Bundle, step: state.Step) -> DocumentExpectation:
             subject_name=o.subject_name,
             domains=domains,
             is_unit=is_unit,
+            # The province's rules: every domain on the sheet, a fingerprint, the pledge.
+            **provinces.sheet_expectation(o.province, o.subject_nature),
         )
     assert step.person_id is not None
     p = bundle.principals[step.person_id]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypedDict
 
 
 class DomainPlacement(StrEnum):
@@ -118,7 +119,13 @@ def rules_for(province: str | None, nature: str) -> SheetRules:
     )
 
 
-def sheet_expectation(province: str | None, nature: str) -> dict[str, object]:
+class SheetExpectation(TypedDict):
+    domain_placement: str
+    fingerprint: bool
+    pledge_text: str | None
+
+
+def sheet_expectation(province: str | None, nature: str) -> SheetExpectation:
     """What the photographed sheet is checked for, by the province's rules: keyword
     arguments of app.analysis.pipeline.DocumentExpectation (the seal: its ``is_unit``)."""
     r = rules_for(province, nature)
