@@ -231,7 +231,6 @@ async def accept(
                 db, bundle, before=before, after=before | {state.PLEDGE_KEY},
                 happened=happened, stage=stage, session=session,
             ):  # fmt: skip
-                await db.commit()
                 bundle = await load_bundle(db, session.order_id)
                 return 201, _answer(bundle, m, created=True)
             await db.rollback()

@@ -101,7 +101,7 @@ async def record_sheet(db: AsyncSession, order_id: str, sheet: Sheet) -> FilingS
         )
         db.add(row)
         try:
-            await db.commit()
+            await db.flush()  # committed by the request's unit of work
         except IntegrityError:
             # Two requests issued the same sheet at once: the other one's row stands.
             await db.rollback()
@@ -111,7 +111,6 @@ async def record_sheet(db: AsyncSession, order_id: str, sheet: Sheet) -> FilingS
     elif row.pdf_sha256 != sheet.sha256:
         # Same content rendered differently (a library upgrade): the newest file is the one.
         row.pdf_sha256 = sheet.sha256
-        await db.commit()
     return row
 
 
@@ -217,7 +216,7 @@ async def submit(db: AsyncSession, bundle: Bundle, now: datetime | None = None) 
                 ],
             },
         )
-        await db.commit()
+        await db.flush()  # committed by the request's unit of work
     except IntegrityError:
         await db.rollback()  # a concurrent submit won: same outcome
         return False
@@ -345,7 +344,6 @@ async def sms_done(
         )
         if finished.rowcount:  # type: ignore[attr-defined]
             await record_event(db, o, "sms.completed", data={})
-    await db.commit()
     return True
 
 

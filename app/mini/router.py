@@ -101,7 +101,6 @@ async def acknowledge(
             "accepted_at": body.accepted_at.isoformat(),
         },
     )  # fmt: skip
-    await db.commit()
     return {"recorded": recorded}
 
 

@@ -32,6 +32,7 @@ class QrRevoked(AppError):
 
 class PhoneMismatch(Conflict):
     code = "PHONE_MISMATCH"
+    keeps_writes = True  # the refused attempt is an event the provider sees
 
 
 class QrLocked(AppError):
@@ -142,7 +143,6 @@ async def open_session(
             phone_masked=mask_mobile(mobile),
             data={"reason": "PHONE_MISMATCH", "scope": row.scope, "role": role},
         )
-        await db.commit()
         raise PhoneMismatch(
             zh=PHONE_MISMATCH_ZH[role],
             en=f"The phone bound to the mini-program is not the {role.replace('_', ' ')}'s",
@@ -179,7 +179,6 @@ async def open_session(
     await service.record_event(
         db, bundle.order, "session.opened", session=session, data={"scope": row.scope}
     )
-    await db.commit()
     token = ctx.codec.session_token(session.id, session.expires_at)
     return session, token, bundle
 
@@ -293,7 +292,6 @@ async def new_challenge(
             "challenge_id": row.id,
         },
     )
-    await db.commit()
     return row
 
 
