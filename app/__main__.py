@@ -90,6 +90,7 @@ async def _purge() -> dict[str, int]:
                 db, storage, retention_days=settings.retention_days,
                 abandon_days=settings.abandon_days,
                 fingerprint_days=settings.face_fingerprint_days,
+                orphan_age_seconds=settings.orphan_file_age_seconds,
             )  # fmt: skip
     finally:
         await engine.dispose()

@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     abandon_days: int = Field(default=30, ge=1)
     retention_interval_seconds: int = Field(default=3600, ge=0)  # 0 turns the task off
+    # Each retention pass also deletes stored files no material row names once they are this
+    # old (a capture killed between writing its files and committing; app.ops.retention).
+    orphan_file_age_seconds: int = Field(default=3600, ge=600)
     # Replay memory of the face step (app.liveness.fingerprint): every face capture's
     # fingerprint is kept this many days (past the purge of the materials) and compared with
     # the provider's later captures: its newest FACE_REPLAY_MAX_COMPARE of the same person

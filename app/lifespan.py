@@ -109,9 +109,11 @@ async def _retention_loop(ctx: AppContext) -> None:
                     retention_days=s.retention_days,
                     abandon_days=s.abandon_days,
                     fingerprint_days=s.face_fingerprint_days,
+                    orphan_age_seconds=s.orphan_file_age_seconds,
                 )
-            if done["orders"]:
-                log.info("retention purged %d orders, %d files", done["orders"], done["files"])
+            if done["orders"] or done.get("orphan_files"):
+                log.info("retention purged %d orders, %d files; %d orphan files",
+                         done["orders"], done["files"], done.get("orphan_files", 0))  # fmt: skip
         except Exception:
             log.exception("retention pass failed; retrying next interval")
 

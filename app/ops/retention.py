@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models.orders import Event, FaceFingerprint, Order, utcnow
+from app.models.orders import Event, FaceFingerprint, Material, Order, utcnow
 from app.orders import service, state
 from app.storage import Storage
 
@@ -86,6 +86,43 @@ async def purge_order(db: AsyncSession, storage: Storage, order_id: str, reason:
     return len(deleted)
 
 
+async def sweep_orphans(
+    db: AsyncSession, storage: Storage, *, older_than_seconds: float, now: datetime | None = None
+) -> list[str]:
+    """Delete stored files that no material row names, once older than ``older_than_seconds``.
+
+    A capture writes its files before the row naming them commits, and deletes them when
+    that commit fails; a process killed in between (or a folder write cut short, ``.tmp-*``)
+    leaves a file no row names and no retention run would ever find. This finds them by
+    listing the store order by order. The age keeps it off uploads still being checked: a
+    check takes seconds, the default age is an hour. Returns the keys deleted.
+    """
+    cutoff = (now or utcnow()).timestamp() - older_than_seconds
+    listed = await asyncio.to_thread(lambda: list(storage.list("orders/")))
+    by_order: dict[str, list[tuple[str, float]]] = {}
+    for key, mtime in listed:
+        parts = key.split("/")
+        if len(parts) >= 3 and mtime < cutoff:
+            by_order.setdefault(parts[1], []).append((key, mtime))
+    deleted: list[str] = []
+    for order_id, files in by_order.items():
+        named = set(
+            (
+                await db.execute(
+                    select(Material.storage_key).where(
+                        Material.order_id == order_id, Material.storage_key.is_not(None)
+                    )
+                )
+            ).scalars()
+        )
+        for key, _ in files:
+            if key not in named:
+                await asyncio.to_thread(storage.delete, key)
+                deleted.append(key)
+    await db.rollback()  # read only: end the transaction
+    return deleted
+
+
 async def purge_fingerprints(db: AsyncSession, now: datetime, days: int) -> int:
     """Delete face fingerprints older than ``days`` (whatever became of their orders)."""
     result = await db.execute(
@@ -97,7 +134,8 @@ async def purge_fingerprints(db: AsyncSession, now: datetime, days: int) -> int:
 
 async def purge_due(
     db: AsyncSession, storage: Storage, *, retention_days: int, abandon_days: int,
-    fingerprint_days: int | None = None, now: datetime | None = None,
+    fingerprint_days: int | None = None, orphan_age_seconds: float | None = None,
+    now: datetime | None = None,
 ) -> dict[str, int]:  # fmt: skip
     now = now or utcnow()
     orders = files = 0
@@ -108,4 +146,7 @@ async def purge_due(
     out = {"orders": orders, "files": files}
     if fingerprint_days is not None:
         out["fingerprints"] = await purge_fingerprints(db, now, fingerprint_days)
+    if orphan_age_seconds is not None:
+        swept = await sweep_orphans(db, storage, older_than_seconds=orphan_age_seconds, now=now)
+        out["orphan_files"] = len(swept)
     return out

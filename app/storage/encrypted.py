@@ -219,6 +219,9 @@ class EncryptedStorage:
     def exists(self, key: str) -> bool:
         return self.inner.exists(key)
 
+    def list(self, prefix: str) -> Iterator[tuple[str, float]]:
+        return self.inner.list(prefix)
+
     def ping(self) -> None:
         self.inner.ping()
 

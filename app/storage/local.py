@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -64,6 +65,14 @@ class LocalStorage:
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
+
+    def list(self, prefix: str) -> Iterator[tuple[str, float]]:
+        top = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        for folder, _dirs, names in os.walk(top):
+            for name in names:
+                path = Path(folder) / name
+                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                    yield path.relative_to(self.root).as_posix(), path.stat().st_mtime
 
     def ping(self) -> None:
         if not (self.root.is_dir() and os.access(self.root, os.W_OK | os.X_OK)):

@@ -196,6 +196,15 @@ class S3Storage:
             return False
         return True
 
+    def list(self, prefix: str) -> Iterator[tuple[str, float]]:
+        with _errors("list", on_object=False):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self.prefix + prefix
+            )
+            for page in pages:
+                for o in page.get("Contents", []):
+                    yield o["Key"][len(self.prefix) :], o["LastModified"].timestamp()
+
     def ping(self) -> None:
         with _errors("head bucket", on_object=False):  # a missing bucket is not "no file"
             self.client.head_bucket(Bucket=self.bucket)

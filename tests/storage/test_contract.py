@@ -194,3 +194,17 @@ def test_streams_do_not_buffer_whole_objects(backend: Storage) -> None:
     # S3 holds one part (5 MiB here) and a piece; the folder a piece.
     assert write_peak < 8 * MiB, write_peak
     assert read_peak < 2 * MiB, read_peak
+
+
+def test_list_names_every_file_under_a_prefix(backend: Storage) -> None:
+    import time
+
+    before = time.time() - 120  # S3 servers' clocks round to the second
+    keys = {"orders/a/docs/1.jpg", "orders/a/docs/2.jpg", "orders/b/faces/3.jpg", "other/x"}
+    for k in keys:
+        backend.put(k, b"x")
+    listed = dict(backend.list("orders/"))
+    assert set(listed) == keys - {"other/x"}
+    assert all(t > before for t in listed.values())
+    assert set(dict(backend.list("orders/a/"))) == {"orders/a/docs/1.jpg", "orders/a/docs/2.jpg"}
+    assert list(backend.list("nothing/")) == []
