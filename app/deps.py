@@ -37,8 +37,15 @@ DbDep = Annotated[AsyncSession, Depends(get_db)]
 
 
 async def get_provider_id(
-    ctx: CtxDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> str:
+    """The provider of the request's API key (401 without a valid one).
+
+    A valid key is remembered in this process for API_KEY_CACHE_SECONDS (app.access.providers
+    .ApiKeyCache): a poll reads no key from the database. The context comes from the
+    request, not from ``CtxDep``: FastAPI solves every dependency node on every request (a
+    cached one too), and this one runs on every provider call."""
+    ctx: AppContext = request.app.state.ctx
     if creds is None or creds.scheme.lower() != "bearer":
         raise Unauthorized(
             code="API_KEY_MISSING", zh="缺少 API 密钥", en="Missing Bearer API key",
