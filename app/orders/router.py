@@ -78,7 +78,7 @@ async def list_orders(
         0, ge=0, le=2**63 - 1, description="cursor from a previous page or order"
     ),
     limit: int = Query(100, ge=1, le=500),
-) -> dict[str, Any]:
+) -> Response:
     """List this provider's orders changed after a cursor, oldest change first."""
     ctx: AppContext = request.app.state.ctx  # not CtxDep: one dependency less to solve
     # A Core read of the columns the page shows and its statuses need, sent as asyncpg's
@@ -115,7 +115,12 @@ async def list_orders(
         for o in rows
     ]
     next_cursor = rows[-1].last_event_id if rows else changed_since
-    return {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+    page = OrderPage.model_validate(
+        {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+    )
+    # Serialised by pydantic in one pass: a dict returned would be validated again by the
+    # response model, turned back into Python objects and dumped with the json module.
+    return Response(content=page.model_dump_json(), media_type="application/json")
 
 
 @router.get(
