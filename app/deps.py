@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.providers import hash_api_key, provider_of_key
@@ -58,28 +59,43 @@ async def get_db(ctx: CtxDep) -> AsyncIterator[AsyncSession]:
 DbDep = Annotated[AsyncSession, Depends(get_db, scope="function")]
 
 
-async def get_provider_id(
-    ctx: CtxDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> str:
-    if creds is None or creds.scheme.lower() != "bearer":
-        raise Unauthorized(
-            code="API_KEY_MISSING", zh="缺少 API 密钥", en="Missing Bearer API key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )  # fmt: skip
-    key_hash = hash_api_key(creds.credentials)
-    provider_id = ctx.api_keys.get(key_hash)
-    if provider_id is None:
-        # On a connection of its own, back in the pool before the endpoint runs; a cached
-        # key (nearly every poll) costs no database round trip at all.
-        provider_id = await provider_of_key(ctx.reader, key_hash)
-        if provider_id is None:
+class ProviderKey(HTTPBearer):
+    """The provider of the request's API key (401 without a valid one), as one dependency.
+
+    It is the Bearer scheme itself (an ``HTTPBearer`` named ``HTTPBearer``, so the OpenAPI
+    document is the one a plain ``Depends(bearer)`` gives) that also looks the key up: FastAPI
+    solves every dependency node on every request, and this one runs on every provider call
+    (a poll's whole work is about as long as two nodes). The context comes from the request
+    for the same reason, not from ``CtxDep``.
+
+    A valid key is remembered in this process for API_KEY_CACHE_SECONDS
+    (app.access.providers.ApiKeyCache): a poll reads no key from the database.
+    """
+
+    async def __call__(self, request: Request) -> str:  # type: ignore[override]
+        scheme, key = get_authorization_scheme_param(request.headers.get("authorization"))
+        if not key or scheme.lower() != "bearer":
             raise Unauthorized(
-                code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",
+                code="API_KEY_MISSING", zh="缺少 API 密钥", en="Missing Bearer API key",
                 headers={"WWW-Authenticate": "Bearer"},
             )  # fmt: skip
-        ctx.api_keys.put(key_hash, provider_id)
-    return provider_id
+        ctx: AppContext = request.app.state.ctx
+        key_hash = hash_api_key(key)
+        provider_id = ctx.api_keys.get(key_hash)
+        if provider_id is None:
+            # On a connection of its own, back in the pool before the endpoint runs; a cached
+            # key (nearly every poll) costs no database round trip at all.
+            provider_id = await provider_of_key(ctx.reader, key_hash)
+            if provider_id is None:
+                raise Unauthorized(
+                    code="API_KEY_INVALID", zh="API 密钥无效", en="Invalid or revoked API key",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )  # fmt: skip
+            ctx.api_keys.put(key_hash, provider_id)
+        return provider_id
 
+
+get_provider_id = ProviderKey(auto_error=False, scheme_name="HTTPBearer")
 
 ProviderDep = Annotated[str, Depends(get_provider_id)]
 

@@ -9,7 +9,8 @@ Heyan / bare measures what Heyan's own work costs (auth, database read, ETag), n
 With ``BARE_DATABASE_URL`` (and optionally ``BARE_DATABASE_SCHEMA``, ``BARE_POOL_SIZE``) set
 it also answers ``GET /v1/orders/{id}`` the way the design says a poll can be answered at
 best (bench/poll.py): the API key's SHA-256 and the order row by primary key in one indexed
-asyncpg read on a pooled connection, the ETag computed from the row, 304 when If-None-Match
+asyncpg read on a pooled connection (one round trip: the pool sends no reset statement when
+it takes the connection back), the ETag computed from the row, 304 when If-None-Match
 matches, else the row as JSON.
 """
 
@@ -40,6 +41,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         return
     import asyncpg
 
+    class OneTrip(asyncpg.Connection):  # type: ignore[misc]
+        """No reset statement when the pool takes a connection back: asyncpg's default
+        sends one (``RESET ALL``, ``UNLISTEN *``, …), a second round trip per request,
+        and the read leaves no session state to reset. One round trip per poll is the limit
+        (Heyan's hot reads send no reset either)."""
+
+        def get_reset_query(self) -> str:
+            return ""
+
     size = int(os.environ.get("BARE_POOL_SIZE", "20"))
     schema = os.environ.get("BARE_DATABASE_SCHEMA", "")
     app.state.pool = await asyncpg.create_pool(
@@ -47,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         min_size=size,
         max_size=size,
         server_settings={"search_path": schema} if schema else None,
+        connection_class=OneTrip,
     )
     try:
         yield

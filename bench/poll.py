@@ -189,23 +189,44 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNIT[m.group(2)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (``/proc/PID/stat``), 0 where unknown."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wrk(
-    binary: str, cpu: str, url: str, connections: int, seconds: float, headers: dict[str, str]
+    binary: str,
+    cpu: str,
+    url: str,
+    connections: int,
+    seconds: float,
+    headers: dict[str, str],
+    pid: int | None = None,
 ) -> dict[str, float]:
     cmd = ["taskset", "-c", cpu, binary, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s",
            "--latency", "--timeout", "10s"]  # fmt: skip
     for k, v in headers.items():
         cmd += ["-H", f"{k}: {v}"]
+    before = cpu_seconds(pid) if pid else 0.0
     out = subprocess.run([*cmd, url], check=True, capture_output=True, text=True).stdout
+    used = cpu_seconds(pid) - before if pid else 0.0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
+    done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return {
         "rps": rps,
         "p50_ms": p50,
         "p99_ms": p99,
+        # The server's own CPU time per answer: what a request costs on a machine whose other
+        # work moves req/s from run to run (it counts the server process only, not PostgreSQL).
+        "cpu_us": used / done * 1e6 if done else 0.0,
         "non_2xx_3xx": int(bad.group(1)) if bad else 0,
         "socket_errors": errors.group(0) if errors else "",  # type: ignore[dict-item]
     }
@@ -249,6 +270,7 @@ def main() -> int:
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     results: dict[str, dict[int, dict[str, float]]] = {}
     servers: list[Server] = []
+    pids: dict[str, int] = {}  # base URL -> server pid
 
     def start(name: str, cmd: list[str], extra: dict[str, str], cwd: Path) -> str:
         port = free_port()
@@ -256,7 +278,10 @@ def main() -> int:
                         {**env, **extra}, cwd, tmp / f"{name}.log")  # fmt: skip
         servers.append(server)
         server.start()
-        return f"http://127.0.0.1:{port}"
+        assert server.proc is not None
+        base = f"http://127.0.0.1:{port}"
+        pids[base] = server.proc.pid  # taskset execs the server: the same pid
+        return base
 
     def etag_of(url: str, headers: dict[str, str]) -> str:
         status, hdrs, body = request("GET", url, headers)
@@ -313,10 +338,12 @@ def main() -> int:
         # Level by level, every server in turn: the machine's drift hits all of them alike.
         for c in levels:
             for name, url, headers, _ in targets:
+                pid = pids["http://" + url.split("/")[2]]
                 wrk(binary, args.wrk_cpu, url, c, args.warmup, headers)
-                r = results[name][c] = wrk(binary, args.wrk_cpu, url, c, args.seconds, headers)
+                r = results[name][c] = wrk(binary, args.wrk_cpu, url, c, args.seconds, headers, pid)
                 log(f"{name:<26} c={c:<3} {r['rps']:>7.0f} req/s  p50 {r['p50_ms']:.2f} ms  "
-                    f"p99 {r['p99_ms']:.2f} ms  non-2xx/3xx {r['non_2xx_3xx']}")  # fmt: skip
+                    f"p99 {r['p99_ms']:.2f} ms  cpu {r['cpu_us']:.0f} us/req  "
+                    f"non-2xx/3xx {r['non_2xx_3xx']}")  # fmt: skip
     finally:
         for server in servers:
             server.stop()
@@ -344,6 +371,16 @@ def report(results: dict[str, dict[int, dict[str, float]]], levels: list[int], a
                 f"{r['rps'] / indexed[c]['rps']:>5.2f}× {r['rps'] / ping[c]['rps']:>5.2f}×"
             )
         lines.append(f"{name:<28}" + "".join(f"{x:>34}" for x in cells))
+    # The same runs by the server's CPU time per answer: less moved by other work on the
+    # machine than req/s (× idx here: the bare read's CPU per answer / this one's).
+    lines += ["", f"{'server CPU µs per answer':<28}"
+              + "".join(f"{'c=' + str(c) + '  µs  ×idx':>20}" for c in levels)]  # fmt: skip
+    for name, row in results.items():
+        cells = []
+        for c in levels:
+            us, bare_us = row[c]["cpu_us"], indexed[c]["cpu_us"]
+            cells.append(f"{us:>8.0f} {bare_us / us if us else 0.0:>7.2f}×")
+        lines.append(f"{name:<28}" + "".join(f"{x:>20}" for x in cells))
     sys.stdout.write("\n".join(lines) + "\n\n")
     targets = []
     mid = 8 if 8 in levels else levels[len(levels) // 2]

@@ -37,12 +37,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import literal_column, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from app.access.providers import create_provider
 from app.access.ratelimit import DatabaseRateLimiter, RateLimiter, build_limiters
-from app.core.db import is_db_unavailable, is_storage_full, make_engine
+from app.core.db import OneRow, Rows, is_db_unavailable, is_storage_full, make_engine
 from app.main import create_app
 from app.models.orders import RateLimitWindow
 from app.security import crypto
@@ -408,6 +408,24 @@ async def test_pool_recovers_from_a_restart_while_idle(pg_cluster: PgCluster) ->
 
         pids = await asyncio.gather(one(), one())
         assert len(set(pids)) == 2
+
+        # The hot reads (app.core.db.OneRow/Rows: raw asyncpg on a pooled connection) go
+        # through the same checkout check: after another restart they get new connections.
+        hot = OneRow(select(literal_column("pg_backend_pid()").label("pid")))
+        page = Rows(select(literal_column("pg_backend_pid()").label("pid")))
+        first = (await hot.first(engine, {}))["pid"]
+        pg_cluster.stop("fast")
+        pg_cluster.start()
+        assert (await hot.first(engine, {}))["pid"] != first
+        assert [r.pid for r in await page.all(engine, {})] != [first]
+
+        # Down: a hot read is a 503 (OperationalError), and the pool serves when it is back.
+        pg_cluster.stop("fast")
+        with pytest.raises(OperationalError) as info:
+            await hot.first(engine, {})
+        assert is_db_unavailable(info.value)
+        pg_cluster.start()
+        assert (await hot.first(engine, {}))["pid"] > 0
     finally:
         await engine.dispose()
 

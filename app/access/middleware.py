@@ -16,13 +16,34 @@ The body limits (app/core/bodylimit.py) are a plain ASGI layer inside this one, 
 
 from __future__ import annotations
 
+import itertools
+import os
 import time
-import uuid
 
 from app.access.ratelimit import RateLimits
 from app.core.bodylimit import ASGIApp, Message, Receive, Scope, Send
 from app.core.logs import request_id
-from app.core.metrics import REQUEST_SECONDS, route_template
+from app.core.metrics import observe_request, route_template
+
+
+class _RequestIds:
+    """New request ids: 8 random hex digits drawn once per process, then a counter (16 hex
+    digits in all, as before). Unique across processes (the random part) and within one (the
+    counter), without a UUID and an ``os.urandom`` system call per request; a request id
+    correlates log lines, it is no secret."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._count = itertools.count()
+
+    def __call__(self) -> str:
+        if self._pid != os.getpid():  # a forked worker draws its own
+            self._pid, self._prefix = os.getpid(), os.urandom(4).hex()
+        return f"{self._prefix}{next(self._count) & 0xFFFFFFFF:08x}"
+
+
+new_request_id = _RequestIds()
 
 
 class RequestMiddleware:
@@ -41,7 +62,7 @@ class RequestMiddleware:
                 rid = value.decode("latin-1")[:64]
             elif name == b"authorization":
                 auth = value
-        rid = rid or uuid.uuid4().hex[:16]
+        rid = rid or new_request_id()
         rid_header = (b"x-request-id", rid.encode("latin-1"))
         status = 500
 
@@ -62,7 +83,7 @@ class RequestMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         finally:
-            REQUEST_SECONDS.labels(scope["method"], route_template(scope), str(status)).observe(
-                time.perf_counter() - start
+            observe_request(
+                scope["method"], route_template(scope), status, time.perf_counter() - start
             )
             request_id.reset(token)

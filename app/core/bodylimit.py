@@ -75,9 +75,14 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or self.exempt(scope["method"], scope["path"]):
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        declared = headers.get(b"content-length")
-        if (declared is None or declared == b"0") and b"transfer-encoding" not in headers:
+        declared = None
+        chunked = False
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                declared = value
+            elif name == b"transfer-encoding":
+                chunked = True
+        if (declared is None or declared == b"0") and not chunked:
             # No body (HTTP/1.1 has one only with either header): a poll reads nothing.
             await self.app(scope, receive, send)
             return

@@ -185,18 +185,21 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 
 
 class OneRow:
-    """A one-row Core read, run as asyncpg's own prepared statement where the engine is
-    asyncpg: the hot reads of polling (the API key, an order's version fields).
+    """A Core read of one row, run as asyncpg's own prepared statement where the engine is
+    asyncpg: the hot reads of polling (the API key, an order's version fields, a page).
 
-    SQLAlchemy's execution path (cursor adaptation, result metadata and row processing on
-    the greenlet bridge) costs several times the statement itself for one small row; here
-    the statement is compiled once for the engine's dialect and sent with the pooled
-    connection's asyncpg ``fetchrow`` (asyncpg keeps it prepared). The pool, its checkout
-    check and its timeouts are SQLAlchemy's as for every other query. Errors keep their
-    meaning: an unreachable or lost server is an ``OperationalError`` (503 DB_UNAVAILABLE)
-    and the connection is invalidated; any other error is raised as it is. Other drivers
-    (SQLite) run the Core statement. Columns must not need result processing beyond
-    asyncpg's own (plain strings, numbers, aware timestamps).
+    SQLAlchemy's execution path (an ``AsyncConnection`` on the greenlet bridge, cursor
+    adaptation, result metadata, row processing) costs about as much CPU as the statement
+    itself for one small row. Here the statement is compiled once for the engine's dialect;
+    a read checks a raw connection out of the engine's pool (one greenlet hop: the pool's
+    size, wait, timeout and checkout check are SQLAlchemy's as for every other query) and
+    sends it with that connection's asyncpg ``fetchrow``/``fetch`` (asyncpg keeps it
+    prepared), outside any transaction: one round trip. Errors keep their meaning: an
+    unreachable or lost server is an ``OperationalError`` (503 DB_UNAVAILABLE) and the
+    connection is invalidated (closed, not returned to the pool); so is a connection whose
+    query was cancelled midway; any other error is raised as it is and the connection goes
+    back. Other drivers (SQLite) run the Core statement. Columns must not need result
+    processing beyond asyncpg's own (plain strings, numbers, aware timestamps).
     """
 
     def __init__(self, stmt: Any) -> None:
@@ -211,16 +214,68 @@ class OneRow:
 
     async def first(self, engine: AsyncEngine, params: dict[str, Any]) -> Any:
         """The first row as a mapping (``row["id"]``), or None."""
-        async with engine.connect() as conn:
-            if engine.dialect.driver != "asyncpg":
+        if engine.dialect.driver != "asyncpg":
+            async with engine.connect() as conn:
                 row = (await conn.execute(self.stmt, params)).first()
                 return None if row is None else row._mapping
-            sql, names = self._for(engine.dialect)
-            raw = await conn.get_raw_connection()
-            try:
-                return await raw.driver_connection.fetchrow(sql, *[params[n] for n in names])  # type: ignore[union-attr]
-            except Exception as exc:
-                if not is_db_unavailable(exc):
-                    raise
-                await conn.invalidate()
-                raise sa_exc.OperationalError(sql, params, exc) from exc
+        return await self._raw(engine, params, many=False)
+
+    async def _raw(self, engine: AsyncEngine, params: dict[str, Any], *, many: bool) -> Any:
+        sql, names = self._for(engine.dialect)
+        args = [params[n] for n in names]
+        try:
+            fairy = await engine.raw_connection()
+        except Exception as exc:
+            # A raw checkout's connect errors come unwrapped by SQLAlchemy: wrap them here.
+            if isinstance(exc, sa_exc.SQLAlchemyError) or not is_db_unavailable(exc):
+                raise
+            raise sa_exc.OperationalError(sql, params, exc) from exc
+        try:
+            conn: Any = fairy.driver_connection
+            if many:
+                return await conn.fetch(sql, *args, record_class=_record_class())
+            return await conn.fetchrow(sql, *args)
+        except Exception as exc:
+            if not is_db_unavailable(exc):
+                raise
+            fairy.invalidate(exc)
+            raise sa_exc.OperationalError(sql, params, exc) from exc
+        except BaseException:
+            # Cancelled with the query in flight: the connection is in an unknown state.
+            fairy.invalidate()
+            raise
+        finally:
+            fairy.close()  # back to the pool (an invalidated one reconnects when next used)
+
+
+class Rows(OneRow):
+    """:class:`OneRow` for a read of several rows (a page): ``all()`` returns them all."""
+
+    async def all(self, engine: AsyncEngine, params: dict[str, Any]) -> list[Any]:
+        """Every row, its columns as attributes (``row.id``) like a SQLAlchemy ``Row``."""
+        if engine.dialect.driver != "asyncpg":
+            async with engine.connect() as conn:
+                return list(await conn.execute(self.stmt, params))
+        return list(await self._raw(engine, params, many=True))
+
+
+_RECORD: type | None = None
+
+
+def _record_class() -> type:
+    """An asyncpg record whose columns are attributes too (``row.id``), made once."""
+    global _RECORD
+    if _RECORD is None:
+        import asyncpg
+
+        class AttrRecord(asyncpg.Record):  # type: ignore[misc]
+            __slots__ = ()
+
+            def __getattr__(self, name: str) -> Any:
+                try:
+                    return self[name]
+                except KeyError:
+                    raise AttributeError(name) from None
+
+        _RECORD = AttrRecord
+    return _RECORD

@@ -58,8 +58,15 @@ def install_masking() -> None:
         record.request_id = request_id.get()
         if record.name == "uvicorn.access" and isinstance(record.args, tuple):
             # uvicorn's AccessFormatter unpacks the args (client, method, path, version,
-            # status): keep the tuple, mask each text (a token can sit in the query string).
-            record.args = tuple(mask(a) if isinstance(a, str) else a for a in record.args)
+            # status): keep the tuple, mask the texts (a token can sit in the query string).
+            # This runs for every request: the usual five args cost one scan, of the path.
+            args = record.args
+            if len(args) == 5 and isinstance(args[2], str):
+                path = mask(args[2])
+                if path is not args[2]:
+                    record.args = (args[0], args[1], path, args[3], args[4])
+            else:
+                record.args = tuple(mask(a) if isinstance(a, str) else a for a in args)
             return record
         try:
             message = record.getMessage()

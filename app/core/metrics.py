@@ -59,6 +59,21 @@ MODEL_SECONDS = Histogram(
 )
 
 
+_REQUEST_CHILDREN: dict[tuple[str, str, int], Any] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """One request in REQUEST_SECONDS; the labelled child looked up once per (method, route
+    template, status), not through ``labels()`` (its lock and label checks) per request."""
+    key = (method, route, status)
+    child = _REQUEST_CHILDREN.get(key)
+    if child is None:
+        if len(_REQUEST_CHILDREN) > 10_000:  # bounded: templates, not raw paths, anyway
+            _REQUEST_CHILDREN.clear()
+        child = _REQUEST_CHILDREN[key] = REQUEST_SECONDS.labels(method, route, str(status))
+    child.observe(seconds)
+
+
 def observe_model(model: str, seconds: float) -> None:
     """The app.inference.modeltime listener (registered by app.main)."""
     MODEL_SECONDS.labels(model).observe(seconds)

@@ -11,6 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import bindparam, select
 
+from app.context import AppContext
+from app.core.db import Rows
 from app.core.errors import NotFound
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.models.orders import Event, Material, Order, QrToken, utcnow
@@ -53,52 +55,56 @@ def _page(*columns: Any) -> Any:
     )
 
 
-_PAGE = _page(
-    Order.id,
-    Order.external_id,
-    Order.updated_at,
-    Order.last_event_id,
-    Order.version,
-    Order.subject_nature,
-    Order.subject_principal_id,
-    Order.requirements,
+_PAGE = Rows(
+    _page(
+        Order.id,
+        Order.external_id,
+        Order.updated_at,
+        Order.last_event_id,
+        Order.version,
+        Order.subject_nature,
+        Order.subject_principal_id,
+        Order.requirements,
+    )
 )
 _PAGE_IDS = _page(Order.id)
 
 
 @router.get("/orders", response_model=OrderPage)
 async def list_orders(
-    ctx: CtxDep,
+    request: Request,
     provider_id: ProviderDep,
     # Cursors are BIGINT ids: a larger number would overflow in the database (a 500).
     changed_since: int = Query(
         0, ge=0, le=2**63 - 1, description="cursor from a previous page or order"
     ),
     limit: int = Query(100, ge=1, le=500),
-) -> dict[str, Any]:
+) -> Response:
     """List this provider's orders changed after a cursor, oldest change first."""
-    # Core reads of the columns the page shows and its statuses need: no ORM objects,
-    # nothing decrypted (a page of 50 used to decrypt every name and ID number in it).
-    async with ctx.reader.connect() as conn:
-        params = {"provider_id": provider_id, "after": changed_since, "n": limit + 1}
-        rows = list(await conn.execute(_PAGE, params))
-        has_more = len(rows) > limit
-        rows = rows[:limit]
-        # Statuses by version (app/core/cache.py): a page of orders that did not change
-        # since this process last listed them is this one read.
-        status: dict[str, state.Status] = {}
-        missing = []
-        for o in rows:
-            known = ctx.statuses.get(o.id, (o.version, o.last_event_id, o.updated_at))
-            if known is None:
-                missing.append(o)
-            else:
-                status[o.id] = state.Status(known)
-        if missing:
+    ctx: AppContext = request.app.state.ctx  # not CtxDep: one dependency less to solve
+    # A Core read of the columns the page shows and its statuses need, sent as asyncpg's
+    # own prepared statement (app.core.db.Rows): no ORM objects, nothing decrypted (a page
+    # of 50 used to decrypt every name and ID number in it).
+    params = {"provider_id": provider_id, "after": changed_since, "n": limit + 1}
+    rows = await _PAGE.all(ctx.reader, params)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    # Statuses by version (app/core/cache.py): a page of orders that did not change since
+    # this process last listed them is this one read.
+    status: dict[str, state.Status] = {}
+    missing = []
+    for o in rows:
+        known = ctx.statuses.get(o.id, (o.version, o.last_event_id, o.updated_at))
+        if known is None:
+            missing.append(o)
+        else:
+            status[o.id] = state.Status(known)
+    if missing:
+        async with ctx.reader.connect() as conn:
             fresh = await service.statuses(conn, missing, _PAGE_IDS, params)
-            for o in missing:
-                ctx.statuses.put(o.id, (o.version, o.last_event_id, o.updated_at), fresh[o.id])
-            status.update(fresh)
+        for o in missing:
+            ctx.statuses.put(o.id, (o.version, o.last_event_id, o.updated_at), fresh[o.id])
+        status.update(fresh)
     items = [
         {
             "id": o.id,
@@ -110,7 +116,12 @@ async def list_orders(
         for o in rows
     ]
     next_cursor = rows[-1].last_event_id if rows else changed_since
-    return {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+    page = OrderPage.model_validate(
+        {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+    )
+    # Serialised by pydantic in one pass: a dict returned would be validated again by the
+    # response model, turned back into Python objects and dumped with the json module.
+    return Response(content=page.model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -118,11 +129,12 @@ async def list_orders(
     response_model=OrderOut,
     responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
 )
-async def get_order(order_id: str, ctx: CtxDep, provider_id: ProviderDep, request: Request) -> Any:
+async def get_order(order_id: str, provider_id: ProviderDep, request: Request) -> Any:
     """Read an order: status, parts with their steps and checks, materials; ETag for polling.
 
     Send the last ETag in If-None-Match: an unchanged order answers 304 from one row.
     """
+    ctx: AppContext = request.app.state.ctx  # not CtxDep: one dependency less to solve
     etag = await service.current_etag(ctx.reader, order_id, provider_id)
     inm = request.headers.get("if-none-match", "")
     if inm and (etag in [t.strip() for t in inm.split(",")] or inm.strip() == "*"):

@@ -523,9 +523,10 @@ def _shape(
     )
 
 
-def requirement_flags(requirements: dict[str, Any] | None) -> dict[str, bool]:
-    """The order shape's flags from the order's stored requirements."""
-    r = requirements or {}
+def requirement_flags(requirements: dict[str, Any] | str | None) -> dict[str, bool]:
+    """The order shape's flags from the order's stored requirements (the JSON column as the
+    ORM gives it, or as text where a hot read takes it from the driver as is)."""
+    r = (json.loads(requirements) if isinstance(requirements, str) else requirements) or {}
     return {
         "pledge_required": bool(r.get("pledge")),
         "authorisation_letters": bool(r.get("authorisation_letter")),
