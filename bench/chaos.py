@@ -35,8 +35,11 @@ Checked afterwards:
 - no object is left in the bucket that no material row names (a partial or orphaned write);
 - the service recovered without a restart of the survivors (time to recover reported).
 
-Not injected here: network delay (tc netem on the loopback would also slow the shared
-PostgreSQL and Redis of everyone on this machine). Loops are bounded in count and time.
+- network delay: the API processes reach PostgreSQL and SeaweedFS through TCP proxies of
+  this run (`DelayProxy`, in a thread of their own), which for --slow-seconds hold every
+  chunk --slow-delay-ms in each direction (a slow proxy rather than tc netem, which on the
+  loopback would slow the shared PostgreSQL and Redis of everyone on this machine).
+Loops are bounded in count and time.
 """
 
 from __future__ import annotations
@@ -235,6 +238,66 @@ def _code(r: httpx.Response) -> str:
 
 # --------------------------------------------------------------------------------------
 # The private servers: PostgreSQL and SeaweedFS of this run only
+
+
+class DelayProxy:
+    """A TCP proxy on 127.0.0.1 to ``target_port``; while ``delay`` (seconds) is above 0 it
+    holds every chunk that long before passing it on, in each direction: the network delay
+    fault. Its own event loop in its own thread, so a blocking call of the soak (a
+    subprocess, a readiness wait) never stalls the traffic it carries. A target that is down
+    (PostgreSQL restarting) closes the client's connection, as the real one would."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.delay = 0.0
+        self.port = free_port()
+        self.chunks_delayed = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("delay proxy did not start")
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(
+            asyncio.start_server(self._handle, "127.0.0.1", self.port)
+        )
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            server.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_r, up_w = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
+
+    async def _pipe(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        try:
+            while data := await r.read(65536):
+                if self.delay > 0:
+                    self.chunks_delayed += 1
+                    await asyncio.sleep(self.delay)
+                w.write(data)
+                await w.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                w.close()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
 
 
 class PrivatePostgres:
@@ -488,6 +551,7 @@ async def soak(
     *, flows: int = 12, kills: int = 3, outages: int = 2, outage_seconds: float = 4.0,
     pg_restarts: int = 0, pg_down_seconds: float = 5.0, weed_stops: int = 0,
     weed_down_seconds: float = 30.0, disk_fulls: int = 0, full_seconds: float = 10.0,
+    slow_periods: int = 0, slow_seconds: float = 10.0, slow_delay_ms: float = 50.0,
     concurrency: int = 4, workdir: Path | None = None, seed: int = 0, keep: bool = False,
 ) -> dict[str, Any]:  # fmt: skip
     """Start the private PostgreSQL and SeaweedFS, run the soak, check, tear everything down."""
@@ -497,6 +561,7 @@ async def soak(
     pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="chaos-pg-")))
     weed = PrivateSeaweed(work / "weed")
     apis: list[Api] = []
+    proxies: list[DelayProxy] = []
     try:
         await asyncio.to_thread(pg.init)
         await asyncio.to_thread(pg.start)
@@ -506,11 +571,14 @@ async def soak(
             outage_seconds=outage_seconds, pg_restarts=pg_restarts,
             pg_down_seconds=pg_down_seconds, weed_stops=weed_stops,
             weed_down_seconds=weed_down_seconds, disk_fulls=disk_fulls,
-            full_seconds=full_seconds, concurrency=concurrency, seed=seed,
+            full_seconds=full_seconds, slow_periods=slow_periods, slow_seconds=slow_seconds,
+            slow_delay_ms=slow_delay_ms, concurrency=concurrency, seed=seed, proxies=proxies,
         )  # fmt: skip
     finally:
         for a in apis:
             a.stop()
+        for px in proxies:
+            px.stop()
         with contextlib.suppress(OSError):
             shutil.copy(pg.root / "server.log", work / "postgres.log")
         pg.destroy()
@@ -525,7 +593,8 @@ async def _soak(
     pg: PrivatePostgres, weed: PrivateSeaweed, apis: list[Api], work: Path, *, flows: int,
     kills: int, outages: int, outage_seconds: float, pg_restarts: int, pg_down_seconds: float,
     weed_stops: int, weed_down_seconds: float, disk_fulls: int, full_seconds: float,
-    concurrency: int, seed: int,
+    slow_periods: int, slow_seconds: float, slow_delay_ms: float, concurrency: int, seed: int,
+    proxies: list[DelayProxy],
 ) -> dict[str, Any]:  # fmt: skip
     import base64
 
@@ -563,6 +632,17 @@ async def _soak(
     }  # fmt: skip
     subprocess.run([sys.executable, "-m", "app", "migrate"], cwd=ROOT, env=env, check=True,
                    timeout=180, capture_output=True)  # fmt: skip
+    # The API processes reach PostgreSQL and SeaweedFS through delay proxies (the slow
+    # network fault); the soak's own tools (migrate, provider, audit) go direct.
+    db_proxy, s3_proxy = DelayProxy(pg.port), DelayProxy(weed.ports[6])
+    proxies += [db_proxy, s3_proxy]
+    for px in proxies:
+        px.start()
+    api_env = {
+        **env,
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{db_proxy.port}/postgres",
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{s3_proxy.port}",
+    }
     created = subprocess.run(
         [sys.executable, "-m", "app", "provider", "create", "chaos"], cwd=ROOT, env=env,
         check=True, timeout=60, capture_output=True, text=True,
@@ -571,7 +651,7 @@ async def _soak(
     secret = new_standard_secret()
     rx = Receiver(secret)
     rx.start()
-    apis += [Api(env, work / f"api{i}.log") for i in range(2)]
+    apis += [Api(api_env, work / f"api{i}.log") for i in range(2)]
     for a in apis:
         a.start()
     for a in apis:
@@ -656,6 +736,14 @@ async def _soak(
             await asyncio.sleep(weed_down_seconds)
             await asyncio.to_thread(weed.start)
             await recovered("seaweedfs_stopped", time.monotonic())
+        elif fault == "slow":
+            for px in proxies:
+                px.delay = slow_delay_ms / 1000
+            stats["faults"]["network_delay"] += 1
+            await asyncio.sleep(slow_seconds)
+            for px in proxies:
+                px.delay = 0.0
+            await recovered("network_delay", time.monotonic())
         elif fault == "full":
             if not weed.tmpfs:
                 stats["not_injected"].append("disk_full: no tmpfs could be mounted (not root?)")
@@ -672,7 +760,7 @@ async def _soak(
         return any(not w.done() for w in workers)
 
     plan = (["kill"] * kills + ["receiver"] * outages + ["pg"] * pg_restarts
-            + ["weed"] * weed_stops + ["full"] * disk_fulls)  # fmt: skip
+            + ["weed"] * weed_stops + ["full"] * disk_fulls + ["slow"] * slow_periods)  # fmt: skip
     rnd.shuffle(plan)
     try:
         for fault in plan:
@@ -804,6 +892,7 @@ async def _soak(
         "bad_signatures": rx.bad_signatures,
         "answered_500": rx.answered_500,
         "audit": {"rc": audit.returncode, **audit_totals},
+        "chunks_delayed": sum(px.chunks_delayed for px in proxies),
         "seconds": round(time.monotonic() - started, 1),
         "load_seconds": round(load_seconds, 1),
     }
@@ -821,6 +910,9 @@ def main() -> None:
     p.add_argument("--weed-down-seconds", type=float, default=30.0)
     p.add_argument("--disk-fulls", type=int, default=2)
     p.add_argument("--full-seconds", type=float, default=10.0)
+    p.add_argument("--slow-periods", type=int, default=2)
+    p.add_argument("--slow-seconds", type=float, default=10.0)
+    p.add_argument("--slow-delay-ms", type=float, default=50.0)
     p.add_argument("--concurrency", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
@@ -830,7 +922,8 @@ def main() -> None:
              pg_restarts=a.pg_restarts, pg_down_seconds=a.pg_down_seconds,
              weed_stops=a.weed_stops, weed_down_seconds=a.weed_down_seconds,
              disk_fulls=a.disk_fulls, full_seconds=a.full_seconds,
-             concurrency=a.concurrency, seed=a.seed, keep=a.keep)
+             slow_periods=a.slow_periods, slow_seconds=a.slow_seconds,
+             slow_delay_ms=a.slow_delay_ms, concurrency=a.concurrency, seed=a.seed, keep=a.keep)
     )  # fmt: skip
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     sys.exit(0 if healthy(report) else 1)
