@@ -76,16 +76,21 @@ class LivenessConfig:
     max_frames_cap: int = 60
     max_refine_frames: int = 12
     refine_ratio: float = 0.92  # openness / baseline below which neighbours are analysed
-    # Blink scan at the full frame rate (FaceAnalyzer._scan_blinks): frames whose eye patches
-    # change (against the face) this many median deviations above their ±5-frame
-    # neighbourhood.
-    max_blink_scan_frames: int = 8
-    blink_scan_mads: float = 6.0
-    # A quick blink is closed for one frame at 30 fps, and the frame whose patch changes most
-    # may be the one beside it (half-closed, or re-opening): a candidate that reads below
-    # ``blink_reopen_ratio`` of the open eyes gets its unmeasured neighbours measured too (up to
-    # this many frames per capture).
-    max_blink_neighbour_frames: int = 6
+    # Blinks are read from their own eye-openness series (FaceAnalyzer._eye_series): the
+    # eye-contour model on every ``blink_eye_step``-th decoded frame (the eye regions placed
+    # from the analysed frames' meshes, interpolated), so a blink closed for two frames at
+    # 30 fps is always measured; a sample that reads below ``blink_reopen_ratio`` of the
+    # open eyes around it gets its unmeasured neighbours measured too (up to
+    # ``max_blink_neighbour_frames``: a one-frame blink's closed frame is beside a half-closed
+    # one). It replaced a scan for frames whose eye patches changed, which missed the shallow
+    # two-frame blink of the test split's source (bench/face_eval.py, 5/16 genuine refused).
+    blink_eye_step: int = 2
+    max_blink_neighbour_frames: int = 12
+    # The open-eye level a blink is measured against: this percentile of the eye series
+    # within ``blink_local_window_s`` either side (a dip relative to the person's own eyes at
+    # that moment: looking up, turning or a change of light moves the level).
+    blink_local_window_s: float = 0.6
+    blink_local_percentile: float = 75.0
     # The peak of a head turn also falls between samples: when a side's largest sampled yaw
     # is short of the threshold but past ``turn_refine_ratio`` of it, up to
     # ``max_turn_refine_frames`` unsampled frames around that peak are analysed too (a
@@ -137,14 +142,15 @@ class LivenessConfig:
     # A movement ends (and the next may start) once it falls below this share of its
     # threshold: one held movement is one event.
     action_release_ratio: float = 0.5
-    # A blink: openness below this share of this person's open eyes (the 75th percentile of
-    # the near-frontal frames), open again (``blink_reopen_ratio``) on both sides within
-    # ``blink_max_duration_s``. On bench/face_eval.py's tuning split the eyes of frames
-    # outside a blink never read below 0.89 of the open level (12 captures, 740 analysed
-    # frames) and his deep blink reads 0.32-0.46; the same blink with its closed frame made
-    # shallower (a 60/40 blend with the frames beside it, the lid half-way down during the
-    # exposure) reads 0.53-0.64. It was 0.6, which missed such quick shallow blinks.
-    blink_closed_ratio: float = 0.72
+    # A blink: an eye-series sample below this share of the open level around it
+    # (``blink_local_*``), open again (``blink_reopen_ratio``) on both sides within
+    # ``blink_max_duration_s``. Set on bench/face_eval.py's tuning split only (8 captures):
+    # away from a blink the series never read below 0.885 of the level; his deep blink reads
+    # 0.33-0.60, and the same blink made shallow and quick (its closed frame blended 40/60 or
+    # 25/75 with the frames beside it, a lid that only dips during the exposure) 0.743-0.775,
+    # found in 10/10 such captures at 0.82 and 0/10 at the earlier 0.72 (honest readings in
+    # those captures >= 0.869). It was 0.6 before that, then 0.72.
+    blink_closed_ratio: float = 0.82
     blink_reopen_ratio: float = 0.85
     blink_max_duration_s: float = 1.0
     # EYES_CLOSED on the chosen frame.
@@ -376,58 +382,59 @@ class FaceAnalyzer:
                         extra.append(new)
         return sorted(obs + extra, key=lambda o: o.idx)
 
-    def _scan_blinks(self, frames: list[Frame], obs: list[_Obs], baseline: float) -> list[_Obs]:
-        """Measure the frames where the eyes brighten for a moment, at the full frame rate.
+    def _eye_series(
+        self, frames: list[Frame], obs: list[_Obs], baseline: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Eye openness over the capture for the blink check: (seconds, openness).
 
-        A quick blink closes the eyes for 2-3 frames at 30 fps and falls between the 8 fps
-        samples (and so the openness dip that :meth:`_refine` follows is never seen). An eye
-        that closes and opens again changes its patch for a frame or two against the frames two
-        either side, more than the whole face changes (head motion): the ratio (patches placed
-        from the nearest analysed frame's mesh) peaks above its neighbours. Costs three small
-        crops per frame; up to ``max_blink_scan_frames`` candidates are then measured, and the
-        unmeasured neighbours of those that read partly closed (the lowest frame of a one-frame
-        blink may be next to the frame that changed most).
+        The analysed frames' own readings, plus the eye-contour model alone on every
+        ``blink_eye_step``-th other frame, its eye regions placed from the analysed meshes
+        interpolated in time (the eyes move little in 1/30 s), plus the unmeasured neighbours
+        of the samples that read partly closed. Costs one eye-contour run per added frame
+        (no detector, no face mesh).
         """
         cfg = self.config
-        if len(frames) < 9 or cfg.max_blink_scan_frames <= 0:
-            return obs
-        idxs = np.array([o.idx for o in obs])
-        vals = np.zeros(len(frames))
-        for j in range(len(frames)):
-            o = obs[int(np.argmin(np.abs(idxs - j)))]
-            vals[j] = _eye_change(frames, j, o.mesh)
-        med = np.array(
-            [np.median(vals[max(0, j - 5) : j + 6]) for j in range(len(vals))], dtype=np.float64
+        got = {o.idx: o.openness for o in obs}
+        step = max(1, cfg.blink_eye_step)
+        idx_obs = np.array([o.idx for o in obs], dtype=np.float64)
+        meshes = [o.mesh for o in obs]
+
+        def measure(js: list[int]) -> None:
+            if not js:
+                return
+            for j, m in zip(js, interpolate_meshes(np.array(js, float), idx_obs, meshes),
+                            strict=True):  # fmt: skip
+                rgb = cv2.cvtColor(frames[j].image, cv2.COLOR_BGR2RGB)
+                ea, eb = self._m(IRIS).predict(rgb, m)
+                got[j] = (ea.openness + eb.openness) / 2
+
+        measure([j for j in range(0, len(frames), step) if j not in got])
+        if baseline > 0 and cfg.max_blink_neighbour_frames > 0:
+            keys = sorted(got)
+            t = np.array([frames[j].t for j in keys])
+            x = np.array([got[j] for j in keys])
+            level = self._local_level(t, x)
+            ratio = x / np.maximum(level, 1e-6)
+            low = [keys[i] for i in np.argsort(ratio) if ratio[i] < cfg.blink_reopen_ratio]
+            want: list[int] = []
+            for j in low:
+                for k in (j - 1, j + 1):
+                    if 0 <= k < len(frames) and k not in got and k not in want:
+                        want.append(k)
+            measure(want[: cfg.max_blink_neighbour_frames])
+        keys = sorted(got)
+        return np.array([frames[j].t for j in keys]), np.array([got[j] for j in keys])
+
+    def _local_level(self, t: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The open-eye level around each sample (``blink_local_percentile`` within
+        ``blink_local_window_s``)."""
+        cfg = self.config
+        w = cfg.blink_local_window_s
+        lo = np.searchsorted(t, t - w, side="left")
+        hi = np.searchsorted(t, t + w, side="right")
+        return np.array(
+            [np.percentile(x[a:b], cfg.blink_local_percentile) for a, b in zip(lo, hi, strict=True)]
         )
-        bump = vals - med
-        mad = float(np.median(np.abs(bump))) + 1e-6
-        done = {o.idx for o in obs}
-        extra: list[_Obs] = []
-        taken: list[int] = []
-        for j in np.argsort(-bump):
-            j = int(j)
-            if len(extra) >= cfg.max_blink_scan_frames or bump[j] < cfg.blink_scan_mads * mad:
-                break
-            if any(abs(j - k) < 3 for k in taken) or j in done:
-                continue
-            taken.append(j)
-            near = obs[int(np.argmin(np.abs(idxs - j)))]
-            new = self._measure(j, frames[j], self._roi_of(near))
-            done.add(j)
-            if new is not None:
-                extra.append(new)
-        budget = cfg.max_blink_neighbour_frames
-        for o in sorted(extra, key=lambda o: o.openness):
-            if budget <= 0 or baseline <= 0 or o.openness >= cfg.blink_reopen_ratio * baseline:
-                break
-            for j in (o.idx - 1, o.idx + 1):
-                if budget > 0 and 0 <= j < len(frames) and j not in done:
-                    new = self._measure(j, frames[j], self._roi_of(o))
-                    done.add(j)
-                    budget -= 1
-                    if new is not None:
-                        extra.append(new)
-        return sorted(obs + extra, key=lambda o: o.idx)
 
     def _refine_turns(self, frames: list[Frame], obs: list[_Obs]) -> list[_Obs]:
         """Analyse unsampled frames around a side's yaw peak that falls short of the threshold.
@@ -545,8 +552,6 @@ class FaceAnalyzer:
         openness = np.array([o.openness for o in obs])
         baseline = act.open_baseline(openness, yaw)
         obs = self._refine(frames, obs, baseline)
-        if act.BLINK in actions:
-            obs = self._scan_blinks(frames, obs, baseline)
         self._pose(obs)
         if {act.SHAKE, act.TURN_LEFT, act.TURN_RIGHT} & set(actions):
             n_before = len(obs)
@@ -661,9 +666,16 @@ class FaceAnalyzer:
             mouth_closed=round(mouth_closed, 3),
             mouth_max=round(float(mouth.max()), 3),
         )
+        # Blinks on their own eye-openness series, each sample over the open level around it.
+        if act.BLINK in actions:
+            eye_t, eye_open = self._eye_series(frames, obs, baseline)
+        else:
+            eye_t, eye_open = t, openness
+        eye_ratio = eye_open / np.maximum(self._local_level(eye_t, eye_open), 1e-6)
+        stats["blink_eye_frames"] = len(eye_t)
         checks.extend(
             self._action_checks(
-                actions, t, yaw, pitch, mouth - mouth_closed, openness, baseline, mirrored, stats
+                actions, t, yaw, pitch, mouth - mouth_closed, (eye_t, eye_ratio), mirrored, stats
             )
         )
         if flash:
@@ -747,18 +759,18 @@ class FaceAnalyzer:
         yaw: np.ndarray,
         pitch: np.ndarray,
         mouth_gap: np.ndarray,
-        openness: np.ndarray,
-        baseline: float,
+        eyes: tuple[np.ndarray, np.ndarray],
         mirrored: bool,
         stats: dict[str, float | int | str],
     ) -> list[Check]:
         """BLINK_/HEAD_SHAKE_/ACTION_NOT_DETECTED per asked action, then ACTION_ORDER_WRONG."""
         cfg = self.config
         rel = cfg.action_release_ratio
+        eye_t, eye_ratio = eyes  # eye openness over the open level around each sample
         blinks = act.find_blinks(
-            t,
-            openness,
-            baseline,
+            eye_t,
+            eye_ratio,
+            1.0,
             closed_ratio=cfg.blink_closed_ratio,
             reopen_ratio=cfg.blink_reopen_ratio,
             max_duration=cfg.blink_max_duration_s,
@@ -788,6 +800,13 @@ class FaceAnalyzer:
         for kind, (x, thr) in series.items():
             events[kind] = act.find_excursions(kind, t, x, thr, rel * thr)
         stats["blinks"] = len(blinks)
+        # The margin on the honest side: the lowest eye reading away from every blink found.
+        away = np.ones(len(eye_t), bool)
+        for b in blinks:
+            away &= np.abs(eye_t - b.t) > 0.25
+        stats["eye_ratio_outside_blinks"] = (
+            round(float(eye_ratio[away].min()), 3) if away.any() else -1.0
+        )
         stats["blink_times"] = ",".join(f"{b.t:.2f}" for b in blinks)
         stats["shakes"] = len(shakes)
         stats["events"] = ",".join(
@@ -795,7 +814,7 @@ class FaceAnalyzer:
             for e in sorted((e for v in events.values() for e in v), key=lambda e: e.t_peak)
         )
         out: list[Check] = []
-        min_ratio = float((openness / baseline).min()) if baseline > 0 else 1.0
+        min_ratio = float(eye_ratio.min()) if eye_ratio.size else 1.0
         if act.BLINK in actions:
             asked = actions.count(act.BLINK)  # a challenge may ask for a blink twice
             out.append(
@@ -957,35 +976,6 @@ class FaceAnalyzer:
         else:
             score, thr = named[first]["score"], float(named[first]["threshold"])
         return check(SPOOF_SUSPECTED, not signals, score, thr, detail=detail, model=model)
-
-
-def _eye_change(frames: list[Frame], j: int, mesh: np.ndarray) -> float:
-    """How much the eye patches of frame ``j`` differ from frames ``j ± 2`` (a blink is a
-    short change there), over the change of the whole eye-to-mouth face box (head motion)."""
-    if j < 2 or j + 2 >= len(frames):
-        return 0.0
-    h, w = frames[j].image.shape[:2]
-
-    def box(pa: np.ndarray, pb: np.ndarray, ky: float) -> tuple[int, int, int, int]:
-        c = (pa + pb) / 2
-        hw = 0.5 * float(np.linalg.norm(pb - pa))
-        return (int(max(0, c[0] - hw)), int(max(0, c[1] - ky * hw)),
-                int(min(w, c[0] + hw)), int(min(h, c[1] + ky * hw)))  # fmt: skip
-
-    def diff(bx: tuple[int, int, int, int]) -> float:
-        x0, y0, x1, y1 = bx
-        if x1 <= x0 or y1 <= y0:
-            return 0.0
-        cur = frames[j].image[y0:y1, x0:x1].astype(np.float32)
-        ref = (
-            frames[j - 2].image[y0:y1, x0:x1].astype(np.float32)
-            + frames[j + 2].image[y0:y1, x0:x1].astype(np.float32)
-        ) / 2
-        return float(np.abs(cur - ref).mean())
-
-    eyes = [box(mesh[a, :2], mesh[b, :2], 0.6) for a, b in (EYE_A, EYE_B)]
-    face = box(mesh[234, :2], mesh[454, :2], 1.0)
-    return float(np.mean([diff(e) for e in eyes]) / (diff(face) + 1.0))
 
 
 def _sharpness(rgb112: np.ndarray) -> float:
