@@ -484,19 +484,24 @@ class DocumentAnalyzer:
                     evidence.append("noise")
                 if pc["grid_shift"] > t.max_grid_shift:
                     evidence.append("jpeg_grid")
+                # Reported, not decisive: a clean card saved at low JPEG quality (tuning
+                # split, id_front/jpeg at quality 45) flattens the card's smooth print but
+                # not the portrait's texture, and moves both grid signals past these
+                # thresholds. They are named here (``signals_over``) for the provider.
+                over = []
                 if pc["mid_noise"] > t.max_portrait_mid_noise:
-                    evidence.append("mid_noise")
+                    over.append("mid_noise")
                 if pc["grid_native"] < t.min_portrait_grid_native:
-                    evidence.append("jpeg_history")
+                    over.append("jpeg_history")
                 if pc["grid_spread"] > t.max_portrait_grid_spread:
-                    evidence.append("jpeg_grid_phases")
+                    over.append("jpeg_grid_phases")
                 checks.append(
                     check(
                         "PORTRAIT_TAMPERED",
                         not evidence,
                         pc["noise_ratio"],
                         t.max_portrait_noise,
-                        detail={**pc, "evidence": evidence},
+                        detail={**pc, "evidence": evidence, "signals_over": over},
                     )
                 )
         # A refused original comes first: the person is told the one thing to fix.
