@@ -36,6 +36,11 @@ CLEAN = [
     ("licence", "clean"),
     ("passport", "clean"),
     ("sheet", "clean"),
+    # brighter room light (testkit/documents/cases.py BRIGHT_LIGHT): legible, to be accepted
+    ("id_front", "bright"),
+    ("id_back", "bright"),
+    ("licence", "bright"),
+    ("passport", "bright"),
 ]
 DEFECT_FAMILIES = ("id_front", "id_back", "licence", "passport", "sheet")
 
@@ -54,6 +59,12 @@ def main() -> int:
     ap.add_argument("--clean", type=int, default=4, help="photos per clean variant")
     ap.add_argument("--defects", type=int, default=0, help="photos per older defect variant")
     ap.add_argument("--only", default="", help="comma-separated attack variants")
+    ap.add_argument(
+        "--per-sample",
+        action="store_true",
+        help="print every photo's refusing checks with their scores (to find false rejects)",
+    )
+    ap.add_argument("--no-attacks", action="store_true", help="clean captures only")
     args = ap.parse_args()
     analyzer = DocumentAnalyzer()
     analyzer.load()
@@ -61,6 +72,18 @@ def main() -> int:
     outcomes: list[ev.Outcome] = []
     t0 = time.perf_counter()
     variants = [v for v in ATTACK_VARIANTS if not args.only or v in args.only.split(",")]
+    if args.no_attacks:
+        variants = []
+    per_sample: list[str] = []
+
+    def note(label: str, name: str, must_fail: frozenset[str], verdict: object) -> None:
+        if not args.per_sample:
+            return
+        refused = [c for c in verdict.checks if not c.passed]  # type: ignore[attr-defined]
+        said = ", ".join(f"{c.code}={c.score}/{c.threshold} {c.detail or ''}" for c in refused)
+        want = " ".join(sorted(must_fail)) or "accept"
+        per_sample.append(f"{label:22s} {name:32s} want {want:18s} got {said or 'accepted'}")
+
     full_runs = 0
     for variant in variants:
         for i in range(args.attacks):
@@ -69,6 +92,7 @@ def main() -> int:
             if not v.failed():
                 v = analyzer.analyze(case.image, case.kind, case.expect)
                 full_runs += 1
+            note(variant, f"{case.name}#{seed0 + i}", case.must_fail, v)
             outcomes.append(
                 ev.outcome(
                     variant,
@@ -85,6 +109,7 @@ def main() -> int:
         for i in range(args.clean):
             case = make_case(family, variant, seed0 + i, args.split)
             v = analyzer.analyze(case.image, case.kind, case.expect)
+            note("clean", f"{case.name}#{seed0 + i}", case.must_fail, v)
             outcomes.append(
                 ev.outcome(
                     "clean",
@@ -125,6 +150,9 @@ def main() -> int:
     )
     out()
     out(ev.failures(outcomes))
+    if per_sample:
+        out()
+        out("\n".join(per_sample))
     return 0
 
 
