@@ -58,7 +58,7 @@ fmt: install
 	$(VENV)/bin/ruff check --fix app tests bench testkit
 
 typecheck: install
-	$(VENV)/bin/mypy app
+	$(VENV)/bin/mypy app testkit
 
 bench: install models
 	$(PY) bench/doc_speed.py

@@ -516,7 +516,9 @@ def challenge_timeline(
     # Start next to the first blink in range, outside it and off the no-go frames.
     pos, step = next(j for j in range(windows[0][0] - 1, lo - 1, -1) if j not in no_go), -1
     idx: list[int] = []
-    yaw, pitch, mouth = [], [], []
+    yaw: list[float] = []
+    pitch: list[float] = []
+    mouth: list[float] = []
 
     def blocked(j: int) -> bool:
         return j < lo or j > hi or j in no_go or (in_blink(j) and not in_blink(pos))
@@ -611,7 +613,8 @@ def challenge_clip(
     rng = np.random.default_rng(params.seed + 7)
     masks: dict[int, np.ndarray] = {}
     drift = np.cumsum(rng.normal(0, 1, (len(idx), 2)), axis=0)
-    drift = cv2.GaussianBlur(drift.astype(np.float64), (1, 15), 5).reshape(-1, 2)
+    drift = np.asarray(cv2.GaussianBlur(drift.astype(np.float64), (1, 15), 5), np.float64)
+    drift = drift.reshape(-1, 2)
     if np.abs(drift).max() > 0:
         drift *= params.camera_shake_px / np.abs(drift).max()
     out = []

@@ -64,7 +64,7 @@ def kelvin_bgr(kelvin: float) -> np.ndarray:
             if t >= 66
             else (0.0 if t <= 19 else 138.5177312231 * math.log(t - 10) - 305.0447927307)
         )
-        return np.clip(np.array([b, g, r]), 1.0, 255.0)
+        return np.asarray(np.clip(np.array([b, g, r]), 1.0, 255.0))
 
     v = rgb(kelvin) / rgb(6500.0)
     out: np.ndarray = v / v[1]  # keep green (≈ luminance) fixed
@@ -191,7 +191,7 @@ def camera_shake(
     hom = k @ _rotation(*rot) @ np.linalg.inv(k)
     t = np.array([[1, 0, shift[0] * w], [0, 1, shift[1] * w], [0, 0, 1.0]])
     out: np.ndarray = t @ hom
-    return out / out[2, 2]
+    return np.asarray(out / out[2, 2])
 
 
 # -- real backgrounds --------------------------------------------------------------------
@@ -378,7 +378,7 @@ def encode_mp4(images: list[np.ndarray], crf: int = 23, fps: int = 30) -> bytes:
 
 
 def decode_mp4(data: bytes) -> list[np.ndarray]:
-    with av.open(io.BytesIO(data)) as f:
+    with av.open(io.BytesIO(data), mode="r") as f:
         return [fr.to_ndarray(format="bgr24") for fr in f.decode(video=0)]
 
 

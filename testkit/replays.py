@@ -48,7 +48,7 @@ FPS = 30
 
 def frames_of(video: bytes) -> tuple[list[np.ndarray], float]:
     """Every frame of a video (BGR) and its frame rate."""
-    with av.open(io.BytesIO(video)) as c:
+    with av.open(io.BytesIO(video), mode="r") as c:
         st = c.streams.video[0]
         fps = float(st.average_rate or FPS)
         return [f.to_ndarray(format="bgr24") for f in c.decode(st)], fps
@@ -74,6 +74,7 @@ def encode(
         from fractions import Fraction
 
         st = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1000))
+        assert isinstance(st, av.VideoStream)
         st.width, st.height, st.pix_fmt = w, h, "yuv420p"
         if codec == "libx264":
             st.options = {"crf": str(crf), "preset": "veryfast"}

@@ -116,7 +116,7 @@ def _display(content_bgr: np.ndarray, rng: random.Random, p: AttackParams) -> np
     gain = _u(rng, p.blue_gain)
     wp = np.array([1.0, rng.uniform(gain, 1.0) * 0.5 + gain * 0.5, gain], np.float32)  # B, G, R
     out = white * (black + (1 - black) * x) * wp
-    return out.astype(np.float32)
+    return np.asarray(out, np.float32)
 
 
 def screen_photo(
@@ -209,7 +209,7 @@ def screen_photo(
         phone, m, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_CONSTANT, borderValue=0
     )
     emissive = cv2.warpPerspective(screen_mask, m, (w, h), flags=cv2.INTER_LINEAR)[..., None]
-    a = warped[..., 3:4] / 255.0
+    a = np.asarray(warped[..., 3:4] / 255.0, np.float64)
     table = np.empty((h, w, 3), np.float32)
     table[:] = rng.choice(p.table)
     table += nrng.normal(0, 1.5, (h, w, 1)).astype(np.float32)
@@ -260,7 +260,7 @@ def _screen_threshold(h: int, w: int, pitch: float, angle_deg: float, phase: flo
         ax, ay = k * cx * xs + phase, k * cy * ys
         return np.outer(np.cos(ay), np.cos(ax)) - np.outer(np.sin(ay), np.sin(ax))
 
-    return 0.5 - 0.25 * (wave(np.cos(a), np.sin(a)) + wave(-np.sin(a), np.cos(a)))
+    return np.asarray(0.5 - 0.25 * (wave(np.cos(a), np.sin(a)) + wave(-np.sin(a), np.cos(a))))
 
 
 def _on_paper(img_bgr: np.ndarray, alpha: np.ndarray, rng: random.Random, cut: bool) -> np.ndarray:
@@ -295,7 +295,7 @@ def colour_copy(
     src = cv2.resize(doc_bgra[..., :3], (dw * up, dh * up), interpolation=cv2.INTER_CUBIC)
     x = src.astype(np.float32) / 255.0
     # The scan: optics blur fine print, light tints fall below the copier's white point.
-    x = cv2.GaussianBlur(x, (0, 0), rng.uniform(1.2, 2.0))
+    x = np.asarray(cv2.GaussianBlur(x, (0, 0), rng.uniform(1.2, 2.0)), np.float32)
     white = rng.uniform(0.80, 0.88)
     x = np.clip(x / white, 0, 1)
     grey = x.mean(axis=2, keepdims=True)
@@ -333,7 +333,7 @@ def colour_copy(
 def bw_copy(doc_bgra: np.ndarray, rng: random.Random, *, cut: bool = False) -> np.ndarray:
     """A black-and-white copy (toner on paper) of the document, BGRA."""
     gray = cv2.cvtColor(doc_bgra[..., :3], cv2.COLOR_BGR2GRAY).astype(np.float32)
-    gray = cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.6, 1.2))
+    gray = np.asarray(cv2.GaussianBlur(gray, (0, 0), rng.uniform(0.6, 1.2)), np.float32)
     lo, gain = rng.uniform(80, 100), rng.uniform(1.4, 1.8)
     gray = (gray - lo) * gain + 60
     nrng = np.random.default_rng(rng.randrange(1 << 30))

@@ -29,7 +29,7 @@ def font_path() -> str:
     """A CJK TTF: the PyPI font package first, then Debian's fonts."""
     candidates: list[str] = []
     try:
-        import paperang_p2_fonts_cjk  # type: ignore[import-untyped]
+        import paperang_p2_fonts_cjk
 
         candidates.append(
             os.path.join(
@@ -64,10 +64,10 @@ def _portrait_source() -> np.ndarray:
     """A real face photo shipped by a registry package (scikit-image's public-domain NASA
     astronaut), else a drawn placeholder head."""
     try:
-        from skimage import data  # type: ignore[import-untyped]
+        from skimage import data  # type: ignore[import-not-found, import-untyped, unused-ignore]
 
         rgb = data.astronaut()[10:330, 110:360]
-        return cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+        return np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     except ImportError:
         img = np.full((320, 250, 3), 235, np.uint8)
         cv2.ellipse(img, (125, 130), (70, 90), 0, 0, 360, (150, 180, 220), -1)
@@ -302,7 +302,7 @@ def _seal(img: np.ndarray, cx: int, cy: int, r: int, text: str) -> None:
         x, y = cx + r * 0.72 * math.cos(a), cy + r * 0.72 * math.sin(a)
         glyph = Image.new("RGBA", (size + 6, size + 6), (0, 0, 0, 0))
         ImageDraw.Draw(glyph).text((3, 0), ch, font=_font(size), fill=(215, 40, 40, 255))
-        glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.BICUBIC)
+        glyph = glyph.rotate(-math.degrees(a) - 90, resample=Image.Resampling.BICUBIC)
         pil.paste(glyph, (int(x - size / 2), int(y - size / 2)), glyph)
     img[:] = np.asarray(pil)
 
