@@ -140,3 +140,24 @@ def test_the_graph_test_sees_a_cycle(tmp_path: Path) -> None:
     src = tmp_path / "m.py"
     src.write_text("def f():\n    from app.capture.router import router\n")
     assert ("app.capture.router", 2) in _imports(src)
+
+
+def test_no_tracked_symlink_leaves_the_checkout() -> None:
+    """A worktree's `data` or `node_modules` link to another checkout must never be committed:
+    a clone would get a link to a folder it does not have (and git replaces the real one)."""
+    import os
+    import subprocess
+
+    root = APP.parent
+    if not (root / ".git").exists():
+        return  # an installed copy, not a checkout
+    out = subprocess.run(
+        ["git", "ls-files", "-s"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    links = [line.split("\t", 1)[1] for line in out.splitlines() if line.startswith("120000 ")]
+    bad = []
+    for path in links:
+        target = (root / path).parent / os.readlink(root / path)
+        if not target.resolve().is_relative_to(root.resolve()):
+            bad.append(path)
+    assert not bad, bad

@@ -14,11 +14,14 @@ beside this interpreter, else on PATH) must be there.
    one-off buckets and migrate jobs exit 0, both replicas healthy, then Caddy healthy.
 3. Through Caddy only: /readyz, `deploy/stack.sh exec -T api-1 python -m app provider create`
    (inside replica 1), then the
-   document flow with the full checks (tests/container/flow.py: order, QR, session, licence
+   whole flow with the full checks (tests/container/flow.py: order, QR, session, licence
    and both sides of the ID card, OCR included); after the first capture replica 1 is
    SIGKILLed (`podman kill`), and the rest of the flow must complete through replica 2
-   (its access log shows the later captures); the order reads subject_verified; the licence
-   is read back through the proxy byte for byte.
+   (its access log shows the later captures); then the face step (consent, a challenge of
+   LIVENESS_ACTIONS=blink,shake_head, the labelled-synthetic genuine video for its order:
+   liveness and the match to the ID portrait) and the verification sheet, all checks passed;
+   the order reads complete (核验完成); the licence is read back through the proxy byte for
+   byte.
 4. No ERROR/CRITICAL line or traceback in replica 2's, the migrate job's or Caddy's log.
 5. `deploy/stack.sh down` removes the containers and every volume they mounted, named or
    anonymous (also after a failure; checked when the run passed).
@@ -117,6 +120,8 @@ def stack_env(env_file: Path) -> tuple[dict[str, str], dict[str, int]]:
         # checks as in prod. Small SeaweedFS volumes: megabytes are stored, not 30 GB.
         "APP_ENV": "dev",
         "CAPTURE_CHECKS": "full",
+        # The two challenge orders the sample videos answer (bench/load/samples.py).
+        "LIVENESS_ACTIONS": "blink,shake_head",
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['HTTP_PORT']}",
         "WEED_EXTRA_ARGS": "-master.volumeSizeLimitMB=64 -volume.max=16",
         **{k: str(v) for k, v in ports.items()},
@@ -237,13 +242,17 @@ def main() -> int:
             step(f"SIGKILLed replica 1 ({api1}) after {done_step}")
 
         try:
-            order = document_flow(base, api_key, samples, step, after_capture=after_capture)
+            order = document_flow(
+                base, api_key, samples, step, after_capture=after_capture, whole=True
+            )
         except FlowError as exc:
             raise SystemExit(f"FAILED (through Caddy): {exc}") from None
         expect(bool(killed), "replica 1 was killed mid-flow")
         log2 = stack.logs("api-2")
         expect(
-            "/m/v1/captures/subject_principal_id_back" in log2,
+            "/m/v1/captures/subject_principal_id_back" in log2
+            and "/m/v1/captures/face" in log2
+            and "/m/v1/captures/verification_sheet" in log2,
             "the captures after the kill were answered by replica 2",
             log2[-3000:],
         )
