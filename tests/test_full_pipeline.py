@@ -8,12 +8,10 @@ capture built from it at test time (testkit/genuine.py).
 
 from __future__ import annotations
 
-import random
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import httpx
 import pytest
 
@@ -24,9 +22,16 @@ from app.main import create_app
 from testkit import genuine
 from testkit.documents import render as R
 from testkit.documents import scene as S
-from testkit.documents.identities import make_company, make_person
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
-from tests.flows import bearer, challenge, qr
+from tests.flows import bearer, challenge
+from tests.real_flows import (
+    documents_with_genuine_portrait,
+    jpeg,
+    order_body,
+    people,
+    put_image,
+    real_session,
+)
 
 TODAY = __import__("datetime").date.today()
 FACE_VIDEO = Path(__file__).parent / "data" / "face" / "carphone_pristine.mp4"
@@ -55,72 +60,22 @@ async def full_api(
             yield Api(client, app, key, provider_id)
 
 
-def jpeg(img: Any) -> bytes:
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-    assert ok
-    return buf.tobytes()
-
-
-def _people(seed: int) -> tuple[Any, Any, random.Random]:
-    rng = random.Random(seed)
-    return make_person(rng, TODAY), make_company(rng, TODAY), rng
-
-
-def _order_body(p: Any, c: Any) -> dict[str, Any]:
-    principal = {
-        "name": p.name,
-        "document": {"type": "resident_id", "number": p.id_number},
-        "mobile": "13800138000",
-    }
-    return {
-        "external_id": f"full-{p.id_number}",
-        "business_type": "new_filing",
-        "subject": {
-            "nature": "enterprise",
-            "name": c.name,
-            "document": {"type": "business_licence", "number": c.uscc},
-            "principal": principal,
-        },
-        "websites": [{"name": "官网", "domains": ["example.cn"], "principal": principal}],
-    }
-
-
-async def _session(api: Api, body: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    r = await api.client.post("/v1/orders", json=body, headers=api.auth)
-    assert r.status_code == 201, r.text
-    oid = r.json()["id"]
-    r = await api.client.post(
-        "/m/v1/sessions",
-        json={"qr_token": await qr(api, oid), "platform": "dev", "mobile": "13800138000"},
-    )
-    assert r.status_code == 201, r.text
-    return oid, r.json()
-
-
-async def _put(api: Api, s: dict[str, Any], step: str, img: Any) -> httpx.Response:
-    return await api.client.post(
-        f"/m/v1/captures/{step}",
-        files={"file": ("photo.jpg", jpeg(img), "image/jpeg")},
-        headers=bearer(s),
-    )
-
-
 async def test_clean_documents_verify_the_subject(full_api: Api) -> None:
     api = full_api
-    p, c, rng = _people(11)
-    oid, s = await _session(api, _order_body(p, c))
+    p, c, rng = people(11)
+    oid, s = await real_session(api, order_body(p, c))
     licence = S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image
-    r = await _put(api, s, "subject_document", licence)
+    r = await put_image(api, s, "subject_document", licence)
     assert r.status_code == 201, r.json()
     assert r.json()["extracted"]["uscc"] == c.uscc
     front = S.photograph(R.render_id_front(p, rng), rng, tilt=0.02, fill=0.62).image
-    r = await _put(api, s, "subject_principal_id_front", front)
+    r = await put_image(api, s, "subject_principal_id_front", front)
     assert r.status_code == 201, r.json()
     extracted = r.json()["extracted"]
     assert extracted["id_number"] == p.id_number[:4] + "*" * 10 + p.id_number[-4:]
     assert p.name not in str(r.json())  # masked for the phone
     back = S.photograph(R.render_id_back(p, rng), rng, tilt=0.02, fill=0.62).image
-    r = await _put(api, s, "subject_principal_id_back", back)
+    r = await put_image(api, s, "subject_principal_id_back", back)
     assert r.status_code == 201, r.json()
     assert r.json()["order_status"] == "subject_verified"
     # The provider sees the whole fields, and the model that produced each check.
@@ -134,11 +89,11 @@ async def test_clean_documents_verify_the_subject(full_api: Api) -> None:
 
 async def test_wrong_person_and_photocopy_are_refused(full_api: Api) -> None:
     api = full_api
-    p, c, rng = _people(12)
-    other, _, _ = _people(13)
-    _, s = await _session(api, _order_body(p, c))
+    p, c, rng = people(12)
+    other, _, _ = people(13)
+    _, s = await real_session(api, order_body(p, c))
     front = S.photograph(R.render_id_front(other, rng), rng, tilt=0.02, fill=0.62).image
-    r = await _put(api, s, "subject_principal_id_front", front)
+    r = await put_image(api, s, "subject_principal_id_front", front)
     assert r.status_code == 422
     problem = r.json()
     assert problem["code"] == "CAPTURE_REJECTED"
@@ -146,7 +101,7 @@ async def test_wrong_person_and_photocopy_are_refused(full_api: Api) -> None:
     assert "ID_NUMBER_MISMATCH" in failed
     assert problem["detail"]  # what to do, in Chinese
     copy = S.photograph(S.photocopy(R.render_id_front(p, rng), rng), rng).image
-    r = await _put(api, s, "subject_principal_id_front", copy)
+    r = await put_image(api, s, "subject_principal_id_front", copy)
     assert r.status_code == 422
     assert "PHOTOCOPY" in {ch["code"] for ch in r.json()["checks"] if not ch["passed"]}
 
@@ -156,8 +111,8 @@ async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
     only ±12° and the background is not white, so the capture is refused with those codes,
     and the phone never sees the face-match score."""
     api = full_api
-    p, c, rng = _people(14)
-    oid, s = await _session(api, _order_body(p, c))
+    p, c, rng = people(14)
+    oid, s = await real_session(api, order_body(p, c))
     for step, img in (
         (
             "subject_document",
@@ -169,7 +124,7 @@ async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
         ),
         ("subject_principal_id_back", S.photograph(R.render_id_back(p, rng), rng, tilt=0.02).image),
     ):
-        assert (await _put(api, s, step, img)).status_code == 201, step
+        assert (await put_image(api, s, step, img)).status_code == 201, step
     settings = api.app.state.ctx.settings
     pool = settings.liveness_actions
     settings.liveness_actions = "blink,shake_head"  # the legacy pool: asks blink and a shake
@@ -193,24 +148,6 @@ async def test_real_face_video_runs_every_face_check(full_api: Api) -> None:
     assert got["status"] == "subject_verified"
 
 
-async def _documents_with_genuine_portrait(
-    api: Api, s: dict[str, Any], p: Any, c: Any, rng: random.Random, face_analyzer: Any
-) -> Any:
-    """Licence and ID card (its portrait: the genuine clip's man) accepted; the last answer."""
-    front = R.render_id_front(p, rng, face=genuine.id_photo(face_analyzer))
-    for step, img in (
-        (
-            "subject_document",
-            S.photograph(R.render_licence(c, rng), rng, tilt=0.02, fill=0.7).image,
-        ),
-        ("subject_principal_id_front", S.photograph(front, rng, tilt=0.02).image),
-        ("subject_principal_id_back", S.photograph(R.render_id_back(p, rng), rng, tilt=0.02).image),
-    ):
-        r = await _put(api, s, step, img)
-        assert r.status_code == 201, (step, r.text)
-    return r
-
-
 async def test_genuine_video_completes_the_website_part(full_api: Api, face_analyzer: Any) -> None:
     """Done when a genuine video passes through the API and moves the website part to done
     with the face matched. The video is labelled-synthetic from real footage
@@ -218,9 +155,9 @@ async def test_genuine_video_completes_the_website_part(full_api: Api, face_anal
     a rendered ±30° head shake in the order the challenge asks; the ID card's portrait is
     the same man, from a frontal frame of the same clip."""
     api = full_api
-    p, c, rng = _people(15)
-    oid, s = await _session(api, _order_body(p, c))
-    r = await _documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)
+    p, c, rng = people(15)
+    oid, s = await real_session(api, order_body(p, c))
+    r = await documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)
     assert r.json()["order_status"] == "subject_verified"
 
     ch = await challenge(api, s)
@@ -294,9 +231,9 @@ async def test_genuine_frames_complete_the_website_part(full_api: Api, face_anal
 
     provider_id, key = await full_api.new_provider()
     api = Api(full_api.client, full_api.app, key, provider_id)
-    p, c, rng = _people(16)
-    oid, s = await _session(api, _order_body(p, c))
-    r = await _documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)
+    p, c, rng = people(16)
+    oid, s = await real_session(api, order_body(p, c))
+    r = await documents_with_genuine_portrait(api, s, p, c, rng, face_analyzer)
     ch = await challenge(api, s)
     assert ch.status_code == 201, ch.text
     video = genuine.challenge_video(face_analyzer, tuple(ch.json()["actions"]))

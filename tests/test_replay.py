@@ -29,11 +29,11 @@ from app.security import crypto
 from testkit import genuine, replays
 from tests.conftest import Api, intake_pipeline, make_settings, synthetic_jpeg, synthetic_mp4
 from tests.flows import bearer, challenge, new_order, open_session, qr, upload
-from tests.test_full_pipeline import (
-    _documents_with_genuine_portrait,
-    _order_body,
-    _people,
-    _session,
+from tests.real_flows import (
+    documents_with_genuine_portrait,
+    order_body,
+    people,
+    real_session,
 )
 
 
@@ -84,9 +84,9 @@ async def test_the_same_capture_uploaded_again_is_refused_as_a_replay(
     replay_api: Api, face_analyzer: Any
 ) -> None:
     api = replay_api
-    p, c, rng = _people(31)
-    first_oid, s1 = await _session(api, _order_body(p, c))
-    await _documents_with_genuine_portrait(api, s1, p, c, rng, face_analyzer)
+    p, c, rng = people(31)
+    first_oid, s1 = await real_session(api, order_body(p, c))
+    await documents_with_genuine_portrait(api, s1, p, c, rng, face_analyzer)
     ch, r = await _face(api, s1)
     assert r.status_code == 201, r.text  # the first upload is unaffected
     first = genuine.challenge_video(face_analyzer, tuple(ch.json()["actions"]))
@@ -94,9 +94,9 @@ async def test_the_same_capture_uploaded_again_is_refused_as_a_replay(
     assert replay_check["passed"] is True and replay_check["score"] is None  # hidden
 
     # Another order of the same provider: the same person's documents, the same video.
-    q, d, rng2 = _people(32)
-    second_oid, s2 = await _session(api, _order_body(q, d))
-    await _documents_with_genuine_portrait(api, s2, q, d, rng2, face_analyzer)
+    q, d, rng2 = people(32)
+    second_oid, s2 = await real_session(api, order_body(q, d))
+    await documents_with_genuine_portrait(api, s2, q, d, rng2, face_analyzer)
     _, r = await _face(api, s2, first)
     assert r.status_code == 422, r.text
     problem = r.json()
@@ -152,9 +152,9 @@ async def test_another_providers_earlier_capture_is_not_compared(
     api = replay_api
     other_id, other_key = await api.new_provider()
     other = Api(api.client, api.app, other_key, other_id)
-    p, c, rng = _people(33)
-    _, s = await _session(other, _order_body(p, c))
-    await _documents_with_genuine_portrait(other, s, p, c, rng, face_analyzer)
+    p, c, rng = people(33)
+    _, s = await real_session(other, order_body(p, c))
+    await documents_with_genuine_portrait(other, s, p, c, rng, face_analyzer)
     _, r = await _face(other, s)
     assert r.status_code == 201, r.text
     assert _checks(r)["REPLAY_DETECTED"]["passed"] is True
