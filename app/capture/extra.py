@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from app.capture.router import PHOTO_MULTIPART
 from app.capture.upload import read_form
 from app.core.openapi import PROBLEM_RESPONSES
 from app.deps import CaptureSessionDep, CtxDep, DbDep
@@ -17,23 +18,6 @@ from app.mini.schemas import CaptureOut
 
 router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 
-_FILE = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "properties": {
-                        "file": {"type": "string", "format": "binary",
-                                 "description": "photo of the document (jpg/png/gif, ≤ 4 MB)"},
-                    },
-                    "required": ["file"],
-                }
-            }
-        },
-    }
-}  # fmt: skip
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     422: {**PROBLEM_RESPONSES[422], "description": "CAPTURE_REJECTED with the checks"}
 }
@@ -58,7 +42,7 @@ async def _take(request: Request, session: Any, db: Any, ctx: Any, name: str) ->
 
 
 @router.post("/captures/authorisation_letter", status_code=201, response_model=CaptureOut,
-             openapi_extra=_FILE, responses=_RESPONSES)  # fmt: skip
+             openapi_extra=PHOTO_MULTIPART, responses=_RESPONSES)  # fmt: skip
 async def authorisation_letter(
     request: Request, session: CaptureSessionDep, db: DbDep, ctx: CtxDep
 ) -> CaptureOut:
@@ -67,7 +51,8 @@ async def authorisation_letter(
 
 
 @router.post("/captures/domain_certificate:{website_id}", status_code=201,
-             response_model=CaptureOut, openapi_extra=_FILE, responses=_RESPONSES)  # fmt: skip
+             response_model=CaptureOut, openapi_extra=PHOTO_MULTIPART,
+             responses=_RESPONSES)  # fmt: skip
 async def domain_certificate(
     website_id: str, request: Request, session: CaptureSessionDep, db: DbDep, ctx: CtxDep
 ) -> CaptureOut:

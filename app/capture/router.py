@@ -51,7 +51,8 @@ _MULTIPART = {
 
 
 # The pre-checks take one document photo, nothing else.
-_PRECHECK_MULTIPART = {
+# One photo (a document step, the precheck; app/capture/extra.py uses it too).
+PHOTO_MULTIPART = {
     "requestBody": {
         "required": True,
         "content": {
@@ -109,7 +110,7 @@ async def capture(
     return CaptureOut.model_validate(body)  # 201: every answered capture is stored
 
 
-@router.post("/precheck", response_model=PrecheckOut, openapi_extra=_PRECHECK_MULTIPART)
+@router.post("/precheck", response_model=PrecheckOut, openapi_extra=PHOTO_MULTIPART)
 async def precheck(
     request: Request,
     session: CaptureSessionDep,
@@ -125,7 +126,7 @@ async def precheck(
 
 
 @provider_router.post(
-    "/precheck", response_model=ProviderPrecheckOut, openapi_extra=_PRECHECK_MULTIPART
+    "/precheck", response_model=ProviderPrecheckOut, openapi_extra=PHOTO_MULTIPART
 )
 async def provider_precheck(
     request: Request,

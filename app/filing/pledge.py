@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import AppContext
 from app.core.errors import AppError, Conflict, Forbidden
 from app.filing import provinces
+from app.filing.sheet import BUSINESS_ZH
 from app.models.orders import CaptureSession, Material, new_id, utcnow
 from app.orders import state, transitions
 from app.orders.service import Bundle, load_bundle, pledge_record
@@ -34,18 +35,6 @@ PLEDGE_VERSION = "2026-12"
 TITLE = "备案真实性承诺书"
 CONTENT_TYPE = "text/plain; charset=utf-8"
 
-BUSINESS_ZH = {
-    "new_filing": "新增备案",
-    "new_website": "新增网站",
-    "new_access": "新增接入",
-    "change_subject": "变更主体",
-    "change_website": "变更网站",
-    "change_access": "变更接入",
-    "cancel_subject": "注销主体",
-    "cancel_website": "注销网站",
-    "cancel_access": "取消接入",
-    "algorithm_filing": "算法备案",
-}
 
 _UNIT = (
     "本单位郑重承诺:",
