@@ -61,9 +61,9 @@ typecheck: install
 	$(VENV)/bin/mypy app testkit
 
 bench: install models
-	$(PY) bench/doc_speed.py
-	$(PY) bench/face_speed.py
-	$(PY) bench/speech_eval.py
+	$(PY) -m bench.doc_speed
+	$(PY) -m bench.face_speed
+	$(PY) -m bench.speech_eval
 
 # Load test (locust, the `bench` extra): starts 1 and 2 local processes on PostgreSQL
 # (LOAD_DATABASE_URL, default database heyan_load on 127.0.0.1, created if missing),
@@ -74,7 +74,7 @@ $(VENV)/.bench-$(DEPS_HASH): $(STAMP)
 	@touch $@
 
 load: models $(VENV)/.bench-$(DEPS_HASH)
-	$(PY) bench/load/run.py $(LOAD_ARGS)
+	$(PY) -m bench.load.run $(LOAD_ARGS)
 
 # The API image, built here with podman FROM a local Debian bookworm base (debootstrap, then
 # `podman import`; no public image registry), pip on this host's package index; prints its
@@ -86,7 +86,7 @@ image:
 # The image run as operators run it, against this machine's PostgreSQL (tests/container/run_image.py):
 # readiness, provider create inside it, a document flow with the full checks, SIGTERM, clean log.
 container-test: image models
-	$(PY) tests/container/run_image.py
+	$(PY) -m tests.container.run_image
 
 # The compose stack under podman-compose (tests/container/run_stack.py): PostgreSQL, SeaweedFS and
 # Caddy images built FROM the local base (deploy/stack.sh build, cached), the API image from
@@ -94,4 +94,4 @@ container-test: image models
 # with the full checks while a replica is SIGKILLed; torn down after. PODMAN_COMPOSE: the
 # podman-compose to use (default: the venv's, from the test extra).
 compose-test: image models
-	$(PY) tests/container/run_stack.py
+	$(PY) -m tests.container.run_stack

@@ -1,6 +1,6 @@
 """A bare FastAPI app: the ceiling the benchmarks compare Heyan's polling reads with.
 
-    .venv/bin/python bench/bare_app.py --port 8001 --workers 1
+    .venv/bin/python -m bench.bare_app --port 8001 --workers 1
 
 It answers ``GET /ping`` with a small JSON body, and is served by uvicorn with exactly the
 options of ``python -m app serve`` (app/__main__.py ``uvicorn_options``), so the ratio

@@ -2,7 +2,7 @@
 a private PostgreSQL and a private SeaweedFS (the material store, S3) while faults are
 injected, then the invariants are checked.
 
-    .venv/bin/python bench/chaos.py --flows 12 --kills 3 --outages 2 --pg-restarts 2 \
+    .venv/bin/python -m bench.chaos --flows 12 --kills 3 --outages 2 --pg-restarts 2 \
         --weed-stops 2 --disk-fulls 2
 
 Both servers are started by the run itself in a temporary folder on free ports of 127.0.0.1
@@ -69,7 +69,6 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 RETRYABLE = {"DB_UNAVAILABLE", "STORAGE_UNAVAILABLE", "STORAGE_FULL", "BUSY", "RATE_LIMITED"}
 RETRY_SECONDS = 240.0  # a request is retried for at most this long (outages are shorter)
 

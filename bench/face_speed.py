@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Speed of the whole face check on a 3-second 720p 30 fps video.
 
-    python bench/face_speed.py [--model-dir DATA_DIR/models/face] [--runs 7]
+    python -m bench.face_speed [--model-dir DATA_DIR/models/face] [--runs 7]
 
 The video is real footage: carphone_pristine.mp4 (first 90 frames) upscaled to 1280x720 and
 encoded as H.264 mp4 with PyAV. Reports medians of: decode_video (PyAV, sampling, resize),
@@ -17,7 +17,6 @@ import argparse
 import io
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -26,7 +25,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from app.liveness import FaceAnalyzer, decode_video, list_models  # noqa: E402
 from app.liveness.landmarks import roi_from_detection  # noqa: E402

@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Where a serving process's memory goes (issue #20 item 5), stage by stage, in one process.
 
-    .venv/bin/python bench/memory.py [--rounds 5] [--json OUT]
+    .venv/bin/python -m bench.memory [--rounds 5] [--json OUT]
 
 Builds the full-check pipeline exactly as ``serve`` does (app.lifespan.build_pipeline, the
 default settings: read-aloud digits off), then runs the load test's labelled-synthetic
@@ -21,13 +21,11 @@ import asyncio
 import gc
 import json
 import os
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's app/ and testkit/, not an installed one
 
 from app.analysis.pipeline import DocumentExpectation  # noqa: E402
 from app.config import Settings  # noqa: E402
@@ -48,8 +46,7 @@ async def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    sys.path.insert(0, str(ROOT / "bench" / "load"))
-    from samples import DEFAULT, ensure_samples, video_name  # bench/load/samples.py
+    from bench.load.samples import DEFAULT, ensure_samples, video_name
 
     rows: list[dict[str, Any]] = []
     last = 0.0

@@ -1,8 +1,8 @@
 """Polling at the design's limit: Heyan's provider reads against bare FastAPI, in one run.
 
-    .venv/bin/python bench/poll.py                       # about 4 minutes
-    .venv/bin/python bench/poll.py --seconds 5 --levels 1,8
-    .venv/bin/python bench/poll.py --baseline /work/main # also an older tree: before/after
+    .venv/bin/python -m bench.poll                       # about 4 minutes
+    .venv/bin/python -m bench.poll --seconds 5 --levels 1,8
+    .venv/bin/python -m bench.poll --baseline /work/main # also an older tree: before/after
 
 Set-up: installs wrk (Debian's package) when it is missing, creates the database
 ``heyan_poll`` on the PostgreSQL of ``--pg`` when it is missing, and a fresh schema in it

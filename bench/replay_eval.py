@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Replay fingerprint evaluation: match scores per class, the threshold and the margins.
 
-    python bench/replay_eval.py [--model-dir DATA_DIR/models/face]
+    python -m bench.replay_eval [--model-dir DATA_DIR/models/face]
 
 Inputs (testkit/replays.py says what each stands for, and the limits of one source clip):
 the real carphone clip and the labelled-synthetic genuine capture built from it
@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from app.liveness import FaceAnalyzer, decode_video, list_models  # noqa: E402
 from app.liveness import fingerprint as fp  # noqa: E402

@@ -1,6 +1,6 @@
 """Write a labelled-synthetic filing order and matching document photos for trying the API.
 
-    .venv/bin/python bench/sample_docs.py samples/     # order.json, licence.jpg, id_front.jpg,
+    .venv/bin/python -m bench.sample_docs samples/     # order.json, licence.jpg, id_front.jpg,
                                                         # id_back.jpg, sheet.jpg (all SYNTHETIC)
 
 The people, company and numbers are made up (valid check digits); every image carries a
@@ -23,7 +23,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from testkit.documents import render as R  # noqa: E402
 from testkit.documents import scene as S  # noqa: E402

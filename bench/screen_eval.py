@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Screen-replay signals (app/liveness/screen.py) on labelled-synthetic replays and genuines.
 
-    python bench/screen_eval.py [--per-class 6] [--cache /tmp/heyan-screen-eval] [--rebuild]
+    python -m bench.screen_eval [--per-class 6] [--cache /tmp/heyan-screen-eval] [--rebuild]
 
 Every case starts from real footage (testkit/replay_attacks.py says what is simulated):
 replays of the project's own genuine capture on a high-DPI phone with bezel in front of a
@@ -30,7 +30,6 @@ genuine margins: coplanar_surround 0.030, flicker 0.171, screen_colour 0.310.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,7 +39,6 @@ import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from app.liveness import FaceAnalyzer, LivenessConfig  # noqa: E402
 from app.liveness.antispoof import moire_score  # noqa: E402

@@ -1,7 +1,7 @@
 # ruff: noqa: T201  (a benchmark prints its tables)
 """Read-aloud digits: recognition time per 3-s clip, and accuracy on labelled clips.
 
-    python bench/speech_eval.py [--model-dir DATA_DIR/models/speech] [--runs 5]
+    python -m bench.speech_eval [--model-dir DATA_DIR/models/speech] [--runs 5]
                                 [--espeak 20] [--clips DIR] [--language zh] [--beam 1]
                                 [--face-model-dir DATA_DIR/models/face]
 
@@ -21,7 +21,7 @@ capture app's own videos are best: same microphones, rooms, distances), puts the
 folder with a ``labels.tsv`` (one line per clip: file name, TAB, the digits that were asked,
 empty for a clip in which no digits should be heard; optionally TAB ``pass`` or ``refuse``
 for the verdict expected, e.g. ``refuse`` for a replay or a dub), and runs
-``python bench/speech_eval.py --clips FOLDER``. Without labels.tsv the digits are taken from
+``python -m bench.speech_eval --clips FOLDER``. Without labels.tsv the digits are taken from
 the file name (``anything_4827.mp4``). The same table is printed, with the lip-sync score when
 the face models are prepared; use it to set DigitsConfig (min_avg_logprob, min_lip_sync,
 min_digits_score) before the step is switched on.
@@ -33,7 +33,6 @@ import argparse
 import os
 import re
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,7 +40,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 from app.liveness.audio import (  # noqa: E402
     RATE,

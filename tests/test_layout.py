@@ -161,3 +161,24 @@ def test_no_tracked_symlink_leaves_the_checkout() -> None:
         if not target.resolve().is_relative_to(root.resolve()):
             bad.append(path)
     assert not bad, bad
+
+
+def test_bench_and_scripts_do_not_edit_the_import_path() -> None:
+    """bench/ is a package run as `python -m bench.NAME` from the checkout: no script puts
+    the checkout (or bench/) on sys.path by hand, so nothing imports a stray copy."""
+    root = APP.parent
+    offenders = []
+    for path in [
+        *sorted((root / "bench").rglob("*.py")),
+        *sorted((root / "tests/container").glob("*.py")),
+    ]:
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr == "path"
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "sys"
+            ):
+                offenders.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not offenders, offenders

@@ -9,7 +9,6 @@ half a minute the first time) are cached in bench/load/.samples between runs.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from app.liveness import list_models
+from bench.load import samples
 from tests.conftest import require
 from tests.live_server import live_server
 from tests.liveness.conftest import face_model_dir
@@ -40,10 +40,6 @@ def test_readme_walkthrough_reaches_complete_with_full_checks(tmp_path: Path) ->
     models = face_model_dir()
     require(len(list_models(models)) >= 5, "face models not prepared (make test prepares them)")
     require(shutil.which("curl") is not None, "curl is not installed")
-    spec = importlib.util.spec_from_file_location("load_samples", ROOT / "bench/load/samples.py")
-    assert spec is not None and spec.loader is not None
-    samples = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(samples)
     samples.ensure_samples()  # cached: the script's own call then finds them ready
     shutil.copytree(samples.DEFAULT, tmp_path / "samples")
 
@@ -55,7 +51,6 @@ def test_readme_walkthrough_reaches_complete_with_full_checks(tmp_path: Path) ->
             readme_walkthrough()
             .replace(".venv/bin/python", sys.executable)
             .replace("localhost:8000", f"127.0.0.1:{srv.port}")
-            .replace("bench/load/samples.py", str(ROOT / "bench/load/samples.py"))
         )
         env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
         env.update(APP_ENV="dev", DATA_DIR=str(data), PYTHONPATH=str(ROOT), **env_extra)

@@ -1,6 +1,6 @@
 """Load test: whole mini-program flows and provider polling against a running Heyan.
 
-    HEYAN_API_KEY=... .venv/bin/locust -f bench/load/locustfile.py --host http://127.0.0.1:8000
+    HEYAN_API_KEY=... .venv/bin/python -m locust -f bench/load/locustfile.py --host http://127.0.0.1:8000
 
 Two user classes, mixed by weight (environment variables, read when locust starts):
 
@@ -40,7 +40,6 @@ import contextlib
 import json
 import os
 import random
-import sys
 import time
 import uuid
 from collections import Counter
@@ -66,8 +65,7 @@ OUTCOMES: Counter[str] = Counter()
 WINDOW: dict[str, float] = {}
 
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from samples import ACTION_ORDERS, ensure_samples, video_name  # noqa: E402
+from bench.load.samples import ACTION_ORDERS, ensure_samples, video_name  # noqa: E402
 
 ensure_samples(SAMPLES)
 ORDER = json.loads((SAMPLES / "order.json").read_text())

@@ -1,7 +1,7 @@
 """Run the load test on this machine and write the figures README quotes.
 
-    .venv/bin/python bench/load/run.py                 # about 7 minutes on 2 cores
-    .venv/bin/python bench/load/run.py --processes 1 --flow-seconds 30 --step-seconds 5
+    .venv/bin/python -m bench.load.run                 # about 7 minutes on 2 cores
+    .venv/bin/python -m bench.load.run --processes 1 --flow-seconds 30 --step-seconds 5
 
 First it prepares the labelled-synthetic samples once (bench/load/samples.py, cached in
 bench/load/.samples: documents whose ID card carries the genuine face clip's man, and his
@@ -705,14 +705,13 @@ def main() -> None:
         args.model_dir = get_settings().resolved_model_dir.resolve()
     started = time.monotonic()
     ensure_database(args.database_url)
-    sys.path.insert(0, str(HERE))
-    from samples import ensure_samples
+    from bench.load.samples import ensure_samples
 
     log("samples (bench/load/samples.py, cached in bench/load/.samples)")
     ensure_samples(HERE / ".samples")
     run = Run(args)
     report: dict[str, Any] = {
-        "command": "python bench/load/run.py " + " ".join(sys.argv[1:]),
+        "command": "python -m bench.load.run " + " ".join(sys.argv[1:]),
         "started": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine(),
         "runs": [],

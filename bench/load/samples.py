@@ -1,6 +1,6 @@
 """The load test's labelled-synthetic inputs, prepared once and cached (a few MB, gitignored).
 
-    .venv/bin/python bench/load/samples.py [folder]    # default bench/load/.samples
+    .venv/bin/python -m bench.load.samples [folder]    # default bench/load/.samples
 
 Writes, so that a load flow passes every full model check and its order reaches ``complete``
 (核验完成):
@@ -66,10 +66,7 @@ def ensure_samples(folder: Path = DEFAULT) -> dict[str, Any]:
     if _ready(folder):
         return dict(json.loads((folder / "samples.json").read_text()))
 
-    sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "bench"))
-    import sample_docs
-
+    from bench import sample_docs
     from testkit import genuine
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,7 +100,6 @@ def face_video(actions: list[str], out: Path) -> None:
     the walk-through renders the one it was given (testkit.genuine.challenge_video, about
     10-30 s here).
     """
-    sys.path.insert(0, str(ROOT))
     from testkit import genuine
 
     out.write_bytes(genuine.challenge_video(_face_analyzer(), tuple(actions)))

@@ -24,14 +24,10 @@ class FlowError(AssertionError):
 
 def ensure_samples() -> Path:
     """The labelled-synthetic order and photos (bench/load/samples.py, cached)."""
-    import importlib.util
+    from bench.load import samples
 
-    spec = importlib.util.spec_from_file_location("load_samples", ROOT / "bench/load/samples.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    mod.ensure_samples()
-    return Path(mod.DEFAULT)
+    samples.ensure_samples()
+    return Path(samples.DEFAULT)
 
 
 def expect(cond: bool, what: str, detail: Any = "", log: Any = None) -> None:

@@ -36,7 +36,6 @@ from typing import Any
 import asyncpg
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.container.flow import FlowError, document_flow, ensure_samples
 
 ROOT = Path(__file__).resolve().parents[2]

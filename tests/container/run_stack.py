@@ -47,7 +47,6 @@ from typing import Any
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.container.flow import FlowError, document_flow, ensure_samples
 
 ROOT = Path(__file__).resolve().parents[2]
