@@ -54,7 +54,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -68,15 +67,12 @@ from typing import Any
 
 import httpx
 
+from testkit.net import free_port
+from testkit.pg import PrivatePostgres
+
 ROOT = Path(__file__).resolve().parents[1]
 RETRYABLE = {"DB_UNAVAILABLE", "STORAGE_UNAVAILABLE", "STORAGE_FULL", "BUSY", "RATE_LIMITED"}
 RETRY_SECONDS = 240.0  # a request is retried for at most this long (outages are shorter)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------
@@ -168,7 +164,7 @@ class Api:
             cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 60) -> float:
+    def wait_ready(self, timeout: float = 120) -> float:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             try:
@@ -297,57 +293,6 @@ class DelayProxy:
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(10)
-
-
-class PrivatePostgres:
-    """A throw-away cluster in a temporary folder on a free port (like tests/test_faults.py):
-    stopping it disturbs nobody else. As root, initdb refuses to run: the postgres user runs it."""
-
-    @staticmethod
-    def bindir() -> Path:
-        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                       key=lambda p: int(p.parts[-3]))  # fmt: skip
-        if not found:
-            raise RuntimeError("PostgreSQL server binaries are not installed (apt: postgresql)")
-        return found[-1].parent
-
-    def __init__(self, root: Path) -> None:
-        self.bin = self.bindir()
-        self.root = root
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        self.data = self.root / "data"
-        self.port = free_port()
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        cmd = [str(self.bin / tool), *args]
-        if self.as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=120)
-
-    def init(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync")  # fmt: skip
-
-    def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                "-c max_connections=80 -c shared_buffers=32MB -c fsync=off")  # fmt: skip
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
-                  "-o", opts, "-w", "-t", "60", "start")  # fmt: skip
-
-    def stop(self, mode: str = "fast") -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    def destroy(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
 
 
 class PrivateSeaweed:
@@ -557,7 +502,8 @@ async def soak(
     work = workdir or Path(tempfile.mkdtemp(prefix="chaos-"))
     work.mkdir(parents=True, exist_ok=True)
     # Its own temporary folder: the postgres user must reach it (work is root's, 0700).
-    pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="chaos-pg-")))
+    pg = PrivatePostgres(Path(tempfile.mkdtemp(prefix="chaos-pg-")), max_connections=80,
+                         shared_buffers="32MB", fsync=False, timeout=120)  # fmt: skip
     weed = PrivateSeaweed(work / "weed")
     apis: list[Api] = []
     proxies: list[DelayProxy] = []

@@ -36,7 +36,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -45,6 +44,8 @@ import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
+
+from testkit.net import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -79,12 +80,6 @@ ORDER: dict[str, Any] = {
 def log(msg: str) -> None:
     sys.stderr.write(f"[poll {time.strftime('%H:%M:%S')}] {msg}\n")
     sys.stderr.flush()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def ensure_wrk() -> str:

@@ -47,8 +47,10 @@ from app.main import create_app
 from app.models.orders import RateLimitWindow
 from app.security import crypto
 from app.webhooks.signing import verify
+from testkit.net import free_port
+from testkit.pg import PrivatePostgres
+from testkit.pg import bindir as pg_bindir
 from tests.conftest import intake_pipeline, make_settings, order_body, require, synthetic_jpeg
-from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOK_SECRET = "whsec_faults_0123456789abcdef"
@@ -86,59 +88,11 @@ async def _app_client(
 # PostgreSQL restarted in the middle of a flow
 
 
-def _pg_bindir() -> Path | None:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
-    return found[-1].parent if found else None
-
-
-class PgCluster:
-    """A throw-away PostgreSQL cluster: stopping it disturbs nobody else's tests."""
-
-    def __init__(self, bindir: Path) -> None:
-        self.bin = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="heyan-pg-"))
-        # initdb refuses to run as root: the cluster belongs to the postgres OS user then.
-        self.as_postgres = os.geteuid() == 0
-        if self.as_postgres:
-            shutil.chown(self.root, "postgres", "postgres")
-        self.data = self.root / "data"
-        self.port = free_port()
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def _run(self, tool: str, *args: str) -> None:
-        cmd = [str(self.bin / tool), *args]
-        if self.as_postgres:
-            cmd = ["runuser", "-u", "postgres", "--", *cmd]
-        subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=90)
-
-    def init(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres",
-                  "-E", "UTF8", "--no-sync")  # fmt: skip
-
-    def start(self) -> None:
-        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
-                "-c max_connections=30 -c shared_buffers=16MB")  # fmt: skip
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"),
-                  "-o", opts, "-w", "-t", "60", "start")  # fmt: skip
-
-    def stop(self, mode: str) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop")
-
-    def destroy(self) -> None:
-        with contextlib.suppress(Exception):
-            self.stop("immediate")
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
 @pytest.fixture
-def pg_cluster() -> Iterator[PgCluster]:
-    bindir = _pg_bindir()
-    require(bindir is not None, "PostgreSQL server binaries are not installed")
-    assert bindir is not None
-    cluster = PgCluster(bindir)
+def pg_cluster() -> Iterator[PrivatePostgres]:
+    """A throw-away cluster (testkit/pg.py): stopping it disturbs nobody else's tests."""
+    require(pg_bindir() is not None, "PostgreSQL server binaries are not installed")
+    cluster = PrivatePostgres(Path(tempfile.mkdtemp(prefix="heyan-pg-")))
     try:
         cluster.init()
         cluster.start()
@@ -212,7 +166,7 @@ async def _db_rows(url: str, order_id: str) -> tuple[list[Any], list[Any]]:
     return list(materials), list(events)
 
 
-def test_postgres_restart_mid_flow(pg_cluster: PgCluster, tmp_path: Path) -> None:
+def test_postgres_restart_mid_flow(pg_cluster: PrivatePostgres, tmp_path: Path) -> None:
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "DATA_"))},
         "APP_ENV": "dev",
@@ -386,7 +340,7 @@ def test_postgres_restart_mid_flow(pg_cluster: PgCluster, tmp_path: Path) -> Non
     assert "13800138000" not in log
 
 
-async def test_pool_recovers_from_a_restart_while_idle(pg_cluster: PgCluster) -> None:
+async def test_pool_recovers_from_a_restart_while_idle(pg_cluster: PrivatePostgres) -> None:
     """Every pooled connection died while nobody used them: the next checkouts replace them.
 
     (In a running app the first request during an outage usually invalidates the pool; a

@@ -26,7 +26,6 @@ import os
 import re
 import secrets
 import shlex
-import socket
 import subprocess
 import sys
 import time
@@ -36,6 +35,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from testkit.net import free_port
 from tests.container.flow import FlowError, document_flow, ensure_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,12 +69,6 @@ def podman(*args: str, check: bool = True, env: dict[str, str] | None = None) ->
     if check and done.returncode != 0:
         raise SystemExit(f"podman {shlex.join(args[:3])} failed:\n{done.stderr[-2000:]}")
     return done.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def recreate_database(drop_only: bool = False) -> None:

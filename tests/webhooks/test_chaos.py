@@ -10,19 +10,17 @@ from __future__ import annotations
 
 import os
 
+from testkit.pg import bindir as pg_bindir
 from tests.conftest import require
 
 
 async def test_short_fault_soak() -> None:
-    from bench.chaos import PrivatePostgres, healthy, soak
+    from bench.chaos import healthy, soak
     from tests.storage.seaweed import binary_runs, weed_binary
 
     weed = weed_binary()
     require(weed is not None and binary_runs(weed), "the SeaweedFS `weed` binary cannot run")
-    try:
-        PrivatePostgres.bindir()
-    except RuntimeError as exc:
-        require(False, str(exc))
+    require(pg_bindir() is not None, "PostgreSQL server binaries are not installed")
     report = await soak(
         flows=3, kills=1, outages=1, outage_seconds=1.5, pg_restarts=1, pg_down_seconds=2,
         weed_stops=1, weed_down_seconds=2, disk_fulls=1, full_seconds=2, slow_periods=1,
