@@ -69,19 +69,17 @@ async def main() -> int:
     pipeline = build_pipeline(settings)
     stage("pipeline built (lazy)")
     principal = order["subject"]["principal"]
+    today = date.today()
+    subject, E = order["subject"], DocumentExpectation
     docs = [
-        ("licence.jpg", DocumentExpectation("business_licence", None, date.today(),
-                                            subject_name=order["subject"]["name"],
-                                            subject_number=order["subject"]["document"]["number"],
-                                            is_unit=True)),
-        ("id_front.jpg", DocumentExpectation("resident_id", "front", date.today(),
-                                             person_name=principal["name"],
-                                             person_number=principal["document"]["number"])),
-        ("id_back.jpg", DocumentExpectation("resident_id", "back", date.today())),
-        ("sheet.jpg", DocumentExpectation("verification_sheet", None, date.today(),
-                                          subject_name=order["subject"]["name"],
-                                          domains=tuple(order["websites"][0]["domains"]),
-                                          is_unit=True)),
+        ("licence.jpg", E(doc_type="business_licence", today=today, subject_name=subject["name"],
+                          subject_number=subject["document"]["number"], is_unit=True)),
+        ("id_front.jpg", E(doc_type="resident_id", side="front", today=today,
+                           person_name=principal["name"],
+                           person_number=principal["document"]["number"])),
+        ("id_back.jpg", E(doc_type="resident_id", side="back", today=today)),
+        ("sheet.jpg", E(doc_type="verification_sheet", today=today, subject_name=subject["name"],
+                        domains=tuple(order["websites"][0]["domains"]), is_unit=True)),
     ]  # fmt: skip
     actions = ["blink", "shake_head"]
     video = (samples / video_name(actions)).read_bytes()

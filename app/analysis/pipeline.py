@@ -13,7 +13,7 @@ import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
@@ -21,6 +21,7 @@ from PIL import Image, ImageOps
 
 from app.core.errors import AppError
 from app.core.metrics import INFERENCE_SECONDS, QUEUE_DEPTH
+from app.documents.expectation import Expectation
 from app.documents.intake import (
     DecodedImage,
     decode_image,
@@ -58,23 +59,14 @@ class Limits:
     min_image_side: int
 
 
-@dataclass(frozen=True, slots=True)
-class DocumentExpectation:
-    """What the order says about the document in this step (None: not cross-checked)."""
+@dataclass(frozen=True, kw_only=True)
+class DocumentExpectation(Expectation):
+    """What the order says about the document in this step (None: not cross-checked): the
+    analyser's :class:`~app.documents.expectation.Expectation` plus the step's document type
+    and card side, which choose the analyser's kind (:func:`document_kind`)."""
 
     doc_type: str  # the order's document type (resident_id, business_licence, ...)
-    side: str | None  # "front" | "back" | None (one-page documents, licences, sheet)
-    today: date
-    person_name: str | None = None
-    person_number: str | None = None
-    subject_name: str | None = None
-    subject_number: str | None = None
-    domains: tuple[str, ...] = ()
-    is_unit: bool = False
-    # The province's sheet rules (app/filing/provinces.sheet_expectation); defaults: unchecked.
-    domain_placement: str | None = None
-    fingerprint: bool = False
-    pledge_text: str | None = None
+    side: str | None = None  # "front" | "back" | None (one-page documents, licences, sheet)
 
 
 @dataclass(slots=True)
@@ -229,26 +221,10 @@ class CapturePipeline:
 
     def _analyze_document(self, bgr: np.ndarray, expect: DocumentExpectation) -> Any:
         # Lazy: the document library loads OpenCV; intake-only processes never need it.
-        from app.documents.analyzer import DocKind, Expectation
+        from app.documents.analyzer import DocKind
 
         assert self.document_analyzer is not None
-        kind = document_kind(expect)
-        return self.document_analyzer.analyze(
-            bgr,
-            DocKind(kind),
-            Expectation(
-                today=expect.today,
-                person_name=expect.person_name,
-                person_number=expect.person_number,
-                subject_name=expect.subject_name,
-                subject_number=expect.subject_number,
-                domains=expect.domains,
-                is_unit=expect.is_unit,
-                domain_placement=expect.domain_placement,
-                fingerprint=expect.fingerprint,
-                pledge_text=expect.pledge_text,
-            ),
-        )
+        return self.document_analyzer.analyze(bgr, DocKind(document_kind(expect)), expect)
 
     # -- face ------------------------------------------------------------------------
 

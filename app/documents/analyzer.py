@@ -19,6 +19,7 @@ import numpy as np
 
 from app.documents import fields as F
 from app.documents import quality as Q
+from app.documents.expectation import Expectation as Expectation  # re-exported
 from app.documents.mrz import find_td3, parse_td3, verify_td1_like
 from app.documents.ocr import OcrEngine, OcrLine
 from app.documents.validators import (
@@ -133,26 +134,6 @@ PORTRAIT_BOX: dict[DocKind, tuple[float, float, float, float]] = {
     DocKind.TAIWAN_RESIDENCE: (0.60, 0.08, 0.955, 0.78),
     DocKind.PASSPORT: (0.03, 0.13, 0.29, 0.60),
 }
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What the filing order says; None = do not cross-check."""
-
-    today: date
-    person_name: str | None = None
-    person_number: str | None = None  # ID / passport / permit number on the order
-    subject_name: str | None = None  # unit name (licence, sheet)
-    subject_number: str | None = None  # USCC for units
-    domains: tuple[str, ...] = ()  # for the verification sheet
-    # The province's sheet rules (app/filing/provinces.py), when the caller passes them:
-    # where the domains go ("sheet", "domain_field": all of them on the photo; "attachment":
-    # the first, the rest on an attached list), a fingerprint beside the signature, and the
-    # pledge an individual copies out by hand. None / False: not checked (as before).
-    domain_placement: str | None = None
-    fingerprint: bool = False
-    pledge_text: str | None = None
-    is_unit: bool = False  # a unit's sheet must carry a red seal
 
 
 @dataclass(frozen=True)
