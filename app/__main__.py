@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import shutil
 import sys
 import tempfile
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +100,7 @@ async def _purge() -> dict[str, int]:
 
 async def _audit_verify(order_id: str | None) -> int:
     """Print one report per order (JSON lines); exit 1 if any chain is broken."""
-    from app.orders.audit import verify_all
+    from app.orders.audit import verify_all  # lazy: only the audit command needs it
 
     settings = get_settings()
     engine = make_engine(settings.database_url, schema=settings.database_schema or None)
@@ -131,11 +133,7 @@ async def _rotate() -> dict[str, int]:
 
 def ocr_models() -> list[dict[str, object]]:
     """The OCR models that ship inside the rapidocr wheel (nothing to prepare)."""
-    import hashlib
-    from importlib import metadata
-    from pathlib import Path
-
-    import rapidocr
+    import rapidocr  # lazy: the OCR package is loaded by this command only
 
     out: list[dict[str, object]] = []
     for path in sorted(Path(rapidocr.__file__).parent.rglob("*.onnx")):
@@ -326,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         upgrade(settings.database_url, schema=settings.database_schema)
         return 0
     if args.cmd == "serve":
-        import uvicorn
+        import uvicorn  # lazy: the other commands never start a server
 
         if not args.no_migrate:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -372,6 +370,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.cmd == "eval-faces":
         return _eval_faces(args.folder, settings)
     if args.cmd == "models":
+        # lazy: the face library (onnxruntime, OpenCV) is loaded by this command only
         from app.liveness import list_models, list_speech_models, prepare_models
         from app.liveness.prepare.build import prepare_speech_models
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -314,10 +318,6 @@ class Settings(BaseSettings):
         """(data keys, face keys, index key); in development generated once into DATA_DIR."""
         if self.data_keys and self.face_data_keys and self.data_index_key:
             return self.data_keys, self.face_data_keys, self.data_index_key
-        import base64
-        import json
-        import os
-
         path = self.data_dir / "data_keys.json"
         if path.exists():
             kept = json.loads(path.read_text())
@@ -369,9 +369,6 @@ class Settings(BaseSettings):
 
 
 def _is_base64_key(value: str, min_bytes: int) -> bool:
-    import base64
-    import binascii
-
     try:
         return len(base64.b64decode(value, validate=True)) >= min_bytes
     except (binascii.Error, ValueError):
@@ -389,8 +386,6 @@ def config_problems(exc: ValidationError) -> list[str]:
     which for SECRET_KEY or DATA_KEYS is the secret itself; only the locations and the
     messages are used here, and any value of a Settings variable found in them is cut out.
     """
-    import os
-
     lines: list[str] = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):
         msg = str(err.get("msg", "invalid"))

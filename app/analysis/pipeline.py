@@ -9,6 +9,7 @@ degrade); every analyser is loaded once at start-up, never per request.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -263,8 +264,6 @@ class CapturePipeline:
                 decode_image(f, max_pixels=self.limits.max_image_pixels, min_side=1)
             stored, stored_type = frames[0][1], "image/jpeg"
             started_at = None
-        import hashlib
-
         outcome = CaptureOutcome(
             checks=[],
             stored=stored,

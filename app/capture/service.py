@@ -14,6 +14,7 @@ stored are deleted when that commit fails (no orphan files, no 2xx for a lost wr
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import itertools
 import json
 import math
@@ -323,8 +324,6 @@ def _material(
     content_type: str, accepted: bool, parent_id: str | None = None,
     original_sha256: str | None = None, extracted: dict[str, Any] | None = None,
 ) -> Material:  # fmt: skip
-    import hashlib
-
     mid = new_id()
     return Material(
         id=mid,

@@ -114,7 +114,7 @@ async def _asyncpg_connect(*args: Any, **kwargs: Any) -> Any:
     lets through unwrapped; as a PostgreSQL connection_failure (08006) it becomes a
     ``DBAPIError`` like every other database error, and so a 503 ``DB_UNAVAILABLE``.
     """
-    import asyncpg
+    import asyncpg  # lazy: an SQLite deployment never loads the PostgreSQL driver
 
     try:
         return await asyncpg.connect(*args, **kwargs)
@@ -146,7 +146,7 @@ def is_db_unavailable(exc: BaseException) -> bool:
     SQLAlchemy's invalidated connection), a connect timeout, an exhausted pool, and SQLite's
     "database is locked". Integrity, programming and data errors are bugs: False.
     """
-    import asyncpg
+    import asyncpg  # lazy: an SQLite deployment never loads the PostgreSQL driver
 
     if isinstance(exc, sa_exc.TimeoutError):  # waiting for a pooled connection
         return True
@@ -266,7 +266,7 @@ def _record_class() -> type:
     """An asyncpg record whose columns are attributes too (``row.id``), made once."""
     global _RECORD
     if _RECORD is None:
-        import asyncpg
+        import asyncpg  # lazy: an SQLite deployment never loads the PostgreSQL driver
 
         class AttrRecord(asyncpg.Record):  # type: ignore[misc]
             __slots__ = ()

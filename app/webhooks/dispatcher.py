@@ -20,6 +20,7 @@ import contextlib
 import logging
 import os
 import random
+import signal
 import socket
 import time
 import uuid
@@ -337,8 +338,6 @@ async def _main() -> None:
     )
     dispatcher = Dispatcher.from_settings(make_sessionmaker(engine), settings)
     loop = asyncio.get_running_loop()
-    import signal
-
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, dispatcher._stop.set)
     dispatcher.start()
