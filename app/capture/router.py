@@ -106,8 +106,7 @@ async def capture(
 ) -> CaptureOut:
     """Upload one capture for a step; the answer lists every check and what to do."""
     form = await _form(request, ctx)
-    _status, body = await service.take_capture(db, ctx, session, step, form)
-    return CaptureOut.model_validate(body)  # 201: every answered capture is stored
+    return await service.take_capture(db, ctx, session, step, form)  # 201: stored
 
 
 @router.post("/precheck", response_model=PrecheckOut, openapi_extra=PHOTO_MULTIPART)
@@ -122,7 +121,7 @@ async def precheck(
 ) -> PrecheckOut:
     """Pre-check a document photo (预检): the same checks, nothing stored, no state change."""
     form = await _form(request, ctx)
-    return PrecheckOut.model_validate(await service.precheck_step(db, ctx, session, step, form))
+    return await service.precheck_step(db, ctx, session, step, form)
 
 
 @provider_router.post(
@@ -139,5 +138,4 @@ async def provider_precheck(
 ) -> ProviderPrecheckOut:
     """Pre-check a document photo uploaded on the provider's PC (unmasked fields)."""
     form = await _form(request, ctx)
-    body = await service.precheck_provider(db, ctx, provider_id, kind, form, order_id, step)
-    return ProviderPrecheckOut.model_validate(body)
+    return await service.precheck_provider(db, ctx, provider_id, kind, form, order_id, step)

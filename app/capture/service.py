@@ -36,6 +36,7 @@ from app.documents.validators import mask_id_number, mask_name
 from app.filing import provinces
 from app.inference.checks import Check, check
 from app.liveness.challenge import ChallengeSpec
+from app.mini.schemas import CaptureOut, CheckView, PrecheckOut
 from app.mini.service import check_face_attempts
 from app.models.orders import (
     CaptureSession,
@@ -48,6 +49,7 @@ from app.models.orders import (
 )
 from app.orders import abuse, service, state, transitions
 from app.orders.materials import EXT
+from app.orders.schemas import CheckOut, ProviderPrecheckOut
 from app.orders.service import Bundle
 from app.orders.vocabulary import BLOCKED_ZH, PRECHECK_KINDS, STEP_TITLES
 
@@ -367,7 +369,9 @@ def _check_rows(material_id: str, checks: list[Check]) -> list[CheckRow]:
 
 async def take_capture(
     db: AsyncSession, ctx: AppContext, session: CaptureSession, step_name: str, form: Form
-) -> tuple[int, dict[str, Any]]:
+) -> CaptureOut:
+    """Check, store and record one capture: the answer (201), or CaptureRejected (422) with
+    the same answer in the problem body."""
     bundle = await service.load_bundle(db, session.order_id)
     step = resolve_step(bundle, session, step_name)
     person = (
@@ -413,13 +417,13 @@ async def take_capture(
             # Off the event loop: on S3 a write is a network round trip.
             await asyncio.to_thread(ctx.storage.put, m.storage_key, data)
             written.append(m.storage_key)
-        status, body = await _commit(db, session, step, outcome, main, derived)
+        answer = await _commit(db, session, step, outcome, main, derived)
     except BaseException:
         await db.rollback()
         for key in written:
             await asyncio.to_thread(ctx.storage.delete, key)
         raise
-    return status, body
+    return answer
 
 
 async def _write(
@@ -467,7 +471,7 @@ async def _write(
 async def _commit(
     db: AsyncSession, session: CaptureSession, step: state.Step, outcome: CaptureOutcome,
     main: Material, derived: list[Material],
-) -> tuple[int, dict[str, Any]]:  # fmt: skip
+) -> CaptureOut:  # fmt: skip
     order_id = session.order_id
     for _attempt in range(5):
         bundle = await service.load_bundle(db, order_id)
@@ -493,39 +497,42 @@ async def _commit(
             raise StepAlreadyDone()
         steps = state.scope_steps(bundle.shape, session.scope)
         nxt = state.next_step(bundle.shape, steps, after)
-        body = {
-            "accepted": main.accepted,
-            "step": step.name,
-            "material_id": main.id,
-            "checks": [mini_check(c) for c in outcome.checks],
-            "extracted": mask_extracted(outcome.extracted),
-            "next_step": nxt.name if nxt else None,
-            "order_status": state.derive_status(bundle.shape, after).value,
-        }
+        answer = CaptureOut(
+            accepted=main.accepted,
+            step=step.name,
+            material_id=main.id,
+            checks=[mini_check(c) for c in outcome.checks],
+            extracted=mask_extracted(outcome.extracted),
+            next_step=nxt.name if nxt else None,
+            order_status=state.derive_status(bundle.shape, after).value,
+        )
         if not main.accepted:
+            # The refusal carries the same answer, through the same schema, in its body.
             first = next(c for c in outcome.checks if not c.passed)
-            raise CaptureRejected(zh=first.message_zh, en=first.message_en, extra=body)
-        return 201, body
+            raise CaptureRejected(
+                zh=first.message_zh, en=first.message_en, extra=answer.model_dump(mode="json")
+            )
+        return answer
     raise Conflict(zh="提交过于频繁,请稍后重试", en="Too much contention on this order; retry")
 
 
-def mini_check(c: Check) -> dict[str, Any]:
+def mini_check(c: Check) -> CheckView:
     """What a phone may see of a check: never the face-match score."""
     # Scores that would tell an attacker how near they came stay with the provider.
     hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED", "PORTRAIT_TAMPERED")
-    return {
-        "code": c.code,
-        "passed": c.passed,
-        "score": None if hide or c.score is None else round(float(c.score), 4),
-        "threshold": None if hide or c.threshold is None else round(float(c.threshold), 4),
-        "message_zh": c.message_zh,
-        "message_en": c.message_en,
-    }
+    return CheckView(
+        code=c.code,
+        passed=c.passed,
+        score=None if hide or c.score is None else round(float(c.score), 4),
+        threshold=None if hide or c.threshold is None else round(float(c.threshold), 4),
+        message_zh=c.message_zh,
+        message_en=c.message_en,
+    )
 
 
 async def precheck_step(
     db: AsyncSession, ctx: AppContext, session: CaptureSession, step_name: str, form: Form
-) -> dict[str, Any]:
+) -> PrecheckOut:
     """Run a document step's checks on a photo without storing it or changing state."""
     bundle = await service.load_bundle(db, session.order_id)
     steps = state.scope_steps(bundle.shape, session.scope)
@@ -545,18 +552,18 @@ async def precheck_step(
     if part is None:
         raise FileMissing()
     outcome = await ctx.pipeline.document(bytes(part.data), expectation(bundle, step))
-    return {
-        "accepted": outcome.accepted,
-        "step": step.name,
-        "checks": [mini_check(c) for c in outcome.checks],
-        "extracted": mask_extracted(outcome.extracted),
-    }
+    return PrecheckOut(
+        accepted=outcome.accepted,
+        step=step.name,
+        checks=[mini_check(c) for c in outcome.checks],
+        extracted=mask_extracted(outcome.extracted),
+    )
 
 
 async def precheck_provider(
     db: AsyncSession, ctx: AppContext, provider_id: str, kind: str, form: Form,
     order_id: str | None, step_name: str | None,
-) -> dict[str, Any]:  # fmt: skip
+) -> ProviderPrecheckOut:  # fmt: skip
     """A provider's PC-upload pre-check; cross-checks with an order when one is named."""
     part = form.file("file")
     if part is None:
@@ -582,11 +589,11 @@ async def precheck_provider(
             doc_type="resident_id" if side else kind, side=side, today=utcnow().date()
         )
     outcome = await ctx.pipeline.document(bytes(part.data), expect)
-    return {
-        "accepted": outcome.accepted,
-        "checks": [c.as_dict() for c in outcome.checks],
-        "extracted": outcome.extracted,
-    }
+    return ProviderPrecheckOut(
+        accepted=outcome.accepted,
+        checks=[CheckOut.model_validate(c.as_dict()) for c in outcome.checks],
+        extracted=outcome.extracted,
+    )
 
 
 def _single(bundle: Bundle) -> bool:

@@ -19,17 +19,18 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.context import AppContext
 from app.core.errors import AppError, Conflict, Forbidden
 from app.filing import provinces
+from app.filing.schemas import PledgeAccepted, PledgeOut
 from app.filing.sheet import BUSINESS_ZH
 from app.models.orders import CaptureSession, Material, new_id, utcnow
 from app.orders import state, transitions
-from app.orders.service import Bundle, load_bundle, pledge_record
+from app.orders.service import Bundle, load_bundle
+from app.orders.views import pledge_record
 
 PLEDGE_VERSION = "2026-12"
 TITLE = "备案真实性承诺书"
@@ -120,36 +121,36 @@ def _in_scope(bundle: Bundle, session: CaptureSession) -> bool:
     return any(s.part == "sheet" for s in state.scope_steps(bundle.shape, session.scope))
 
 
-def view(bundle: Bundle, session: CaptureSession) -> dict[str, Any]:
+def view(bundle: Bundle, session: CaptureSession) -> PledgeOut:
     """GET /m/v1/pledge: the text to show, its version and hash, and whether it is done."""
     t = terms_of(bundle)
     m = bundle.current(*state.PLEDGE_KEY)
-    return {
-        "version": t.version,
-        "kind": t.kind,
-        "title": TITLE,
-        "text": t.text,
-        "text_sha256": t.sha256,
-        "handwritten_pledge": t.handwritten,
-        "province": t.province,
-        "required": bundle.shape.pledge_required,
-        "in_scope": _in_scope(bundle, session),
-        "accepted": m is not None,
-        "accepted_at": m.created_at if m is not None else None,
-    }
+    return PledgeOut(
+        version=t.version,
+        kind=t.kind,
+        title=TITLE,
+        text=t.text,
+        text_sha256=t.sha256,
+        handwritten_pledge=t.handwritten,
+        province=t.province,
+        required=bundle.shape.pledge_required,
+        in_scope=_in_scope(bundle, session),
+        accepted=m is not None,
+        accepted_at=m.created_at if m is not None else None,
+    )
 
 
-def _answer(bundle: Bundle, m: Material, created: bool) -> dict[str, Any]:
+def _answer(bundle: Bundle, m: Material, created: bool) -> PledgeAccepted:
     r = pledge_record(m)
-    return {
-        "accepted": True,
-        "created": created,
-        "material_id": m.id,
-        "version": r["version"],
-        "text_sha256": r["text_sha256"],
-        "accepted_at": r["accepted_at"],
-        "order_status": bundle.status().value,
-    }
+    return PledgeAccepted(
+        accepted=True,
+        created=created,
+        material_id=m.id,
+        version=r.version,
+        text_sha256=r.text_sha256,
+        accepted_at=r.accepted_at,
+        order_status=bundle.status().value,
+    )
 
 
 async def accept(
@@ -160,7 +161,7 @@ async def accept(
     version: str,
     text_sha256: str,
     client_accepted_at: str | None,
-) -> tuple[int, dict[str, Any]]:
+) -> tuple[int, PledgeAccepted]:
     """POST /m/v1/pledge: record the acceptance once (201), or answer the one recorded (200).
 
     The echoed version and hash must be the text served now (409 PLEDGE_TEXT_CHANGED with
@@ -171,7 +172,7 @@ async def accept(
         raise PledgeNotInScope()
     terms = terms_of(bundle)
     if version != terms.version or text_sha256 != terms.sha256:
-        raise PledgeTextChanged(extra={"pledge": view(bundle, session)})
+        raise PledgeTextChanged(extra={"pledge": view(bundle, session).model_dump(mode="json")})
     done = bundle.current(*state.PLEDGE_KEY)
     if done is not None:
         return 200, _answer(bundle, done, created=False)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from app.context import AppContext
@@ -17,10 +15,19 @@ from app.filing import package as packaging
 from app.filing import pledge, service, template
 from app.filing.composite import Fitted
 from app.filing.profiles import PROFILES, Profile, get_profile, provider_default
+from app.filing.schemas import (
+    PledgeAccepted,
+    PledgeIn,
+    PledgeOut,
+    SheetCheckOut,
+    SmsDoneIn,
+    SmsOut,
+)
 from app.models.orders import Event
 from app.orders import method, vocabulary
 from app.orders.materials import _safe, current_materials
-from app.orders.service import check_dict, checks_for, load_bundle
+from app.orders.service import checks_for, load_bundle
+from app.orders.views import check_dict
 
 router = APIRouter(prefix="/v1", tags=["filing"])
 public_router = APIRouter(prefix="/v1", tags=["public"])
@@ -28,42 +35,8 @@ public_router = APIRouter(prefix="/v1", tags=["public"])
 mini_router = APIRouter(prefix="/m/v1", tags=["mini-program"])
 
 
-class PledgeOut(BaseModel):
-    version: str
-    kind: Literal["unit", "individual"]
-    title: str
-    text: str = Field(description="show as is; lines are separated by \\n")
-    text_sha256: str = Field(description="echo it back with POST /m/v1/pledge")
-    handwritten_pledge: str | None = Field(
-        description="the province's wording to copy by hand onto the paper sheet (广东 individuals)"
-    )
-    province: str | None
-    required: bool = Field(description="the order cannot be 核验完成 without it")
-    in_scope: bool = Field(description="false: this session's scope cannot confirm it")
-    accepted: bool
-    accepted_at: datetime | None
-
-
-class PledgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    version: str = Field(min_length=1, max_length=64)
-    text_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    accepted_at: datetime | None = Field(default=None, description="the phone's clock")
-
-
-class PledgeAccepted(BaseModel):
-    accepted: bool
-    created: bool = Field(description="false: it was already confirmed (nothing new recorded)")
-    material_id: str
-    version: str
-    text_sha256: str
-    accepted_at: datetime = Field(description="when the server recorded it")
-    order_status: str
-
-
 @mini_router.get("/pledge", response_model=PledgeOut)
-async def read_pledge(session: CaptureSessionDep, db: DbDep) -> dict[str, Any]:
+async def read_pledge(session: CaptureSessionDep, db: DbDep) -> PledgeOut:
     """Read the 备案真实性承诺书 this order's person confirms: text, version and its SHA-256."""
     return pledge.view(await load_bundle(db, session.order_id), session)
 
@@ -76,7 +49,7 @@ async def read_pledge(session: CaptureSessionDep, db: DbDep) -> dict[str, Any]:
 )
 async def accept_pledge(
     body: PledgeIn, session: CaptureSessionDep, db: DbDep, ctx: CtxDep, response: Response
-) -> dict[str, Any]:
+) -> PledgeAccepted:
     """Confirm the pledge, echoing the SHA-256 of the text shown (idempotent: 200 when done)."""
     status, out = await pledge.accept(
         db, ctx, session, version=body.version, text_sha256=body.text_sha256,
@@ -84,45 +57,6 @@ async def accept_pledge(
     )  # fmt: skip
     response.status_code = status
     return out
-
-
-class SmsDoneIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    person_id: str
-    # When the person finished (defaults to now); the provider may report it late.
-    done_at: datetime | None = None
-
-
-class SmsPersonOut(BaseModel):
-    person_id: str
-    roles: list[str]
-    name: str
-    mobile: str
-    state: str
-    done_at: datetime | None
-
-
-class SmsOut(BaseModel):
-    state: str
-    rule: str
-    submitted_at: datetime | None
-    deadline_at: datetime | None
-    people: list[SmsPersonOut]
-
-
-class SheetCheckOut(BaseModel):
-    code: str
-    external_id: str
-    subject_name: str
-    sheet_status: str
-    sheet_checks: Literal["full", "intake_only"] = Field(
-        description="intake_only: the sheet's captures were only intake-checked"
-    )
-    sheet_complete: bool
-    order_status: str
-    current: bool
-    issued_at: datetime
-    pdf_sha256: str
 
 
 @router.get(
@@ -175,7 +109,7 @@ async def verification_sheet_template(
 
 
 @public_router.get("/verify-sheet/{code}", response_model=SheetCheckOut)
-async def verify_sheet(code: str, db: DbDep) -> dict[str, Any]:
+async def verify_sheet(code: str, db: DbDep) -> SheetCheckOut:
     """Confirm a printed verification sheet by its code (public: no API key, no personal data)."""
     return await service.verify_sheet(db, code)
 
@@ -183,7 +117,7 @@ async def verify_sheet(code: str, db: DbDep) -> dict[str, Any]:
 @router.post("/orders/{order_id}/submitted", response_model=SmsOut)
 async def submitted(
     order_id: str, db: DbDep, provider_id: ProviderDep, response: Response
-) -> dict[str, Any]:
+) -> SmsOut:
     """Mark the order submitted to the authority and start the 24-hour SMS check; idempotent."""
     bundle = await load_bundle(db, order_id, provider_id)
     if await service.submit(db, bundle):
@@ -192,16 +126,14 @@ async def submitted(
 
 
 @router.get("/orders/{order_id}/sms", response_model=SmsOut)
-async def sms_view(order_id: str, db: DbDep, provider_id: ProviderDep) -> dict[str, Any]:
+async def sms_view(order_id: str, db: DbDep, provider_id: ProviderDep) -> SmsOut:
     """Show who must finish the SMS check (短信核验), by when, and who has."""
     bundle = await load_bundle(db, order_id, provider_id)
     return await service.sms_view(db, bundle)
 
 
 @router.post("/orders/{order_id}/sms-done", response_model=SmsOut)
-async def sms_done(
-    order_id: str, body: SmsDoneIn, db: DbDep, provider_id: ProviderDep
-) -> dict[str, Any]:
+async def sms_done(order_id: str, body: SmsDoneIn, db: DbDep, provider_id: ProviderDep) -> SmsOut:
     """Record that a person finished the SMS check; idempotent."""
     bundle = await load_bundle(db, order_id, provider_id)
     await service.sms_done(db, bundle, body.person_id, body.done_at)

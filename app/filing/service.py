@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.core.errors import AppError, Conflict, NotFound
 from app.documents.validators import mask_mobile, mask_name
 from app.filing import sms
+from app.filing.schemas import SheetCheckOut, SmsOut, SmsPersonOut
 from app.filing.sheet import (
     INTAKE_ONLY,
     Sheet,
@@ -136,7 +137,7 @@ async def sheet_file(
     return f"电子核验单-{bundle.order.external_id}.pdf", sheet.pdf
 
 
-async def verify_sheet(db: AsyncSession, code: str) -> dict[str, Any]:
+async def verify_sheet(db: AsyncSession, code: str) -> SheetCheckOut:
     """The public check of a printed code: no personal data beyond a masked subject name."""
     row = await db.get(FilingSheet, normalize_code(code)[:16])
     if row is None:
@@ -147,20 +148,20 @@ async def verify_sheet(db: AsyncSession, code: str) -> dict[str, Any]:
     now_status = bundle.status()
     intake_only = row.status.endswith(INTAKE_ONLY)
     sheet_status = row.status.removesuffix(INTAKE_ONLY)
-    return {
-        "code": row.code,
-        "external_id": bundle.order.external_id,
-        "subject_name": mask_name(bundle.order.subject_name),
-        "sheet_status": sheet_status,
+    return SheetCheckOut(
+        code=row.code,
+        external_id=bundle.order.external_id,
+        subject_name=mask_name(bundle.order.subject_name),
+        sheet_status=sheet_status,
         # Intake-only evidence (no recognition, liveness or face match): never complete.
-        "sheet_checks": "intake_only" if intake_only else "full",
-        "sheet_complete": sheet_status == state.Status.COMPLETE.value and not intake_only,
-        "order_status": now_status.value,
+        sheet_checks="intake_only" if intake_only else "full",
+        sheet_complete=sheet_status == state.Status.COMPLETE.value and not intake_only,
+        order_status=now_status.value,
         # False once the evidence changed after issue (a re-verify, a new capture).
-        "current": content_hash(sheet_data(bundle, events, checks)) == row.content_hash,
-        "issued_at": row.issued_at,
-        "pdf_sha256": row.pdf_sha256,
-    }
+        current=content_hash(sheet_data(bundle, events, checks)) == row.content_hash,
+        issued_at=row.issued_at,
+        pdf_sha256=row.pdf_sha256,
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -234,35 +235,35 @@ def _person_state(p: SmsPerson, rnd: SmsRound, now: datetime) -> str:
     return "expired" if _expired(rnd, now) else "pending"
 
 
-async def sms_view(db: AsyncSession, bundle: Bundle, now: datetime | None = None) -> dict[str, Any]:
+async def sms_view(db: AsyncSession, bundle: Bundle, now: datetime | None = None) -> SmsOut:
     now = now or utcnow()
     o = bundle.order
     rule = sms.SMS_RULES[BusinessType(o.business_type)]
     rnd = await db.get(SmsRound, o.id, populate_existing=True)
 
-    def person_out(pid: str, roles: list[str], st: str, done_at: datetime | None) -> dict[str, Any]:
+    def person_out(pid: str, roles: list[str], st: str, done_at: datetime | None) -> SmsPersonOut:
         p = bundle.principals[pid]
-        return {
-            "person_id": pid,
-            "roles": roles,
-            "name": mask_name(p.name),
-            "mobile": mask_mobile(p.mobile),
-            "state": st,
-            "done_at": done_at,
-        }
+        return SmsPersonOut(
+            person_id=pid,
+            roles=roles,
+            name=mask_name(p.name),
+            mobile=mask_mobile(p.mobile),
+            state=st,
+            done_at=done_at,
+        )
 
     if rnd is None:
         people = [
             person_out(r.person_id, list(r.roles), "not_submitted", None)
             for r in required_for(bundle)
         ]
-        return {
-            "state": "not_submitted" if people else "not_required",
-            "rule": rule.zh,
-            "submitted_at": None,
-            "deadline_at": None,
-            "people": people,
-        }
+        return SmsOut(
+            state="not_submitted" if people else "not_required",
+            rule=rule.zh,
+            submitted_at=None,
+            deadline_at=None,
+            people=people,
+        )
     rows = list(
         (
             await db.execute(
@@ -279,19 +280,19 @@ async def sms_view(db: AsyncSession, bundle: Bundle, now: datetime | None = None
     ]
     if not rows:
         overall = "not_required"
-    elif all(p["state"] == "done" for p in people):
+    elif all(p.state == "done" for p in people):
         overall = "done"
     elif _expired(rnd, now):
         overall = "expired"
     else:
         overall = "pending"
-    return {
-        "state": overall,
-        "rule": rule.zh,
-        "submitted_at": rnd.submitted_at,
-        "deadline_at": rnd.deadline_at,
-        "people": people,
-    }
+    return SmsOut(
+        state=overall,
+        rule=rule.zh,
+        submitted_at=rnd.submitted_at,
+        deadline_at=rnd.deadline_at,
+        people=people,
+    )
 
 
 async def sms_done(

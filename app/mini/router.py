@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from app.core.errors import NotFound
 from app.deps import CaptureSessionDep, CtxDep, DbDep, client_ip
@@ -39,7 +38,7 @@ landing = APIRouter(tags=["mini-program"])
 
 
 @router.post("/sessions", status_code=201, response_model=SessionOpened)
-async def open_session(body: SessionIn, db: DbDep, ctx: CtxDep, request: Request) -> dict[str, Any]:
+async def open_session(body: SessionIn, db: DbDep, ctx: CtxDep, request: Request) -> SessionOpened:
     """Open a capture session from a scanned QR token and a proof of the bound phone."""
     session, token, bundle = await service.open_session(
         db,
@@ -50,14 +49,12 @@ async def open_session(body: SessionIn, db: DbDep, ctx: CtxDep, request: Request
         client_ip=client_ip(request),
         device_id=body.device_id,
     )
-    return {
-        "session_token": token,
-        **service.session_view(session, bundle, service.consent_terms(ctx)),
-    }
+    view = service.session_view(session, bundle, service.consent_terms(ctx))
+    return SessionOpened(**dict(view), session_token=token)
 
 
 @router.get("/session", response_model=SessionOut)
-async def read_session(session: CaptureSessionDep, db: DbDep, ctx: CtxDep) -> dict[str, Any]:
+async def read_session(session: CaptureSessionDep, db: DbDep, ctx: CtxDep) -> SessionOut:
     """Read the session: its steps, which are done, which is next, and the masked order data."""
     bundle = await load_bundle(db, session.order_id)
     return service.session_view(session, bundle, service.consent_terms(ctx))
@@ -66,7 +63,7 @@ async def read_session(session: CaptureSessionDep, db: DbDep, ctx: CtxDep) -> di
 @router.post("/liveness/challenge", status_code=201, response_model=ChallengeOut)
 async def challenge(
     session: CaptureSessionDep, db: DbDep, ctx: CtxDep, body: ChallengeIn | None = None
-) -> dict[str, Any]:
+) -> ChallengeOut:
     """Get a single-use liveness challenge; needs the person's separate face-processing consent."""
     await service.check_face_attempts(db, session)
     consent = body.consent.model_dump(mode="json") if body and body.consent else None
@@ -75,21 +72,20 @@ async def challenge(
 
 
 @router.post("/sms-codes", status_code=200, response_model=SmsCodeOut)
-async def sms_codes(body: SmsCodeIn, db: DbDep, ctx: CtxDep, request: Request) -> Any:
+async def sms_codes(body: SmsCodeIn, db: DbDep, ctx: CtxDep, request: Request) -> SmsCodeOut:
     """Send a 6-digit code to the mobile of the person who verifies in this QR's scope (the
     order's number, never one typed in); `preview` only shows it masked. Then open the session
     with platform "sms" and the code. 429 SMS_RATE_LIMITED (Retry-After) on the 60-second
     cool-down and the daily caps, 503 SMS_GATEWAY_UNAVAILABLE when no text could be sent."""
-    view = await service.send_sms_code(
+    return await service.send_sms_code(
         db, ctx, qr_token=body.qr_token, client_ip=client_ip(request), preview=body.preview
     )
-    return JSONResponse(SmsCodeOut(**view).model_dump(mode="json"), status_code=200)
 
 
 @router.post("/acknowledgements", status_code=201, response_model=AcknowledgementOut)
 async def acknowledge(
     body: AcknowledgementIn, session: CaptureSessionDep, db: DbDep
-) -> dict[str, Any]:
+) -> AcknowledgementOut:
     """Record that the person read the notices ("请勿帮他人核验", the shooting instructions)."""
     order = await db.get(Order, session.order_id)
     assert order is not None
@@ -101,11 +97,11 @@ async def acknowledge(
             "accepted_at": body.accepted_at.isoformat(),
         },
     )  # fmt: skip
-    return {"recorded": recorded}
+    return AcknowledgementOut(recorded=recorded)
 
 
 @router.get("/vocabulary", response_model=VocabularyOut)
-async def read_vocabulary() -> dict[str, Any]:
+async def read_vocabulary() -> VocabularyOut:
     """Step titles, blocked reasons, statuses, every check's message, the notices and the
     flow's errors in Chinese and English: the same tables the API answers from."""
     return vocabulary()

@@ -15,6 +15,17 @@ from app.documents.validators import mask_id_number, mask_mobile, mask_name
 from app.liveness.challenge import ChallengeSpec, make_challenge
 from app.liveness.flash import flash_to_json, make_flash_sequence
 from app.mini import sms
+from app.mini.schemas import (
+    ChallengeOut,
+    ChallengeStepOut,
+    ConsentTerms,
+    OrderView,
+    PersonView,
+    SessionOut,
+    SmsCodeOut,
+    StepView,
+    WebsiteView,
+)
 from app.models.orders import CaptureSession, Challenge, Material, Order, QrToken, new_id, utcnow
 from app.orders import abuse, service, state
 from app.orders.service import Bundle
@@ -92,7 +103,7 @@ async def scope_target(db: AsyncSession, row: QrToken) -> tuple[Bundle, Any, str
 
 async def send_sms_code(
     db: AsyncSession, ctx: AppContext, *, qr_token: str, client_ip: str | None, preview: bool
-) -> dict[str, Any]:
+) -> SmsCodeOut:
     """POST /m/v1/sms-codes: a code to the mobile of the person of the QR's scope."""
     row = await resolve_qr(db, ctx, qr_token, utcnow())
     bundle, person, _role = await scope_target(db, row)
@@ -183,9 +194,7 @@ async def open_session(
     return session, token, bundle
 
 
-def session_view(
-    session: CaptureSession, bundle: Bundle, consent: dict[str, str]
-) -> dict[str, Any]:
+def session_view(session: CaptureSession, bundle: Bundle, consent: dict[str, str]) -> SessionOut:
     shape = bundle.shape
     evidence = bundle.evidence
     steps = state.scope_steps(shape, session.scope)
@@ -198,39 +207,39 @@ def session_view(
     if session.scope.startswith("website:"):
         websites = [w for w in websites if f"website:{w.id}" == session.scope]
     individual = o.subject_nature == "individual"
-    return {
-        "expires_at": session.expires_at,
-        "scope": session.scope,
-        "steps": [
-            {
-                "step": s.name,
-                "title": step_title(s.name),
-                "done": state.step_done(s, evidence),
-                "available": state.blocker(shape, s, evidence) is None,
-                "blocked_reason": BLOCKED_ZH.get(state.blocker(shape, s, evidence) or ""),
-            }
+    return SessionOut(
+        expires_at=session.expires_at,
+        scope=session.scope,
+        steps=[
+            StepView(
+                step=s.name,
+                title=step_title(s.name),
+                done=state.step_done(s, evidence),
+                available=state.blocker(shape, s, evidence) is None,
+                blocked_reason=BLOCKED_ZH.get(state.blocker(shape, s, evidence) or ""),
+            )
             for s in steps
         ],
-        "next_step": nxt.name if nxt else None,
-        "face_consent": consent,
-        "order": {
-            "status": status.value,
-            "status_zh": state.STATUS_ZH[status],
+        next_step=nxt.name if nxt else None,
+        face_consent=ConsentTerms(**consent),
+        order=OrderView(
+            status=status.value,
+            status_zh=state.STATUS_ZH[status],
             # An individual's subject name is a person's name: masked like any name.
-            "subject_name": mask_name(o.subject_name) if individual else o.subject_name,
-            "subject_nature": o.subject_nature,
-            "subject_document_type": o.subject_doc_type,
-            "subject_document_number": mask_id_number(o.subject_doc_number),
-            "person": {
-                "role": role,
-                "name": mask_name(person.name),
-                "document_type": person.doc_type,
-                "document_number": mask_id_number(person.doc_number),
-                "mobile": mask_mobile(person.mobile),
-            },
-            "websites": [{"id": w.id, "name": w.name, "domains": w.domains} for w in websites],
-        },
-    }
+            subject_name=mask_name(o.subject_name) if individual else o.subject_name,
+            subject_nature=o.subject_nature,
+            subject_document_type=o.subject_doc_type,
+            subject_document_number=mask_id_number(o.subject_doc_number),
+            person=PersonView(
+                role=role,
+                name=mask_name(person.name),
+                document_type=person.doc_type,
+                document_number=mask_id_number(person.doc_number),
+                mobile=mask_mobile(person.mobile),
+            ),
+            websites=[WebsiteView(id=w.id, name=w.name, domains=w.domains) for w in websites],
+        ),
+    )
 
 
 def consent_terms(ctx: AppContext) -> dict[str, str]:
@@ -295,31 +304,31 @@ async def new_challenge(
     return row
 
 
-def challenge_view(row: Challenge) -> dict[str, Any]:
+def challenge_view(row: Challenge) -> ChallengeOut:
     """What the phone shows: one step at a time, with its prompt and a timing hint."""
     spec = ChallengeSpec.from_json(row.spec, row.actions)
     steps = []
     for st in spec.steps:
         zh, en = st.prompt()
         steps.append(
-            {
-                "action": st.action,
-                "prompt_zh": zh,
-                "prompt_en": en,
-                "start_s": st.start_s,
-                "duration_s": st.duration_s,
-                "digits": st.digits,
-            }
+            ChallengeStepOut(
+                action=st.action,
+                prompt_zh=zh,
+                prompt_en=en,
+                start_s=st.start_s,
+                duration_s=st.duration_s,
+                digits=st.digits,
+            )
         )
-    return {
-        "challenge_id": row.id,
-        "nonce": spec.nonce,
-        "actions": list(row.actions),
-        "steps": steps,
-        "total_seconds": round(spec.total_s, 2),
-        "flash": spec.flash,
-        "expires_at": row.expires_at,
-    }
+    return ChallengeOut(
+        challenge_id=row.id,
+        nonce=spec.nonce,
+        actions=list(row.actions),
+        steps=steps,
+        total_seconds=round(spec.total_s, 2),
+        flash=spec.flash,
+        expires_at=row.expires_at,
+    )
 
 
 FACE_MAX_FAILURES = 5

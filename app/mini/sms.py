@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.context import AppContext
 from app.core.errors import AppError
 from app.documents.validators import mask_mobile
+from app.mini.schemas import SmsCodeOut
 from app.models.orders import Order, QrToken, new_id, utcnow
 from app.models.sms import SmsCode
 from app.orders import service
@@ -138,7 +139,7 @@ async def send_code(
     mobile: str,
     client_ip: str | None,
     preview: bool = False,
-) -> dict[str, Any]:
+) -> SmsCodeOut:
     """Send a new code to ``mobile`` (the order's, for the QR's scope); or, with ``preview``,
     only say where it would go and when a code may be asked for."""
     s = ctx.settings
@@ -146,13 +147,13 @@ async def send_code(
     now = utcnow()
     mobile_hmac = crypto.blind_index(mobile, "sms-mobile")
     address_hmac = crypto.blind_index(client_ip, "sms-address") if client_ip else None
-    view: dict[str, Any] = {
-        "mobile_masked": mask_mobile(mobile),
-        "code_length": CODE_LENGTH,
-        "expires_in_seconds": s.sms_code_ttl_seconds,
-        "resend_after_seconds": s.sms_resend_seconds,
-        "sent": False,
-    }
+    view = SmsCodeOut(
+        mobile_masked=mask_mobile(mobile),
+        code_length=CODE_LENGTH,
+        expires_in_seconds=s.sms_code_ttl_seconds,
+        resend_after_seconds=s.sms_resend_seconds,
+        sent=False,
+    )
     if not preview:
         # Serialise the sends of one QR token: the cool-down below is then exact for it.
         await db.execute(update(QrToken).where(QrToken.id == qr.id).values(version=QrToken.version))
@@ -168,7 +169,7 @@ async def send_code(
     wait = (last + timedelta(seconds=s.sms_resend_seconds) - now).total_seconds() if last else 0
     if preview:
         await db.rollback()
-        return view | {"resend_after_seconds": max(0, int(wait + 0.999))}
+        return view.model_copy(update={"resend_after_seconds": max(0, int(wait + 0.999))})
     if last is not None:
         await _refuse(db, order, mobile, client_ip, "phone_code.rate_limited",
                       {"reason": "resend", "retry_after_seconds": int(wait + 0.999)})  # fmt: skip
@@ -238,7 +239,7 @@ async def send_code(
         data={"gateway": gw.name, "code_id": row.id, "scope": qr.scope},
     )  # fmt: skip
     await db.commit()
-    return view | {"sent": True, "expires_at": row.expires_at}
+    return view.model_copy(update={"sent": True, "expires_at": row.expires_at})
 
 
 async def verify_code(

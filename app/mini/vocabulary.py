@@ -13,6 +13,7 @@ from typing import Any
 from app.core.errors import AppError
 from app.inference.messages import MESSAGES
 from app.mini import service, sms
+from app.mini.schemas import VocabularyOut
 from app.orders import state
 from app.orders.vocabulary import BLOCKED_ZH, EXTRA_STEP_TITLES, JSON_STEP_TITLES, STEP_TITLES
 from app.phone_match import (
@@ -116,15 +117,15 @@ ERRORS: tuple[type[AppError], ...] = (
 )
 
 
-def vocabulary() -> dict[str, Any]:
-    return {
-        "steps": {
+def vocabulary() -> VocabularyOut:
+    return VocabularyOut(
+        steps={
             k: {"zh": v, "en": {**STEP_TITLES_EN, **JSON_STEP_TITLES_EN}.get(k, k)}
             for k, v in {**STEP_TITLES, **JSON_STEP_TITLES, **EXTRA_STEP_TITLES}.items()
         },
-        "blocked": {k: {"zh": v, "en": BLOCKED_EN.get(k, k)} for k, v in BLOCKED_ZH.items()},
-        "statuses": {s.value: {"zh": state.STATUS_ZH[s], "en": STATUS_EN[s]} for s in state.Status},
-        "checks": {code: {"zh": zh, "en": en} for code, (zh, en) in MESSAGES.items()},
-        "notices": NOTICES,
-        "errors": {e.code: {"zh": e.zh, "en": e.en} for e in ERRORS},
-    }
+        blocked={k: {"zh": v, "en": BLOCKED_EN.get(k, k)} for k, v in BLOCKED_ZH.items()},
+        statuses={s.value: {"zh": state.STATUS_ZH[s], "en": STATUS_EN[s]} for s in state.Status},
+        checks={code: {"zh": zh, "en": en} for code, (zh, en) in MESSAGES.items()},
+        notices=NOTICES,
+        errors={e.code: {"zh": e.zh, "en": e.en} for e in ERRORS},
+    )

@@ -6,23 +6,24 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import func, select, text
 
 from app.context import AppContext
 from app.core.metrics import WEBHOOK_BACKLOG, exposition
 from app.core.migrate import head_revision
 from app.models.webhooks import WebhookDelivery
+from app.ops.schemas import HealthOut, ReadyOut
 
 log = logging.getLogger("heyan")
 router = APIRouter()
 
 
-@router.get("/healthz", tags=["ops"])
-async def healthz() -> dict[str, str]:
+@router.get("/healthz", tags=["ops"], response_model=HealthOut)
+async def healthz() -> HealthOut:
     """Report that the process is up."""
-    return {"status": "ok"}
+    return HealthOut(status="ok")
 
 
 @router.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
@@ -46,14 +47,16 @@ async def metrics(request: Request) -> PlainTextResponse:
 @router.get(
     "/readyz",
     tags=["ops"],
+    response_model=ReadyOut,
+    response_model_exclude_unset=True,  # each answer names only what it checked
     responses={
         503: {
             "description": "Database or storage unreachable, migrations pending (plain JSON)",
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "model": ReadyOut,
         }
     },
 )
-async def readyz(request: Request) -> JSONResponse:
+async def readyz(request: Request, response: Response) -> ReadyOut:
     """Report whether the database and the storage are reachable, migrations at head."""
     ctx: AppContext = request.app.state.ctx
     try:
@@ -62,16 +65,16 @@ async def readyz(request: Request) -> JSONResponse:
                 await conn.execute(text("SELECT version_num FROM alembic_version"))
             ).scalar_one_or_none()
     except Exception:
-        return JSONResponse({"status": "unavailable", "database": "unreachable"}, 503)
+        response.status_code = 503
+        return ReadyOut(status="unavailable", database="unreachable")
     try:
         # One HEAD on the bucket (S3) or a writable-folder check, answered within 5 s.
         await asyncio.wait_for(asyncio.to_thread(ctx.storage.ping), timeout=5)
     except Exception as exc:
         log.warning("readyz: storage unreachable: %r", exc)
-        return JSONResponse({"status": "unavailable", "storage": "unreachable"}, 503)
+        response.status_code = 503
+        return ReadyOut(status="unavailable", storage="unreachable")
     head = head_revision()
     ok = current == head
-    return JSONResponse(
-        {"status": "ok" if ok else "migrations_pending", "revision": current, "head": head},
-        200 if ok else 503,
-    )
+    response.status_code = 200 if ok else 503
+    return ReadyOut(status="ok" if ok else "migrations_pending", revision=current, head=head)

@@ -87,7 +87,7 @@ router = APIRouter(prefix="/v1", tags=["orders"])
 
 
 @router.get("/orders/{order_id}/audit", response_model=AuditReport)
-async def audit_order(order_id: str, db: DbDep, provider_id: ProviderDep) -> dict[str, Any]:
+async def audit_order(order_id: str, db: DbDep, provider_id: ProviderDep) -> AuditReport:
     """Verify the order's event trail: each event's hash covers the previous one and its own
     content; reports the first broken link (an edited, deleted or moved row)."""
     found = (
@@ -97,4 +97,5 @@ async def audit_order(order_id: str, db: DbDep, provider_id: ProviderDep) -> dic
     ).scalar_one_or_none()
     if found is None:
         raise OrderNotFound()
-    return await verify_order(db, found)
+    # The CLI (`audit verify`) prints the same report as JSON lines: built once, as a dict.
+    return AuditReport.model_validate(await verify_order(db, found))

@@ -16,13 +16,14 @@ from app.core.db import Rows
 from app.core.errors import NotFound
 from app.deps import CtxDep, DbDep, ProviderDep
 from app.models.orders import Event, Material, Order, QrToken, utcnow
-from app.orders import materials, service, state, transitions
+from app.orders import materials, service, state, transitions, views
 from app.orders.schemas import (
     EventPage,
     MaterialListItem,
     OrderIn,
     OrderOut,
     OrderPage,
+    OrderSummary,
     QrIn,
     QrOut,
     ReverifyIn,
@@ -34,13 +35,13 @@ router = APIRouter(prefix="/v1", tags=["provider"])
 @router.post("/orders", status_code=201, response_model=OrderOut)
 async def create_order(
     body: OrderIn, db: DbDep, provider_id: ProviderDep, response: Response
-) -> dict[str, Any]:
+) -> OrderOut:
     """Create a filing order; idempotent on external_id."""
     order_id, created = await service.create_order(db, provider_id, body)
     if not created:
         response.status_code = 200
     bundle = await service.load_bundle(db, order_id, provider_id)
-    return await service.order_view(db, bundle)
+    return await views.order_view(db, bundle)
 
 
 def _page(*columns: Any) -> Any:
@@ -79,7 +80,7 @@ async def list_orders(
         0, ge=0, le=2**63 - 1, description="cursor from a previous page or order"
     ),
     limit: int = Query(100, ge=1, le=500),
-) -> Response:
+) -> OrderPage:
     """List this provider's orders changed after a cursor, oldest change first."""
     ctx: AppContext = request.app.state.ctx  # not CtxDep: one dependency less to solve
     # A Core read of the columns the page shows and its statuses need, sent as asyncpg's
@@ -105,23 +106,23 @@ async def list_orders(
         for o in missing:
             ctx.statuses.put(o.id, (o.version, o.last_event_id, o.updated_at), fresh[o.id])
         status.update(fresh)
-    items = [
-        {
-            "id": o.id,
-            "external_id": o.external_id,
-            "status": status[o.id].value,
-            "updated_at": o.updated_at,
-            "cursor": o.last_event_id,
-        }
-        for o in rows
-    ]
     next_cursor = rows[-1].last_event_id if rows else changed_since
-    page = OrderPage.model_validate(
-        {"items": items, "next_cursor": next_cursor, "has_more": has_more}
+    # Returned as the model: FastAPI takes the instance as is and dumps it to JSON bytes
+    # in one pass (pydantic's dump_json), as the prebuilt Response did before.
+    return OrderPage(
+        items=[
+            OrderSummary(
+                id=o.id,
+                external_id=o.external_id,
+                status=status[o.id].value,
+                updated_at=o.updated_at,
+                cursor=o.last_event_id,
+            )
+            for o in rows
+        ],
+        next_cursor=next_cursor,
+        has_more=has_more,
     )
-    # Serialised by pydantic in one pass: a dict returned would be validated again by the
-    # response model, turned back into Python objects and dumped with the json module.
-    return Response(content=page.model_dump_json(), media_type="application/json")
 
 
 @router.get(
@@ -129,11 +130,13 @@ async def list_orders(
     response_model=OrderOut,
     responses={304: {"description": "Not modified (If-None-Match matched the ETag)"}},
 )
-async def get_order(order_id: str, provider_id: ProviderDep, request: Request) -> Any:
+async def get_order(order_id: str, provider_id: ProviderDep, request: Request) -> Response:
     """Read an order: status, parts with their steps and checks, materials; ETag for polling.
 
     Send the last ETag in If-None-Match: an unchanged order answers 304 from one row.
     """
+    # A prebuilt Response, not the model (the hot poll): 304 from one row, or the view's JSON
+    # bytes rendered once per ETag and served again from the cache; the model is OrderOut.
     ctx: AppContext = request.app.state.ctx  # not CtxDep: one dependency less to solve
     etag = await service.current_etag(ctx.reader, order_id, provider_id)
     inm = request.headers.get("if-none-match", "")
@@ -146,11 +149,11 @@ async def get_order(order_id: str, provider_id: ProviderDep, request: Request) -
         # snapshot anyway): on the autocommit pool, without a BEGIN before, a ROLLBACK after.
         async with ctx.sessionmaker(bind=ctx.reader) as db:
             bundle = await service.load_bundle(db, order_id, provider_id)
-            view = await service.order_view(db, bundle)
+            view = await views.order_view(db, bundle)
         # From the row the view was built from: if the order changed in between, the next
         # poll sees a different ETag and fetches again.
         etag = service.order_etag(bundle.order)
-        body = OrderOut.model_validate(view).model_dump_json().encode()
+        body = view.model_dump_json().encode()
         ctx.views.put(order_id, etag, body)
     return Response(
         content=body,
@@ -162,18 +165,18 @@ async def get_order(order_id: str, provider_id: ProviderDep, request: Request) -
 @router.post("/orders/{order_id}/qr", status_code=201, response_model=QrOut)
 async def issue_qr(
     order_id: str, body: QrIn, db: DbDep, ctx: CtxDep, provider_id: ProviderDep
-) -> dict[str, Any]:
+) -> QrOut:
     """Issue a QR token for a scope; older tokens of the same scope are revoked."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     token, row = await service.issue_qr(
         db, ctx.codec, bundle, body.scope, ctx.settings.qr_ttl_seconds
     )
-    return {
-        "token": token,
-        "url": qr_url(ctx.settings.public_base_url, token),
-        "scope": row.scope,
-        "expires_at": row.expires_at,
-    }
+    return QrOut(
+        token=token,
+        url=qr_url(ctx.settings.public_base_url, token),
+        scope=row.scope,
+        expires_at=row.expires_at,
+    )
 
 
 def qr_url(base: str, token: str) -> str:
@@ -257,12 +260,12 @@ async def qr_svg(
 @router.post("/orders/{order_id}/reverify", response_model=OrderOut)
 async def reverify(
     order_id: str, body: ReverifyIn, db: DbDep, provider_id: ProviderDep
-) -> dict[str, Any]:
+) -> OrderOut:
     """Reset the subject part or one website part (重核主体 / 重核网站)."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     await transitions.reverify(db, bundle, body.part)
     bundle = await service.load_bundle(db, order_id, provider_id)
-    return await service.order_view(db, bundle)
+    return await views.order_view(db, bundle)
 
 
 @router.get("/orders/{order_id}/events", response_model=EventPage)
@@ -272,7 +275,7 @@ async def events(
     provider_id: ProviderDep,
     after: int = Query(0, ge=0, le=2**63 - 1),
     limit: int = Query(100, ge=1, le=500),
-) -> dict[str, Any]:
+) -> EventPage:
     """Read the order's append-only event trail."""
     await service.load_bundle(db, order_id, provider_id)
     rows = list(
@@ -287,53 +290,20 @@ async def events(
     )
     has_more = len(rows) > limit
     rows = rows[:limit]
-    return {
-        "items": [
-            {
-                "id": e.id,
-                "type": e.type,
-                "part": e.part,
-                "session_id": e.session_id,
-                "platform": e.platform,
-                "phone_masked": e.phone_masked,
-                "client_ip": e.client_ip,
-                "data": e.data,
-                "created_at": e.created_at,
-            }
-            for e in rows
-        ],
-        "next_cursor": rows[-1].id if rows else after,
-        "has_more": has_more,
-    }
+    return EventPage(
+        items=[views.event_out(e) for e in rows],
+        next_cursor=rows[-1].id if rows else after,
+        has_more=has_more,
+    )
 
 
 @router.get("/orders/{order_id}/materials", response_model=list[MaterialListItem])
 async def list_materials(
     order_id: str, db: DbDep, provider_id: ProviderDep
-) -> list[dict[str, Any]]:
+) -> list[MaterialListItem]:
     """List the order's materials with their checks and extracted fields."""
     bundle = await service.load_bundle(db, order_id, provider_id)
-    stored = [m for m in bundle.materials if m.storage_key is not None]
-    checks = await service.checks_for(db, [m.id for m in stored])
-    return [
-        {
-            "id": m.id,
-            "label": materials.material_label(bundle, m),
-            "step": m.step,
-            "kind": m.kind,
-            "person_id": m.person_id,
-            "accepted": m.accepted,
-            "cleared": m.cleared_at is not None,
-            "size": m.size,
-            "sha256": m.sha256,
-            "original_sha256": m.original_sha256,
-            "content_type": m.content_type,
-            "captured_at": m.created_at,
-            "extracted": m.extracted,
-            "checks": [service.check_dict(r) for r in checks.get(m.id, [])],
-        }
-        for m in stored
-    ]
+    return await views.material_list(db, bundle)
 
 
 @router.get(

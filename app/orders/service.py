@@ -28,7 +28,6 @@ from app.documents.validators import (
     normalize_uscc,
     uscc_problem,
 )
-from app.inference.checks import message_for
 from app.models import audit
 from app.models.orders import (
     CaptureSession,
@@ -875,7 +874,7 @@ async def issue_qr(
 
 
 # --------------------------------------------------------------------------------------
-# Views
+# Check rows and the method (the views are built in app/orders/views.py)
 
 
 async def checks_for(db: AsyncSession, material_ids: list[str]) -> dict[str, list[CheckRow]]:
@@ -895,146 +894,3 @@ async def checks_for(db: AsyncSession, material_ids: list[str]) -> dict[str, lis
 async def method_of(db: AsyncSession, b: Bundle) -> method.Method:
     """The verification method the checks recorded on the current materials show."""
     return method.derive(b.materials, await checks_for(db, method.current_uploads(b.materials)))
-
-
-def check_dict(r: CheckRow) -> dict[str, Any]:
-    zh, en = message_for(r.code)
-    return {
-        "code": r.code,
-        "passed": r.passed,
-        "score": r.score,
-        "threshold": r.threshold,
-        "message_zh": "" if r.passed else zh,
-        "message_en": "" if r.passed else en,
-        "detail": r.detail or None,
-        "model": r.model,
-    }
-
-
-def pledge_record(m: Material) -> dict[str, Any]:
-    """What the pledge material records (app/filing/pledge.py writes it)."""
-    x = m.extracted or {}
-    return {
-        "version": x.get("version", ""),
-        "kind": x.get("kind", ""),
-        "text_sha256": m.sha256,
-        "accepted_by": x.get("person_id", ""),
-        "role": x.get("role", ""),
-        "session_id": m.session_id,
-        "accepted_at": m.created_at,
-        "client_accepted_at": x.get("client_accepted_at"),
-    }
-
-
-def _principal_out(p: Principal) -> dict[str, Any]:
-    return {
-        "id": p.id,
-        "name": p.name,
-        "document": {"type": p.doc_type, "number": p.doc_number},
-        "mobile": p.mobile,
-    }
-
-
-async def order_view(db: AsyncSession, b: Bundle) -> dict[str, Any]:
-    """The provider's full view of an order (unmasked: the provider owns this data)."""
-    evidence = b.evidence
-    shape = b.shape
-    current_ids = [m.id for m in b.materials if m.current]
-    checks = await checks_for(db, current_ids)
-    how = method.derive(b.materials, checks)
-
-    def step_out(s: state.Step) -> dict[str, Any]:
-        m = b.current(s.person_id, s.canonical)
-        out: dict[str, Any] = {
-            "step": s.name,
-            "person_id": s.person_id,
-            "done": state.step_done(s, evidence),
-            "material_id": m.id if m else None,
-            "checks": [check_dict(r) for r in checks.get(m.id, [])] if m else [],
-        }
-        if s.canonical == "pledge" and m is not None:
-            out["pledge"] = pledge_record(m)
-        return out
-
-    parts_now = state.parts(shape, evidence)
-    parts_out = [
-        {
-            "part": "subject",
-            "done": parts_now.subject,
-            "steps": [step_out(s) for s in state.subject_steps(shape)],
-        }
-    ]
-    for w in shape.websites:
-        parts_out.append(
-            {
-                "part": f"website:{w.id}",
-                "done": parts_now.websites[w.id],
-                "steps": [step_out(s) for s in state.website_steps(shape, w)],
-            }
-        )
-    sheet_steps = state.sheet_steps(shape)
-    if state.PLEDGE_STEP not in sheet_steps and b.current(*state.PLEDGE_KEY) is not None:
-        sheet_steps.insert(0, state.PLEDGE_STEP)  # confirmed though not asked: shown as done
-    parts_out.append(
-        {"part": "sheet", "done": parts_now.sheet, "steps": [step_out(s) for s in sheet_steps]}
-    )
-    status = state.derive_status(shape, evidence)
-    o = b.order
-    return {
-        "id": o.id,
-        "external_id": o.external_id,
-        "business_type": o.business_type,
-        "status": status.value,
-        "status_zh": state.STATUS_ZH[status],
-        "subject": {
-            "nature": o.subject_nature,
-            "name": o.subject_name,
-            "document": {"type": o.subject_doc_type, "number": o.subject_doc_number},
-            "province": o.province,
-            "principal": _principal_out(b.principals[o.subject_principal_id]),
-        },
-        "websites": [
-            {
-                "id": w.id,
-                "name": w.name,
-                "domains": w.domains,
-                "principal": _principal_out(b.principals[w.principal_id]),
-            }
-            for w in b.websites
-            if w.kind == "website"
-        ],
-        "services": [
-            {
-                "id": w.id,
-                "kind": w.kind,
-                "name": w.name,
-                "domains": w.domains,
-                "attrs": w.attrs or {},
-                "principal": _principal_out(b.principals[w.principal_id]),
-            }
-            for w in b.websites
-        ],
-        "requirements": dict(o.requirements or {}),
-        "parts": parts_out,
-        # What the recorded checks show was done (intake-only evidence says so).
-        "verification_method": how.as_dict(),
-        "materials": [
-            {
-                "id": m.id,
-                "step": m.step,
-                "kind": m.kind,
-                "person_id": m.person_id,
-                "accepted": m.accepted,
-                "cleared": m.cleared_at is not None,
-                "sha256": m.sha256,
-                "size": m.size,
-                "content_type": m.content_type,
-                "captured_at": m.created_at,
-            }
-            for m in b.materials
-            if m.storage_key is not None
-        ],
-        "created_at": o.created_at,
-        "updated_at": o.updated_at,
-        "cursor": o.last_event_id,
-    }

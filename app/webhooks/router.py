@@ -80,7 +80,7 @@ async def delete_webhook(provider_id: ProviderDep, db: DbDep) -> Response:
 
 
 @router.post("/test", response_model=DeliveryOut, status_code=202)
-async def test_webhook(provider_id: ProviderDep, db: DbDep) -> dict[str, Any]:
+async def test_webhook(provider_id: ProviderDep, db: DbDep) -> DeliveryOut:
     """Queue a signed `ping` delivery to the webhook."""
     row = await service.enqueue_ping(db, provider_id)
     return service.delivery_view(row)
@@ -93,30 +93,22 @@ async def list_deliveries(
     status: DeliveryStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = Query(None, min_length=1, description="next_cursor of a previous page"),
-) -> dict[str, Any]:
+) -> DeliveryPage:
     """List deliveries, newest first, with attempts and the last response code."""
     rows, nxt = await service.list_deliveries(db, provider_id, status, limit, cursor)
-    return {"items": [service.delivery_view(r) for r in rows], "next_cursor": nxt}
+    return DeliveryPage(items=[service.delivery_view(r) for r in rows], next_cursor=nxt)
 
 
 @router.get("/deliveries/{delivery_id}", response_model=DeliveryDetail)
-async def get_delivery(delivery_id: str, provider_id: ProviderDep, db: DbDep) -> dict[str, Any]:
+async def get_delivery(delivery_id: str, provider_id: ProviderDep, db: DbDep) -> DeliveryDetail:
     """Show one delivery: the body sent and every attempt."""
     row = await service.get_delivery(db, provider_id, delivery_id)
     attempts = await service.attempt_log(db, row.id)
-    return {
-        **service.delivery_view(row),
-        "body": row.body,
-        "attempt_log": [
-            {"attempted_at": a.attempted_at, "status_code": a.status_code, "error": a.error,
-             "duration_ms": a.duration_ms}
-            for a in attempts
-        ],
-    }  # fmt: skip
+    return service.delivery_detail(row, attempts)
 
 
 @router.post("/deliveries/{delivery_id}/redeliver", response_model=DeliveryOut, status_code=202)
-async def redeliver(delivery_id: str, provider_id: ProviderDep, db: DbDep) -> dict[str, Any]:
+async def redeliver(delivery_id: str, provider_id: ProviderDep, db: DbDep) -> DeliveryOut:
     """Send a delivery again now (same Heyan-Event-Id), with a fresh 24-hour retry window."""
     row = await service.redeliver(db, provider_id, delivery_id)
     return service.delivery_view(row)

@@ -17,6 +17,7 @@ from app.core.errors import AppError, Conflict, NotFound
 from app.models.orders import Event, Order, utcnow
 from app.models.webhooks import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from app.webhooks import signing
+from app.webhooks.schemas import AttemptOut, DeliveryDetail, DeliveryOut
 
 # Every type record_event writes: a provider may subscribe to any of them (tests/webhooks
 # checks the record_event calls in app/ against this list).
@@ -354,21 +355,38 @@ async def enqueue_ping(db: AsyncSession, provider_id: str) -> WebhookDelivery:
 # Views
 
 
-def delivery_view(d: WebhookDelivery) -> dict[str, Any]:
-    return {
-        "id": str(d.id),
-        "event_id": d.event_key,
-        "type": d.type,
-        "order_id": d.order_id,
-        "status": d.status,
-        "attempts": d.attempts,
-        "last_status_code": d.last_status_code,
-        "last_error": d.last_error,
-        "last_attempt_at": d.last_attempt_at,
-        "next_attempt_at": d.next_attempt_at if d.status in ACTIVE else None,
-        "delivered_at": d.delivered_at,
-        "created_at": d.created_at,
-    }
+def delivery_view(d: WebhookDelivery) -> DeliveryOut:
+    return DeliveryOut(
+        id=str(d.id),
+        event_id=d.event_key,
+        type=d.type,
+        order_id=d.order_id,
+        status=d.status,
+        attempts=d.attempts,
+        last_status_code=d.last_status_code,
+        last_error=d.last_error,
+        last_attempt_at=d.last_attempt_at,
+        next_attempt_at=d.next_attempt_at if d.status in ACTIVE else None,
+        delivered_at=d.delivered_at,
+        created_at=d.created_at,
+    )
+
+
+def delivery_detail(d: WebhookDelivery, attempts: list[WebhookAttempt]) -> DeliveryDetail:
+    """One delivery: the body sent and every attempt."""
+    return DeliveryDetail(
+        **dict(delivery_view(d)),
+        body=d.body,
+        attempt_log=[
+            AttemptOut(
+                attempted_at=a.attempted_at,
+                status_code=a.status_code,
+                error=a.error,
+                duration_ms=a.duration_ms,
+            )
+            for a in attempts
+        ],
+    )
 
 
 _MAX_ID = 2**63 - 1
