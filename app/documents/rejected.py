@@ -33,7 +33,8 @@ import numpy as np
 
 from app.inference.checks import Check, check
 
-CODES = ("SCREENSHOT_SUSPECTED", "STITCHED_IMAGE", "WATERMARK_PRESENT", "FILTER_APPLIED")
+# In the order a refusal is told: the first explains the others.
+CODES = ("SCREENSHOT_SUSPECTED", "STITCHED_IMAGE", "FILTER_APPLIED", "WATERMARK_PRESENT")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class RejectThresholds:
     screen_aspect: tuple[float, float] = (1.95, 2.4)  # height / width of a phone screen
     # STITCHED_IMAGE
     min_seam: float = 0.6  # share of row bands stepping at one column
-    min_side_document: float = 0.05  # a whole document on each side: its share of that side
+    min_side_document: float = 0.03  # a whole document on each side: its share of that side
     # WATERMARK_PRESENT
     max_background_marks: float = 0.02  # share of the table's blocks holding strokes
     max_mark_cluster: float = 30.0  # 8x8 blocks of one connected mark on the table
@@ -104,12 +105,13 @@ def status_bar(image: np.ndarray) -> float:
     return float(glyphs.sum() / max(1, flat_rows.sum()))
 
 
-def _seam_1d(gray: np.ndarray, band: int = 16) -> tuple[float, int]:
-    """Best vertical seam: share of row bands whose mean step at one column stands out of
-    that band's own column steps. Returns (score, column)."""
+def _seam_1d(gray: np.ndarray, band: int = 16, keep: int = 3) -> list[tuple[float, int]]:
+    """Vertical seam candidates: per column, the share of row bands whose mean step there
+    stands out of that band's own column steps. Returns the ``keep`` best (score, column),
+    at least 5 % of the width apart."""
     h, w = gray.shape
     if h // band < 4 or w < 40:
-        return 0.0, 0
+        return []
     d = np.diff(gray, axis=1)
     nb = h // band
     bands = d[: nb * band].reshape(nb, band, -1).mean(axis=1)
@@ -118,22 +120,30 @@ def _seam_1d(gray: np.ndarray, band: int = 16) -> tuple[float, int]:
     strong = strong | np.roll(strong, 1, axis=1)  # a step over two columns (resampled)
     cover = strong.mean(axis=0)
     lo, hi = int(w * 0.05), int(w * 0.95)
-    x = int(np.argmax(cover[lo:hi])) + lo
-    return float(cover[x]), x
+    cover[:lo] = 0
+    cover[hi:] = 0
+    out: list[tuple[float, int]] = []
+    for _ in range(keep):
+        x = int(np.argmax(cover))
+        out.append((float(cover[x]), x))
+        cover[max(0, x - w // 20) : x + w // 20] = 0
+    return out
 
 
 def seams(image: np.ndarray) -> list[dict[str, float]]:
-    """The strongest straight seam across the whole photo, vertical and horizontal."""
+    """Straight seam candidates across the whole photo, vertical and horizontal, best first."""
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     s = 1024 / max(gray.shape)
     if s < 1:
         gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
-    v, vx = _seam_1d(gray)
-    hz, hy = _seam_1d(gray.T)
-    return [
-        {"seam": round(v, 4), "axis": 1.0, "at": round((vx + 1) / gray.shape[1], 4)},
-        {"seam": round(hz, 4), "axis": 0.0, "at": round((hy + 1) / gray.shape[0], 4)},
+    out = [
+        {"seam": round(v, 4), "axis": 1.0, "at": round((x + 1) / gray.shape[1], 4)}
+        for v, x in _seam_1d(gray)
+    ] + [
+        {"seam": round(v, 4), "axis": 0.0, "at": round((y + 1) / gray.shape[0], 4)}
+        for v, y in _seam_1d(gray.T)
     ]
+    return sorted(out, key=lambda d: -d["seam"])
 
 
 def _noise_blocks(gray: np.ndarray, block: int = 8) -> np.ndarray:
@@ -190,7 +200,7 @@ def slanted_text(gray: np.ndarray) -> float:
     return float(off.max() / max(float(np.median(off)), 1e-6))
 
 
-def repeated_pattern(gray: np.ndarray, mask: np.ndarray) -> float:
+def repeated_pattern(gray: np.ndarray, mask: np.ndarray, min_rms: float = 0.3) -> float:
     """A tiled watermark repeats: the strongest autocorrelation peak of the fine detail in
     ``mask`` away from zero lag, as a share of the zero-lag energy (per overlap). Noise
     and a single document give a small value; the same text stamped every few
@@ -208,6 +218,8 @@ def repeated_pattern(gray: np.ndarray, mask: np.ndarray) -> float:
     hp = cv2.GaussianBlur(g, (0, 0), 0.8) - cv2.GaussianBlur(g, (0, 0), 3.0)
     hp = np.clip(hp, -12, 12) * m
     hp -= hp.sum() / m.sum() * m
+    if float(np.sqrt((hp**2).sum() / m.sum())) < min_rms:
+        return 0.0  # no fine detail at all (a blurred table): nothing repeats
     shape = (2 * hp.shape[0], 2 * hp.shape[1])
     ac = np.fft.fftshift(np.fft.irfft2(np.abs(np.fft.rfft2(hp, s=shape)) ** 2, s=shape))
     norm = np.fft.fftshift(np.fft.irfft2(np.abs(np.fft.rfft2(m, s=shape)) ** 2, s=shape))
@@ -295,7 +307,7 @@ def rejected_checks(
     # touching the cut on one side or missing from the other).
     best: dict[str, object] = {}
     stitched = False
-    for sm in sorted(seams(image_bgr), key=lambda d: -d["seam"]):
+    for sm in seams(image_bgr):
         docs: list[float] = []
         if sm["seam"] >= t.min_seam and callable(locate):
             cut = sm["at"]
@@ -358,7 +370,13 @@ def rejected_checks(
         gmag = cv2.Laplacian(cv2.GaussianBlur(gray, (0, 0), 1.0), cv2.CV_32F)
         lb = np.abs(_blocks(gmag, 8)).max(axis=(2, 3))
         ref = float(np.percentile(lb[ab], 50)) + 1e-3
-        clipped_near = cv2.dilate((~unclipped).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+        # Blown-out areas (a bright table) are not judged; small clipped blobs (a white
+        # mark's letters) are.
+        clip_u8 = (~unclipped).astype(np.uint8)
+        n_c, lab_c, st_c, _ = cv2.connectedComponentsWithStats(clip_u8, 8)
+        big = np.zeros(n_c, bool)
+        big[1:] = st_c[1:, cv2.CC_STAT_AREA] > 0.01 * clip_u8.size
+        clipped_near = cv2.dilate(big[lab_c].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
         judged = ab & ~clipped_near
         # A table blown out to white hides a watermark as well: judged on enough of it only.
         if judged.sum() >= max(200, 0.15 * ab.sum()):
@@ -389,8 +407,8 @@ def rejected_checks(
         check(
             "WATERMARK_PRESENT",
             not wm_points,
-            slant,
-            t.max_slanted_text,
+            None if rep_bg != rep_bg else round(rep_bg, 4),
+            t.max_repeat_background,
             detail={
                 "signals": {
                     "background_marks": None if marks != marks else round(marks, 4),
@@ -439,3 +457,20 @@ def rejected_checks(
         )
     )
     return out
+
+
+def add_rejected_checks(
+    checks: list[Check],
+    image_bgr: np.ndarray,
+    quad: np.ndarray | None,
+    t: RejectThresholds | None = None,
+    *,
+    locate: Callable[[np.ndarray], object | None] | None = None,
+) -> None:
+    """The analyser's hook: append the four rules to ``checks`` and put a refused one
+    first. The capture answer shows the first refusal's message, and a screenshot or a
+    collage explains the other refusals it causes (its flat UI pixels look like a copy's
+    lost colour, its second card like a pasted portrait): the person is told to take one
+    plain camera photo, not to fix those."""
+    checks.extend(rejected_checks(image_bgr, quad, t, locate=locate))
+    checks.sort(key=lambda c: CODES.index(c.code) if not c.passed and c.code in CODES else 9)
