@@ -22,8 +22,8 @@ from app.documents.analyzer import DocumentAnalyzer
 from app.inference.checks import Check
 from app.inference.messages import MESSAGES
 from app.main import create_app
-from testkit.documents import render as R
 from testkit.documents import rejected as K
+from testkit.documents import render as R
 from testkit.documents import scene as S
 from testkit.documents.cases import make_case
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
@@ -99,9 +99,10 @@ def test_tiled_watermark_repeats_on_the_table(clean: np.ndarray) -> None:
     loc = Q.locate(clean)
     assert loc is not None
     around = ~RJ._doc_mask(clean.shape[:2], loc.quad, 1.12)
-    assert RJ.repeated_pattern(
-        cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY).astype(np.float32), around
-    ) < RJ.RejectThresholds().max_repeat_background
+    assert (
+        RJ.repeated_pattern(cv2.cvtColor(clean, cv2.COLOR_BGR2GRAY).astype(np.float32), around)
+        < RJ.RejectThresholds().max_repeat_background
+    )
 
 
 def test_app_corner_mark_is_a_cluster_on_the_table() -> None:
@@ -183,12 +184,19 @@ async def test_screenshot_upload_is_refused_and_nothing_accepted_is_lost(doc_api
     failed = [ch for ch in problem["checks"] if not ch["passed"]]
     assert failed[0]["code"] == "SCREENSHOT_SUSPECTED", [ch["code"] for ch in failed]
     assert problem["detail"] == MESSAGES["SCREENSHOT_SUSPECTED"][0]
-    assert failed[0]["detail"]["evidence"]
-    # The accepted licence is still the subject document; a camera photo of the card is
+    assert "detail" not in failed[0]  # the signals stay with the provider
+    # The provider sees the refused upload (kept for audit) with its named signals, and the
+    # accepted licence is still the one accepted material; a camera photo of the card is
     # then accepted as usual.
     items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
-    licence_items = [i for i in items if i["step"] == "subject_document" and i["kind"] == "upload"]
-    assert [i["accepted"] for i in licence_items] == [True]
+    uploads = [i for i in items if i["kind"] == "upload"]
+    assert [i["accepted"] for i in uploads if i["accepted"]] == [True]
+    assert any(i["extracted"].get("uscc") == c.uscc for i in uploads if i["accepted"])
+    refused = [i for i in uploads if not i["accepted"]]
+    assert len(refused) == 1
+    check = next(ch for ch in refused[0]["checks"] if ch["code"] == "SCREENSHOT_SUSPECTED")
+    assert check["detail"]["evidence"]
+    assert set(check["detail"]["signals"]) == {"exact_flat", "status_bar", "screen_shape"}
     front = S.photograph(R.render_id_front(p, rng), rng, tilt=0.02, fill=0.62).image
     r = await put_image(api, s, "subject_principal_id_front", front)
     assert r.status_code == 201, r.json()
