@@ -14,6 +14,12 @@ insightface sample photos for test). Report the test split only.
 An attack is first checked without OCR (``analyze(read=False)``: its code is decided by the
 photo checks); only when nothing refused it there is the whole analysis run, to know whether
 it would have been accepted. Clean captures always run the whole analysis.
+
+The rejected-photo classes (issue 16 item 6, testkit/documents/rejected.py: screenshot,
+stitched, watermark, beauty_filter, portrait_blur; thresholds in app/documents/rejected.py
+RejectThresholds) are run the same way, ``--rejected`` photos per class; the splits differ in
+seeds, phone screen sizes, JPEG qualities, collage gaps, watermark opacity and angle, filter
+strength and blur.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import time
 
 from app.documents import evaluation as ev
 from app.documents.analyzer import DocumentAnalyzer
+from testkit.documents import rejected as rejected_kit
 from testkit.documents.cases import ATTACK_VARIANTS, BUILDERS, SPLIT_SEED0, make_case
 
 CLEAN = [
@@ -62,6 +69,9 @@ def main() -> int:
         help="print every photo's refusing checks with their scores (to find false rejects)",
     )
     ap.add_argument("--no-attacks", action="store_true", help="clean captures only")
+    ap.add_argument(
+        "--rejected", type=int, default=None, help="photos per rejected-photo class (= --attacks)"
+    )
     args = ap.parse_args()
     analyzer = DocumentAnalyzer()
     analyzer.load()
@@ -85,6 +95,29 @@ def main() -> int:
     for variant in variants:
         for i in range(args.attacks):
             case = make_case("attack", variant, seed0 + i, args.split)
+            v = analyzer.analyze(case.image, case.kind, case.expect, read=False)
+            if not v.failed():
+                v = analyzer.analyze(case.image, case.kind, case.expect)
+                full_runs += 1
+            note(variant, f"{case.name}#{seed0 + i}", case.must_fail, v)
+            outcomes.append(
+                ev.outcome(
+                    variant,
+                    f"{case.name}#{seed0 + i}",
+                    case.kind.value,
+                    case.must_fail,
+                    case.truth,
+                    frozenset(v.failed()),
+                    v.fields,
+                )
+            )
+    n_rejected = args.attacks if args.rejected is None else args.rejected
+    rejected = [v for v in rejected_kit.CLASSES if not args.only or v in args.only.split(",")]
+    if args.no_attacks:
+        rejected = []
+    for variant in rejected:
+        for i in range(n_rejected):
+            case = rejected_kit.make_case(variant, seed0 + i, args.split)
             v = analyzer.analyze(case.image, case.kind, case.expect, read=False)
             if not v.failed():
                 v = analyzer.analyze(case.image, case.kind, case.expect)

@@ -22,6 +22,7 @@ from app.documents import quality as Q
 from app.documents.expectation import Expectation as Expectation  # re-exported
 from app.documents.mrz import find_td3, parse_td3, verify_td1_like
 from app.documents.ocr import OcrEngine, OcrLine
+from app.documents.rejected import add_rejected_checks
 from app.documents.validators import (
     id_birth_date,
     id_check_char,
@@ -332,6 +333,8 @@ class DocumentAnalyzer:
         self._authenticity(
             image_bgr, located, doc, kind, bright, sharp, checks, glare=glare > t.max_glare
         )
+        # The photos a filing system sends back (app/documents/rejected.py).
+        add_rejected_checks(checks, image_bgr, located.quad, locate=Q.locate)
         timings["quality"] = (
             (time.perf_counter() - t0) * 1000 - timings["locate"] - timings["rectify"]
         )

@@ -184,6 +184,27 @@ DOCUMENT_MESSAGES: dict[str, tuple[str, str]] = {
         "请拍摄证件原件,不能翻拍电脑或手机屏幕上的图片",
         "Photograph the original document, not a picture of a screen",
     ),
+    # The photos a filing system sends back (app/documents/rejected.py)
+    "SCREENSHOT_SUSPECTED": (
+        "请直接用手机相机拍摄证件原件,不要上传手机截图或聊天记录中的图片",
+        "Photograph the original document with the phone camera; do not upload a screenshot "
+        "or a picture saved from a chat",
+    ),
+    "STITCHED_IMAGE": (
+        "请单独拍摄要求的这一面证件,不要上传多张照片拼接而成的图片",
+        "Photograph only the requested side of the document; do not upload several photos "
+        "pasted together",
+    ),
+    "WATERMARK_PRESENT": (
+        "照片上有水印或文字标记,请拍摄未加水印的证件原件后重新上传",
+        "The photo carries a watermark or added text; photograph the original document "
+        "without any watermark and upload again",
+    ),
+    "FILTER_APPLIED": (
+        "照片使用了美颜、滤镜或背景虚化(证件模式),请关闭美颜和滤镜,用普通拍照模式重新拍摄",
+        "The photo went through a beauty filter, a colour filter or background blur "
+        "(ID-photo mode); turn them off and retake in the normal photo mode",
+    ),
     "PORTRAIT_TAMPERED": (
         "证件照片未能通过核验,请直接拍摄证件原件,不要使用编辑过的图片",
         "The document photo could not be verified; photograph the original document directly, "
