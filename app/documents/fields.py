@@ -496,7 +496,6 @@ def extract_foreign_front(lines: list[OcrLine]) -> dict[str, Field]:
         latin = re.sub(r"[\s,，]+", " ", name.value.upper()).strip()
         if re.fullmatch(r"[A-Z][A-Z' -]*", latin):
             out["name"] = Field(latin, name.score)
-            out["latin_name"] = out["name"]
     sex = _raw_below(lines, "性别")
     if sex and (m := re.search("[男女]", sex.value)):
         out["sex"] = Field(m.group(0), sex.score)
@@ -511,13 +510,11 @@ def extract_foreign_front(lines: list[OcrLine]) -> dict[str, Field]:
 
 
 def extract_residence_back(lines: list[OcrLine]) -> dict[str, Field]:
-    """港澳 / 台湾居民居住证, emblem side: the ID back's fields, the travel permit's number
-    and the issue count."""
+    """港澳 / 台湾居民居住证, emblem side: the ID back's fields and the issue count. The
+    travel permit's number printed there is not passed on (no check needs it, and phones
+    must not see an unmasked document number)."""
     out = extract_id_back(lines)
     labels = (*ID_BACK_LABELS, "通行证号码", "签发次数")
-    permit = value_after(lines, "通行证号码", labels)
-    if permit and (m := re.search(r"[HM]?\d{8}", permit.value.upper())):
-        out["travel_permit_number"] = Field(m.group(0), permit.score)
     count = value_after(lines, "签发次数", labels)
     if count and (m := re.fullmatch(r"\d{1,2}", count.value)):
         out["issue_count"] = Field(m.group(0), count.score)

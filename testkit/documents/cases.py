@@ -289,7 +289,7 @@ def _holder_truth(h: Holder, back: bool = False) -> dict[str, str]:
             "issuer": p.issuer,
             "valid_from": h.valid_from.isoformat(),
             "valid_to": h.valid_to.isoformat(),
-            "travel_permit_number": h.travel_permit,
+            "issue_count": h.count,
         }
     return {
         "name": p.name,
@@ -356,7 +356,8 @@ def _holder_case(doc_type: str, back: bool, rng: random.Random, variant: str) ->
         fails = {"WRONG_SIDE"}
     elif variant == "resident_id":  # the holder's resident ID card, not the residence permit
         card = R.render_id_back(h.person, rng) if back else R.render_id_front(h.person, rng)
-        fails = {"WRONG_DOCUMENT_TYPE"} if back else {"ID_NUMBER_INVALID", "ID_NUMBER_MISMATCH"}
+        # the front: its number is no residence-permit number (and so not cross-checked)
+        fails = {"WRONG_DOCUMENT_TYPE"} if back else {"ID_NUMBER_INVALID"}
     shot = _photo(card, rng, tilt=rng.uniform(0.0, 0.05), fill=rng.uniform(0.5, 0.72),
                   **_light(rng, variant))  # fmt: skip
     keeps_truth = not fails or fails <= {"ID_NUMBER_MISMATCH", "NAME_MISMATCH", "DOCUMENT_EXPIRED"}

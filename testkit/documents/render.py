@@ -315,7 +315,7 @@ def render_permit(
     h: Holder, rng: random.Random, *, face: np.ndarray | None = None, break_mrz: bool = False
 ) -> np.ndarray:
     """港澳居民来往内地通行证 / 台湾居民来往大陆通行证 card, BGRA 1011x638."""
-    base = (226, 206, 232) if h.doc_type == "hk_macau_permit" else (206, 232, 214)
+    base = (226, 206, 232) if h.doc_type == "hk_macau_permit" else (198, 224, 206)
     line = (200, 160, 205) if h.doc_type == "hk_macau_permit" else (150, 200, 165)
     bg = _guilloche(CARD_W, CARD_H, rng, base, line)
     pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
@@ -375,7 +375,7 @@ def render_residence_front(
 ) -> np.ndarray:
     """港澳 / 台湾居民居住证 portrait side, BGRA 1011x638: the resident ID's layout without
     the 民族 row."""
-    base = (242, 232, 214) if h.doc_type == "hk_macau_residence" else (232, 238, 214)
+    base = (242, 232, 214) if h.doc_type == "hk_macau_residence" else (238, 226, 214)
     bg = _guilloche(CARD_W, CARD_H, rng, base, (215, 185, 150))
     pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
     d = ImageDraw.Draw(pil)
@@ -412,7 +412,7 @@ def render_residence_back(
     h: Holder, rng: random.Random, *, validity: str | None = None
 ) -> np.ndarray:
     """港澳 / 台湾居民居住证 emblem side, BGRA: title, issuer, period, 通行证号码, 签发次数."""
-    bg = _guilloche(CARD_W, CARD_H, rng, (226, 232, 222), (170, 195, 175))
+    bg = _guilloche(CARD_W, CARD_H, rng, (210, 230, 204), (165, 195, 165))
     _emblem(bg, 150, 150, 95)
     pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
     d = ImageDraw.Draw(pil)
@@ -476,7 +476,7 @@ def render_foreign_back(h: Holder, rng: random.Random) -> np.ndarray:
     """外国人永久居留身份证 emblem side, BGRA: title and issuing authority (the same for
     every ``h``: taken for the renderers' one signature)."""
     del h
-    bg = _guilloche(CARD_W, CARD_H, rng, (222, 228, 236), (170, 185, 205))
+    bg = _guilloche(CARD_W, CARD_H, rng, (204, 220, 238), (160, 180, 210))
     _emblem(bg, 150, 150, 95)
     pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
     d = ImageDraw.Draw(pil)
