@@ -241,6 +241,7 @@ def td1_lines(
     return l1, l2, l3
 
 
+_NAME_LETTERS = str.maketrans("0125468", "OIZSAGB")
 _TD1_L1 = re.compile(r"^([A-Z][A-Z<])([A-Z<]{3})([A-Z0-9<]{9})([0-9<])([A-Z0-9<]{15})$")
 _TD1_L2 = re.compile(r"^(\d{6})(\d)([MFX<])(\d{6})(\d)([A-Z<]{3})([A-Z0-9<]{11})(\d)$")
 
@@ -275,7 +276,8 @@ def parse_td1(line1: str, line2: str, line3: str | None, today: date) -> MrzResu
         problems.append("expiry date invalid")
     surname = given = ""
     if line3:
-        l3 = clean_mrz_text(line3).rstrip("<")
+        # The name line holds letters only: OCR's look-alike digits are the letters.
+        l3 = clean_mrz_text(line3).translate(_NAME_LETTERS).rstrip("<")
         names = l3.split("<<", 1)
         surname = names[0].replace("<", " ").strip()
         given = names[1].replace("<", " ").strip() if len(names) > 1 else ""
