@@ -111,7 +111,11 @@ async def test_permit_holder_completes_the_subject_part(
     items = (await api.client.get(f"/v1/orders/{oid}/materials", headers=api.auth)).json()
     uploads = [i for i in items if i["kind"] == "upload" and i["step"] != "subject_document"]
     read = {k: v for i in uploads for k, v in i["extracted"].items()}
-    number_key = "id_number" if doc_type.endswith("_residence") else "document_number"
+    number_key = (
+        "id_number"
+        if doc_type in ("hk_macau_residence", "taiwan_residence")
+        else ("document_number")
+    )
     assert read[number_key] == h.number
     assert read["name"] == (h.latin_name if doc_type.startswith("foreign") else h.person.name)
     checks = {c["code"]: c for i in uploads for c in i["checks"]}
