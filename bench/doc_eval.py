@@ -31,7 +31,13 @@ import time
 from app.documents import evaluation as ev
 from app.documents.analyzer import DocumentAnalyzer
 from testkit.documents import rejected as rejected_kit
-from testkit.documents.cases import ATTACK_VARIANTS, BUILDERS, SPLIT_SEED0, make_case
+from testkit.documents.cases import (
+    ATTACK_VARIANTS,
+    BUILDERS,
+    PERMIT_FAMILIES,
+    SPLIT_SEED0,
+    make_case,
+)
 
 CLEAN = [
     ("id_front", "clean"),
@@ -45,8 +51,19 @@ CLEAN = [
     ("id_back", "bright"),
     ("licence", "bright"),
     ("passport", "bright"),
+    # the other personal documents (#15 item 4): travel permits, residence permits (both
+    # sides), the permanent residence card (2023 and 15-character numbers, both sides)
+    ("hk_macau_permit", "clean"),
+    ("taiwan_permit", "clean"),
+    ("hk_macau_residence", "clean"),
+    ("hk_macau_residence_back", "clean"),
+    ("taiwan_residence", "clean"),
+    ("taiwan_residence_back", "clean"),
+    ("foreign_permanent_residence", "clean"),
+    ("foreign_permanent_residence", "old_number"),
+    ("foreign_permanent_residence_back", "clean"),
 ]
-DEFECT_FAMILIES = ("id_front", "id_back", "licence", "passport", "sheet")
+DEFECT_FAMILIES = ("id_front", "id_back", "licence", "passport", "sheet", *PERMIT_FAMILIES)
 
 
 def out(text: str = "") -> None:
@@ -71,6 +88,11 @@ def main() -> int:
     ap.add_argument("--no-attacks", action="store_true", help="clean captures only")
     ap.add_argument(
         "--rejected", type=int, default=None, help="photos per rejected-photo class (= --attacks)"
+    )
+    ap.add_argument(
+        "--families",
+        default="",
+        help="comma-separated families: only their clean variants (e.g. the permits')",
     )
     args = ap.parse_args()
     analyzer = DocumentAnalyzer()
@@ -135,6 +157,8 @@ def main() -> int:
                 )
             )
     keys = [(f, v) for f, v in CLEAN for _ in range(1)] if args.clean else []
+    if args.families:
+        keys = [(f, v) for f, v in keys if f in args.families.split(",")]
     for family, variant in keys:
         for i in range(args.clean):
             case = make_case(family, variant, seed0 + i, args.split)

@@ -20,18 +20,18 @@ import numpy as np
 from app.documents import fields as F
 from app.documents import quality as Q
 from app.documents.expectation import Expectation as Expectation  # re-exported
-from app.documents.mrz import find_td3, parse_td3, verify_td1_like
+from app.documents.mrz import PERMIT_DOCUMENT_CODES, find_td1, find_td3, parse_td1, parse_td3
 from app.documents.ocr import OcrEngine, OcrLine
 from app.documents.rejected import add_rejected_checks
 from app.documents.validators import (
     id_birth_date,
-    id_check_char,
     id_number_problem,
     id_sex,
     is_valid_uscc,
     normalize_domain,
     normalize_id_number,
     normalize_uscc,
+    person_number_problem,
 )
 from app.inference.checks import Check, ModelRef, check
 from app.inference.messages import DOCUMENT_MESSAGES
@@ -46,6 +46,10 @@ class DocKind(StrEnum):
     HK_MACAU_RESIDENCE = "hk_macau_residence"
     TAIWAN_RESIDENCE = "taiwan_residence"
     FOREIGN_PERMANENT_RESIDENCE = "foreign_permanent_residence"
+    # The emblem sides of the two-sided cards other than the resident ID (app/documents/kinds)
+    HK_MACAU_RESIDENCE_BACK = "hk_macau_residence_back"
+    TAIWAN_RESIDENCE_BACK = "taiwan_residence_back"
+    FOREIGN_PERMANENT_RESIDENCE_BACK = "foreign_permanent_residence_back"
     BUSINESS_LICENCE = "business_licence"
     INSTITUTION_CERTIFICATE = "institution_certificate"
     SOCIAL_ORG_CERTIFICATE = "social_org_certificate"
@@ -76,8 +80,24 @@ CARD_KINDS = frozenset(
         DocKind.HK_MACAU_RESIDENCE,
         DocKind.TAIWAN_RESIDENCE,
         DocKind.FOREIGN_PERMANENT_RESIDENCE,
+        DocKind.HK_MACAU_RESIDENCE_BACK,
+        DocKind.TAIWAN_RESIDENCE_BACK,
+        DocKind.FOREIGN_PERMANENT_RESIDENCE_BACK,
     }
 )
+# The portrait sides laid out like the resident ID (the residence permits have no 民族 row):
+# their words are the ID's, so the kind is told by the number (81/82/83 address codes).
+ID_LIKE_FRONTS = frozenset({DocKind.ID_FRONT, DocKind.HK_MACAU_RESIDENCE, DocKind.TAIWAN_RESIDENCE})
+RESIDENCE_BACKS = frozenset({DocKind.HK_MACAU_RESIDENCE_BACK, DocKind.TAIWAN_RESIDENCE_BACK})
+TRAVEL_PERMITS = frozenset({DocKind.HK_MACAU_PERMIT, DocKind.TAIWAN_PERMIT})
+# Years a card is valid for an adult (under 18 at issue: 5), per public issuing rules.
+PERMIT_YEARS: dict[DocKind, int] = {
+    DocKind.HK_MACAU_PERMIT: 10,
+    DocKind.TAIWAN_PERMIT: 5,
+    DocKind.HK_MACAU_RESIDENCE_BACK: 5,
+    DocKind.TAIWAN_RESIDENCE_BACK: 5,
+    DocKind.FOREIGN_PERMANENT_RESIDENCE: 10,
+}
 LICENCE_KINDS = frozenset(
     {DocKind.BUSINESS_LICENCE, DocKind.INSTITUTION_CERTIFICATE, DocKind.SOCIAL_ORG_CERTIFICATE}
 )
@@ -87,11 +107,27 @@ KEYWORDS: dict[DocKind, tuple[str, ...]] = {
     DocKind.ID_FRONT: ("姓名", "性别", "民族", "出生", "住址", "公民身份号码"),
     DocKind.ID_BACK: ("中华人民共和国", "居民身份证", "签发机关", "有效期限"),
     DocKind.PASSPORT: ("护照", "PASSPORT", "P<"),
-    DocKind.HK_MACAU_PERMIT: ("港澳居民来往内地通行证",),
-    DocKind.TAIWAN_PERMIT: ("台湾居民来往大陆通行证",),
-    DocKind.HK_MACAU_RESIDENCE: ("港澳居民居住证", "姓名", "公民身份号码"),
-    DocKind.TAIWAN_RESIDENCE: ("台湾居民居住证", "姓名", "公民身份号码"),
-    DocKind.FOREIGN_PERMANENT_RESIDENCE: ("永久居留身份证",),
+    # ... and the zone's document code and issuer (CR / CT + CHN), which OCR reads well
+    DocKind.HK_MACAU_PERMIT: (
+        "港澳居民来往内地通行证",
+        "来往内地",
+        "换证次数",
+        "HONGKONGANDMACAO",
+        "CRCHN",
+    ),
+    DocKind.TAIWAN_PERMIT: (
+        "台湾居民来往大陆通行证",
+        "来往大陆",
+        "签发次数",
+        "TAIWANRESIDENTS",
+        "CTCHN",
+    ),
+    DocKind.HK_MACAU_RESIDENCE: ("姓名", "住址", "公民身份号码"),
+    DocKind.TAIWAN_RESIDENCE: ("姓名", "住址", "公民身份号码"),
+    DocKind.HK_MACAU_RESIDENCE_BACK: ("港澳居民居住证", "签发机关", "有效期限", "通行证号码"),
+    DocKind.TAIWAN_RESIDENCE_BACK: ("台湾居民居住证", "签发机关", "有效期限", "通行证号码"),
+    DocKind.FOREIGN_PERMANENT_RESIDENCE: ("永久居留", "国籍", "证件号码", "出生日期"),
+    DocKind.FOREIGN_PERMANENT_RESIDENCE_BACK: ("永久居留身份证", "外国人", "签发机关"),
     DocKind.BUSINESS_LICENCE: ("营业执照", "统一社会信用代码"),
     DocKind.INSTITUTION_CERTIFICATE: ("事业单位法人证书", "统一社会信用代码"),
     DocKind.SOCIAL_ORG_CERTIFICATE: ("社会团体法人登记证书", "统一社会信用代码"),
@@ -99,13 +135,22 @@ KEYWORDS: dict[DocKind, tuple[str, ...]] = {
     DocKind.AUTHORISATION_LETTER: ("授权",),
     DocKind.DOMAIN_CERTIFICATE: ("域名", "证书"),
 }
-SIDES = {DocKind.ID_FRONT: DocKind.ID_BACK, DocKind.ID_BACK: DocKind.ID_FRONT}
+_PAIRS = (
+    (DocKind.ID_FRONT, DocKind.ID_BACK),
+    (DocKind.HK_MACAU_RESIDENCE, DocKind.HK_MACAU_RESIDENCE_BACK),
+    (DocKind.TAIWAN_RESIDENCE, DocKind.TAIWAN_RESIDENCE_BACK),
+    (DocKind.FOREIGN_PERMANENT_RESIDENCE, DocKind.FOREIGN_PERMANENT_RESIDENCE_BACK),
+)
+SIDES = {**dict(_PAIRS), **{b: a for a, b in _PAIRS}}
 
 REQUIRED_FIELDS: dict[DocKind, tuple[str, ...]] = {
     DocKind.ID_FRONT: ("name", "sex", "ethnicity", "birth_date", "address", "id_number"),
     DocKind.ID_BACK: ("issuer", "valid_from", "valid_to"),
     DocKind.HK_MACAU_RESIDENCE: ("name", "id_number"),
     DocKind.TAIWAN_RESIDENCE: ("name", "id_number"),
+    DocKind.HK_MACAU_RESIDENCE_BACK: ("issuer", "valid_from", "valid_to"),
+    DocKind.TAIWAN_RESIDENCE_BACK: ("issuer", "valid_from", "valid_to"),
+    DocKind.FOREIGN_PERMANENT_RESIDENCE_BACK: ("issuer",),
     DocKind.BUSINESS_LICENCE: ("uscc", "subject_name", "legal_representative"),
     DocKind.INSTITUTION_CERTIFICATE: ("uscc", "subject_name", "legal_representative"),
     DocKind.SOCIAL_ORG_CERTIFICATE: ("uscc", "subject_name", "legal_representative"),
@@ -128,12 +173,18 @@ ZONES: dict[DocKind, dict[str, tuple[float, float, float, float, float]]] = {
         "issuer": (0.15, 0.64, 0.97, 0.76, 0.30),
     },
     DocKind.PASSPORT: {"mrz": (0.02, 0.74, 0.98, 0.97, 0.75)},
+    # testkit/documents/render.py render_permit: the three zone lines span 0.05-0.94
+    DocKind.HK_MACAU_PERMIT: {"mrz": (0.03, 0.72, 0.97, 0.99, 0.70)},
+    DocKind.TAIWAN_PERMIT: {"mrz": (0.03, 0.72, 0.97, 0.99, 0.70)},
 }
 PORTRAIT_BOX: dict[DocKind, tuple[float, float, float, float]] = {
     DocKind.ID_FRONT: (0.60, 0.08, 0.955, 0.78),
     DocKind.HK_MACAU_RESIDENCE: (0.60, 0.08, 0.955, 0.78),
     DocKind.TAIWAN_RESIDENCE: (0.60, 0.08, 0.955, 0.78),
     DocKind.PASSPORT: (0.03, 0.13, 0.29, 0.60),
+    DocKind.HK_MACAU_PERMIT: (0.045, 0.205, 0.30, 0.72),
+    DocKind.TAIWAN_PERMIT: (0.045, 0.205, 0.30, 0.72),
+    DocKind.FOREIGN_PERMANENT_RESIDENCE: (0.685, 0.19, 0.955, 0.72),
 }
 
 
@@ -556,7 +607,7 @@ class DocumentAnalyzer:
     def _other_kind(text: str, kind: DocKind) -> DocKind | None:
         best, best_score = None, 0.0
         for other in KEYWORDS:
-            if other is kind:
+            if other is kind or (kind in ID_LIKE_FRONTS and other in ID_LIKE_FRONTS):
                 continue
             s = _keyword_score(text, other)
             if s > best_score:
@@ -637,9 +688,15 @@ class DocumentAnalyzer:
     ) -> dict[str, F.Field]:
         if kind in (DocKind.ID_FRONT, DocKind.HK_MACAU_RESIDENCE, DocKind.TAIWAN_RESIDENCE):
             fields = F.extract_id_front(lines)
+            if kind is not DocKind.ID_FRONT:  # the resident ID's reads stay as tuned
+                self._reread_value(doc, lines, fields, "name", "姓名", "[\u4e00-\u9fff·]{2,}")
             self._reread(doc, lines, fields, "sex", "性别", 2.2, "[男女]")
             self._reread(doc, lines, fields, "ethnicity", "民族", 2.6, "[\u4e00-\u9fff]+")
         elif kind is DocKind.ID_BACK:
+            fields = F.extract_id_back(lines)
+        elif kind in RESIDENCE_BACKS:
+            fields = F.extract_residence_back(lines)
+        elif kind is DocKind.FOREIGN_PERMANENT_RESIDENCE_BACK:
             fields = F.extract_id_back(lines)
         elif kind in LICENCE_KINDS:
             fields = F.extract_licence(lines)
@@ -650,7 +707,7 @@ class DocumentAnalyzer:
             DocKind.TAIWAN_PERMIT,
             DocKind.FOREIGN_PERMANENT_RESIDENCE,
         ):
-            fields = self._permit(kind, lines, expect, checks, model)
+            fields = self._permit(kind, doc, lines, expect, checks, model)
         elif kind is DocKind.VERIFICATION_SHEET:
             return self._sheet(lines, doc, expect, checks, model)
         elif kind is DocKind.DOMAIN_CERTIFICATE:
@@ -664,6 +721,8 @@ class DocumentAnalyzer:
             self._id_front_rules(kind, fields, expect, checks, model)
         elif kind is DocKind.ID_BACK:
             self._id_back_rules(fields, expect, checks, model)
+        elif kind in RESIDENCE_BACKS:
+            self._residence_back_rules(kind, fields, expect, checks, model)
         elif kind in LICENCE_KINDS:
             self._licence_rules(fields, expect, checks, model)
         return fields
@@ -733,12 +792,12 @@ class DocumentAnalyzer:
         number = fields.get("id_number")
         if number is None:
             return
-        problem = id_number_problem(number.value, expect.today)
-        prefix = {DocKind.HK_MACAU_RESIDENCE: ("81", "82"), DocKind.TAIWAN_RESIDENCE: ("83",)}.get(
-            kind
-        )
-        if problem is None and prefix and not number.value.startswith(prefix):
-            problem = "not a residence-permit number"
+        if kind is DocKind.ID_FRONT:
+            problem = id_number_problem(number.value, expect.today)
+            if problem is None and number.value[:2] in ("81", "82", "83"):
+                problem = "a residence-permit number (810000/820000/830000), not a resident ID"
+        else:  # 港澳 / 台湾居民居住证: the GB 11643 form with the 81/82/83 address code
+            problem = person_number_problem(kind.value, number.value, expect.today)
         checks.append(
             check(
                 "ID_NUMBER_INVALID",
@@ -877,60 +936,198 @@ class DocumentAnalyzer:
         self._person_cross_checks(out, expect, checks, model)
         return out
 
+    def _reread_value(
+        self,
+        doc: np.ndarray,
+        lines: list[OcrLine],
+        fields: dict[str, F.Field],
+        name: str,
+        label: str,
+        pattern: str,
+    ) -> None:
+        """A value read below the field floor: recognise its line again from a crop with a
+        margin around the detector's box (a tight box can cut a stroke: 强 read as 強 at
+        0.79, the padded crop 强 at 0.99). The better-scored read that fits wins."""
+        f = fields.get(name)
+        if f is None or f.score >= self.t.min_field_score:
+            return
+        anchor = F.find_label(lines, label)
+        if anchor is None:
+            return
+        right = [o for o in lines if o is not anchor and F._same_row(o, anchor)
+                 and o.box[0] > anchor.box[0]]  # fmt: skip
+        if not right:
+            return
+        ln = min(right, key=lambda o: o.box[0])
+        pad = int(0.25 * ln.height)
+        x0, y0, x1, y1 = (int(v) for v in ln.box)
+        crop = doc[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad]
+        if crop.size == 0:
+            return
+        text, score = self.ocr.recognize(crop)
+        m = re.fullmatch(pattern, F.squash(text))
+        if m and score > f.score:
+            fields[name] = F.Field(m.group(0), score)
+
     def _permit(
         self,
         kind: DocKind,
+        doc: np.ndarray,
         lines: list[OcrLine],
         expect: Expectation,
         checks: list[Check],
         model: ModelRef,
     ) -> dict[str, F.Field]:
-        out: dict[str, F.Field] = {}
-        pattern = {
-            DocKind.HK_MACAU_PERMIT: r"([HM]\d{8}(?:\d{2})?)",
-            DocKind.TAIWAN_PERMIT: r"(?<!\d)(\d{8}|\d{10})(?!\d)",
-            DocKind.FOREIGN_PERMANENT_RESIDENCE: r"([A-Z]{3}\d{12}|9\d{16}[\dX])",
-        }[kind]
-        for ln in lines:
-            m = re.search(pattern, F.squash(ln.text).upper())
-            if m:
-                out["document_number"] = F.Field(m.group(1), ln.score)
-                break
-        name = F.value_after(lines, "姓名", ("性别", "出生", "国籍")) or F.value_below(
-            lines, "姓名"
-        )
-        if name:
-            out["name"] = name
-        zone = verify_td1_like([ln.text for ln in lines])
-        if zone is not None:
-            valid, problems = zone
-            out["mrz_valid"] = F.Field("true" if valid else "false", 1.0)
+        """港澳 / 台湾通行证 (printed fields and the TD1 zone, which must agree) and the
+        permanent residence card's portrait side (bilingual labels, the number's own check)."""
+        if kind is DocKind.FOREIGN_PERMANENT_RESIDENCE:
+            out = F.extract_foreign_front(lines)
+        else:
+            out = F.extract_travel_permit(lines, kind.value)
+            self._reread_value(doc, lines, out, "name", "姓名", "[\u4e00-\u9fff·]{2,}")
+            self._permit_zone(kind, lines, out, expect, checks, model)
+        number = out.get("document_number")
+        if number is not None:
+            problem = person_number_problem(kind.value, number.value, expect.today)
             checks.append(
                 check(
-                    "MRZ_INVALID",
-                    valid,
-                    float(valid),
-                    1.0,
-                    detail={"problems": problems} if problems else None,
+                    "ID_NUMBER_INVALID",
+                    problem is None,
+                    number.score,
+                    None,
+                    detail={"reason": problem} if problem else None,
                     model=model,
                 )
             )
-        number = out.get("document_number")
-        if kind is DocKind.FOREIGN_PERMANENT_RESIDENCE and number and len(number.value) == 18:
-            ok = id_check_char(number.value[:17]) == number.value[17]
-            checks.append(check("ID_NUMBER_INVALID", ok, number.score, None, model=model))
-        for ln in lines:
-            if "有效期" in F.squash(ln.text):
-                _, end = F.parse_validity(ln.text)
-                if isinstance(end, date):
-                    out["expiry"] = F.Field(end.isoformat(), ln.score)
-                    days = (end - expect.today).days
-                    checks.append(
-                        check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model)
+            birth = out.get("birth_date")
+            if problem is None and len(number.value) == 18 and birth is not None:
+                # The 2023 permanent residence number carries the birth date (GB 11643 form).
+                same = id_birth_date(number.value) == date.fromisoformat(birth.value)
+                checks.append(
+                    check(
+                        "BIRTH_SEX_INCONSISTENT",
+                        same,
+                        float(not same),
+                        0.0,
+                        detail=None if same else {"fields": ["birth_date"]},
+                        model=model,
                     )
-                break
+                )
+        self._permit_validity(kind, out, expect, checks, model)
         self._person_cross_checks(out, expect, checks, model)
         return out
+
+    def _permit_zone(
+        self,
+        kind: DocKind,
+        lines: list[OcrLine],
+        out: dict[str, F.Field],
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> None:
+        """MRZ_INVALID: the travel permit's three-line zone (ICAO 9303 TD1 check digits, the
+        permit's document code, and the printed number, birth date and expiry equal to the
+        zone's). A zone not found is refused like a passport's."""
+        zone = find_td1([ln.text for ln in lines])
+        problems: list[str] = []
+        if zone is None:
+            problems.append("not found")
+        else:
+            res = parse_td1(zone[0], zone[1], zone[2], expect.today)
+            problems += res.problems
+            if res.valid:
+                zone_score = min(
+                    (ln.score for ln in lines if "<" in ln.text and len(ln.text) >= 24),
+                    default=0.0,
+                )
+                if res.document_code != PERMIT_DOCUMENT_CODES[kind.value]:
+                    problems.append("document code")
+                printed = out.get("document_number")
+                if printed is not None and printed.value != res.document_number:
+                    problems.append("printed number differs from the zone")
+                elif printed is None:
+                    out["document_number"] = F.Field(res.document_number, zone_score)
+                for key, value in (("birth_date", res.birth_date), ("expiry", res.expiry)):
+                    got = out.get(key)
+                    if value is None:
+                        continue
+                    if got is not None and got.value != value.isoformat():
+                        problems.append(f"printed {key} differs from the zone")
+                    elif got is None:
+                        out[key] = F.Field(value.isoformat(), zone_score)
+                # Masked for phones like the passport's (app/capture/service.py _MASK).
+                out["surname"] = F.Field(res.surname, zone_score)
+                out["given_names"] = F.Field(res.given_names, zone_score)
+        out["mrz_valid"] = F.Field("false" if problems else "true", 1.0)
+        checks.append(
+            check(
+                "MRZ_INVALID",
+                not problems,
+                float(not problems),
+                1.0,
+                detail={"problems": problems} if problems else None,
+                model=model,
+            )
+        )
+
+    def _permit_validity(
+        self,
+        kind: DocKind,
+        out: dict[str, F.Field],
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> None:
+        """VALIDITY_INVALID: the printed period is not the card's (PERMIT_YEARS; 5 years for
+        a holder under 18 at issue); DOCUMENT_EXPIRED: it ran out before today."""
+        start_f, end_f = out.get("valid_from"), out.get("expiry")
+        if end_f is None:
+            return
+        end = date.fromisoformat(end_f.value)
+        if start_f is not None and kind in PERMIT_YEARS:
+            start = date.fromisoformat(start_f.value)
+            birth_f = out.get("birth_date")
+            years = {PERMIT_YEARS[kind]}
+            if birth_f is None or (start - date.fromisoformat(birth_f.value)).days < 18 * 366:
+                years.add(5)
+            problem = None
+            if start > expect.today:
+                problem = "starts in the future"
+            elif all(abs((end - F.add_years(start, y)).days) > 1 for y in years):
+                problem = f"period is not {'/'.join(map(str, sorted(years)))} years"
+            checks.append(
+                check(
+                    "VALIDITY_INVALID",
+                    problem is None,
+                    None,
+                    None,
+                    detail={"reason": problem} if problem else None,
+                    model=model,
+                )
+            )
+        days = (end - expect.today).days
+        checks.append(check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model))
+
+    def _residence_back_rules(
+        self,
+        kind: DocKind,
+        fields: dict[str, F.Field],
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> None:
+        """The residence permit's emblem side: a five-year period, not expired."""
+        start_f, end_f = fields.get("valid_from"), fields.get("valid_to")
+        if start_f is None or end_f is None or end_f.value == "长期":
+            if end_f is not None:
+                checks.append(
+                    check("VALIDITY_INVALID", False, None, None,
+                          detail={"reason": "a residence permit is never long-term"}, model=model)
+                )  # fmt: skip
+            return
+        out = {"valid_from": start_f, "expiry": end_f}
+        self._permit_validity(kind, out, expect, checks, model)
 
     def _person_cross_checks(
         self, out: dict[str, F.Field], expect: Expectation, checks: list[Check], model: ModelRef

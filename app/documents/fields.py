@@ -417,6 +417,110 @@ def value_below(lines: list[OcrLine], label: str) -> Field | None:
     return Field(squash(first.text), first.score)
 
 
+# --- the other personal documents ----------------------------------------------------------
+
+PERMIT_LABELS = ("姓名", "出生日期", "性别", "有效期限", "签发机关", "换证次数", "签发次数")
+_PERMIT_NUMBER = {
+    "hk_macau_permit": re.compile(r"(?<![A-Z0-9])([HM]\d{8}(?:\d{2})?)(?![0-9])"),
+    "taiwan_permit": re.compile(r"(?<![A-Z0-9])(\d{8}(?:\d{2})?)(?![0-9])"),
+}
+_FOREIGN_NUMBER = re.compile(r"(?<![A-Z0-9])(9\d{16}[\dX]|[A-Z]{3}\d{12})(?![0-9X])")
+
+
+def _validity_into(out: dict[str, Field], val: Field | None, lines: list[OcrLine]) -> None:
+    """valid_from / expiry from the period's value, else from any line that reads as one."""
+    if val is None or parse_validity(val.value)[0] is None:
+        val = next(
+            (Field(squash(ln.text), ln.score) for ln in lines if parse_validity(ln.text)[0]),
+            None,
+        )
+    if val is None:
+        return
+    start, end = parse_validity(val.value)
+    if start is not None:
+        out["valid_from"] = Field(start.isoformat(), val.score)
+    if isinstance(end, date):
+        out["expiry"] = Field(end.isoformat(), val.score)
+
+
+def extract_travel_permit(lines: list[OcrLine], doc_type: str) -> dict[str, Field]:
+    """港澳居民来往内地通行证 / 台湾居民来往大陆通行证: the printed fields (label, value to its
+    right). The zone's lines (with '<') are left to the MRZ parser."""
+    out: dict[str, Field] = {}
+    printed = [ln for ln in lines if "<" not in ln.text]
+    pattern = _PERMIT_NUMBER[doc_type]
+    for ln in sorted(printed, key=lambda o: -o.score):
+        s = squash(ln.text).upper()
+        if re.search(r"\d{4}[.\-]\d{2}", s):  # a date, not a number
+            continue
+        m = pattern.search(s)
+        if m:
+            out["document_number"] = Field(m.group(1), ln.score)
+            break
+    name = value_after(printed, "姓名", PERMIT_LABELS)
+    if name:
+        cjk = "".join(_CJK.findall(name.value))
+        if cjk:
+            out["name"] = Field(cjk, name.score)
+    birth = value_after(printed, "出生日期", PERMIT_LABELS)
+    if birth and (d := parse_date(birth.value)):
+        out["birth_date"] = Field(d.isoformat(), birth.score)
+    sex = value_after(printed, "性别", PERMIT_LABELS)
+    if sex and (m := re.search("[男女]", sex.value)):
+        out["sex"] = Field(m.group(0), sex.score)
+    _validity_into(out, value_after(printed, "有效期限", PERMIT_LABELS), printed)
+    return out
+
+
+def _raw_below(lines: list[OcrLine], label: str) -> Field | None:
+    """The value printed under a bilingual label, its spaces kept (Latin names)."""
+    anchor = find_label(lines, label)
+    if anchor is None:
+        return None
+    below = lines_below(lines, anchor, 2.5)
+    if not below:
+        return None
+    return Field(re.sub(r"\s+", " ", nfkc(below[0].text)).strip(), below[0].score)
+
+
+def extract_foreign_front(lines: list[OcrLine]) -> dict[str, Field]:
+    """外国人永久居留身份证, portrait side: bilingual labels, each value below its label."""
+    out: dict[str, Field] = {}
+    for ln in sorted(lines, key=lambda o: -o.score):
+        m = _FOREIGN_NUMBER.search(squash(ln.text).upper())
+        if m:
+            out["document_number"] = Field(m.group(1), ln.score)
+            break
+    name = _raw_below(lines, "姓名")
+    if name:
+        latin = re.sub(r"[\s,，]+", " ", name.value.upper()).strip()
+        if re.fullmatch(r"[A-Z][A-Z' -]*", latin):
+            out["name"] = Field(latin, name.score)
+    sex = _raw_below(lines, "性别")
+    if sex and (m := re.search("[男女]", sex.value)):
+        out["sex"] = Field(m.group(0), sex.score)
+    birth = _raw_below(lines, "出生日期")
+    if birth and (d := parse_date(birth.value)):
+        out["birth_date"] = Field(d.isoformat(), birth.score)
+    nat = _raw_below(lines, "国籍")
+    if nat and (m := re.search(r"[A-Z]{3}", nat.value.upper())):
+        out["nationality"] = Field(m.group(0), nat.score)
+    _validity_into(out, _raw_below(lines, "有效期限"), lines)
+    return out
+
+
+def extract_residence_back(lines: list[OcrLine]) -> dict[str, Field]:
+    """港澳 / 台湾居民居住证, emblem side: the ID back's fields and the issue count. The
+    travel permit's number printed there is not passed on (no check needs it, and phones
+    must not see an unmasked document number)."""
+    out = extract_id_back(lines)
+    labels = (*ID_BACK_LABELS, "通行证号码", "签发次数")
+    count = value_after(lines, "签发次数", labels)
+    if count and (m := re.fullmatch(r"\d{1,2}", count.value)):
+        out["issue_count"] = Field(m.group(0), count.score)
+    return out
+
+
 # --- domain certificates (域名证书) ----------------------------------------------------------
 
 # Labels registrars print (阿里云/万网, 腾讯云, 西部数码, 新网 …), most specific first.

@@ -1,5 +1,13 @@
 """ICAO 9303 machine-readable zones: check digits, TD3 (passport) and TD1 parsing.
 
+The mainland travel permits print a zone of three lines of 30 characters "following ICAO
+Doc 9303" (GA/T 704.14-2015 for 港澳居民来往内地通行证; the 2015 card 台湾居民来往大陆通行证
+likewise), i.e. the TD1 layout: line 1 the document code, issuer, document number and its
+check digit, optional data; line 2 the birth date, sex, expiry date (each date with its check
+digit), nationality, optional data and the composite check digit; line 3 the name. The
+document codes used here are "CR" (港澳) and "CT" (台湾); the parser takes any two-letter
+code starting with C and reports it.
+
 Pure functions. OCR of long filler runs is unreliable (``<<<<`` may come back one short or
 as ``«``/``K``), so the parsers first repair filler runs to the fixed line length and then
 verify every check digit: a repair can never make a wrong line pass.
@@ -101,6 +109,8 @@ class MrzResult:
     birth_date: date | None = None
     sex: str = ""
     expiry: date | None = None
+    document_code: str = ""
+    optional: str = ""  # TD1 line 1 optional data (the permits' renewal / issue count)
 
 
 def _date(yymmdd: str, *, future_ok: bool, today: date) -> date | None:
@@ -198,3 +208,107 @@ def verify_td1_like(lines: list[str]) -> tuple[bool, list[str]] | None:
     if not l2[8:15].isdigit() or check_digit(l2[8:14]) != l2[14]:
         problems.append("expiry date check digit")
     return not problems, problems
+
+
+# The permits' document codes in their TD1 zone (see the module docstring).
+PERMIT_DOCUMENT_CODES = {"hk_macau_permit": "CR", "taiwan_permit": "CT"}
+
+
+def td1_lines(
+    code: str,
+    issuer: str,
+    number: str,
+    birth: date,
+    sex: str,
+    expiry: date,
+    nationality: str,
+    surname: str,
+    given: str,
+    optional1: str = "",
+    optional2: str = "",
+) -> tuple[str, str, str]:
+    """Build the three 30-character TD1 lines (ICAO 9303 part 5), check digits included."""
+    num = number.upper().ljust(9, "<")[:9]
+    l1 = (code.ljust(2, "<") + issuer + num + check_digit(num) + optional1.upper()).ljust(
+        TD1_LEN, "<"
+    )[:TD1_LEN]
+    b, e = _yymmdd(birth), _yymmdd(expiry)
+    head = b + check_digit(b) + sex + e + check_digit(e) + nationality
+    l2 = (head + optional2.upper()).ljust(TD1_LEN - 1, "<")[: TD1_LEN - 1]
+    composite = l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29]
+    l2 += check_digit(composite)
+    l3 = mrz_name(surname, given).ljust(TD1_LEN, "<")[:TD1_LEN]
+    return l1, l2, l3
+
+
+_NAME_LETTERS = str.maketrans("0125468", "OIZSAGB")
+_TD1_L1 = re.compile(r"^([A-Z][A-Z<])([A-Z<]{3})([A-Z0-9<]{9})([0-9<])([A-Z0-9<]{15})$")
+_TD1_L2 = re.compile(r"^(\d{6})(\d)([MFX<])(\d{6})(\d)([A-Z<]{3})([A-Z0-9<]{11})(\d)$")
+
+
+def parse_td1(line1: str, line2: str, line3: str | None, today: date) -> MrzResult:
+    """Parse and verify a TD1 zone; ``valid`` only when every check digit holds."""
+    l1 = _fit_fillers(clean_mrz_text(line1), TD1_LEN)
+    l2 = _fit_fillers(clean_mrz_text(line2), TD1_LEN)
+    m1, m2 = _TD1_L1.match(l1), _TD1_L2.match(l2)
+    problems: list[str] = []
+    if m1 is None:
+        problems.append("line 1 malformed")
+    if m2 is None:
+        problems.append("line 2 malformed")
+    if m1 is None or m2 is None:
+        return MrzResult(False, tuple(problems))
+    code, issuer, num, num_cd, optional = m1.groups()
+    birth, birth_cd, sex, exp, exp_cd, nat, _, comp_cd = m2.groups()
+    if check_digit(num) != num_cd:
+        problems.append("document number check digit")
+    if check_digit(birth) != birth_cd:
+        problems.append("birth date check digit")
+    if check_digit(exp) != exp_cd:
+        problems.append("expiry date check digit")
+    if check_digit(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29]) != comp_cd:
+        problems.append("composite check digit")
+    bd = _date(birth, future_ok=False, today=today)
+    ed = _date(exp, future_ok=True, today=today)
+    if bd is None:
+        problems.append("birth date invalid")
+    if ed is None:
+        problems.append("expiry date invalid")
+    surname = given = ""
+    if line3:
+        # The name line holds letters only: OCR's look-alike digits are the letters.
+        l3 = clean_mrz_text(line3).translate(_NAME_LETTERS).rstrip("<")
+        names = l3.split("<<", 1)
+        surname = names[0].replace("<", " ").strip()
+        given = names[1].replace("<", " ").strip() if len(names) > 1 else ""
+    return MrzResult(
+        valid=not problems,
+        problems=tuple(problems),
+        document_number=num.replace("<", ""),
+        surname=surname,
+        given_names=given,
+        nationality=nat.replace("<", ""),
+        issuer=issuer.replace("<", ""),
+        birth_date=bd,
+        sex=sex,
+        expiry=ed,
+        document_code=code.replace("<", ""),
+        optional=optional.replace("<", ""),
+    )
+
+
+def find_td1(lines: list[str]) -> tuple[str, str, str | None] | None:
+    """The TD1 zone among OCR lines: a line 1 starting with C and a letter (the permits'
+    codes), the next line with a birth date, then the name line if read."""
+    cleaned = [clean_mrz_text(t) for t in lines]
+    for i, c in enumerate(cleaned):
+        if re.match(r"^C[A-Z<][A-Z<]{3}", c) and len(c) >= 24 and "<" in c:
+            rest = cleaned[i + 1 : i + 4]
+            for j, nxt in enumerate(rest):
+                if len(nxt) >= 24 and re.match(r"^\d{7}[MFX<]\d{7}", nxt):
+                    name = next(
+                        (n for n in rest[j + 1 : j + 3] if "<" in n and re.match("^[A-Z]", n)),
+                        None,
+                    )
+                    return c, nxt, name
+    return None

@@ -142,6 +142,99 @@ def is_valid_id_number(raw: str, today: date | None = None) -> bool:
     return id_number_problem(raw, today) is None
 
 
+# --- the other personal documents -----------------------------------------------------------
+# 港澳居民居住证 / 台湾居民居住证 (2018): a citizen-ID-form number (GB 11643: birth date,
+# sequence, MOD 11-2 check character) whose address code is 810000 (Hong Kong), 820000
+# (Macau) or 830000 (Taiwan).
+RESIDENCE_PERMIT_PREFIXES: dict[str, tuple[str, ...]] = {
+    "hk_macau_residence": ("810000", "820000"),
+    "taiwan_residence": ("830000",),
+}
+
+
+def residence_permit_number_problem(
+    raw: str, doc_type: str, today: date | None = None
+) -> str | None:
+    """None when ``raw`` is a valid number of that residence permit, else a short reason."""
+    number = normalize_id_number(raw)
+    problem = id_number_problem(number, today)
+    if problem is not None:
+        return problem
+    if not number.startswith(RESIDENCE_PERMIT_PREFIXES[doc_type]):
+        wanted = "/".join(RESIDENCE_PERMIT_PREFIXES[doc_type])
+        return f"not a residence-permit number (address code {wanted})"
+    return None
+
+
+def foreign_permanent_number_problem(raw: str, today: date | None = None) -> str | None:
+    """外国人永久居留身份证 numbers, None when valid.
+
+    - 2023 card (国家移民管理局, from 2023-12-01): 18 characters like a citizen ID number,
+      first digit "9" (a foreigner; citizens' numbers start 1-8), then the accepting
+      province's two digits, the nationality's three-digit code, the birth date (YYYYMMDD),
+      a three-digit sequence and the GB 11643 MOD 11-2 check character.
+    - 2004/2017 cards: 15 characters, the nationality's three Latin letters and 12 digits.
+      No check character algorithm of this form is published, so only its shape is checked.
+    """
+    number = normalize_id_number(raw)
+    if has_non_ascii_digits(number):
+        return "digits must be ASCII 0-9"
+    if len(number) == 15:
+        if not re.fullmatch(r"[A-Z]{3}[0-9]{12}", number):
+            return "a 15-character card number is 3 letters and 12 digits"
+        return None
+    if not re.fullmatch(r"9[0-9]{16}[0-9X]", number):
+        return "must be 15 characters (old card) or 18 starting with 9 (2023 card)"
+    province = number[1:3]
+    if not any(code.startswith(province) for code in _divisions()):
+        return "unknown province code of the accepting authority"
+    birth = id_birth_date(number)
+    if birth is None:
+        return "invalid birth date"
+    if birth > (today or date.today()) or birth.year < 1900:
+        return "birth date out of range"
+    if id_check_char(number[:17]) != number[17]:
+        return "check digit mismatch"
+    return None
+
+
+def hk_macau_permit_number_problem(raw: str) -> str | None:
+    """港澳居民来往内地通行证: H (Hong Kong) or M (Macau) and the eight-digit life-long number;
+    cards before 2013 add the two-digit renewal count (11 characters)."""
+    number = normalize_id_number(raw)
+    if has_non_ascii_digits(number):
+        return "digits must be ASCII 0-9"
+    if not re.fullmatch(r"[HM][0-9]{8}([0-9]{2})?", number):
+        return "must be H or M and 8 digits (or 10 on a card before 2013)"
+    return None
+
+
+def taiwan_permit_number_problem(raw: str) -> str | None:
+    """台湾居民来往大陆通行证: the eight-digit life-long number (since 2008); older ones add a
+    two-digit issue count (10 digits)."""
+    number = normalize_id_number(raw)
+    if has_non_ascii_digits(number):
+        return "digits must be ASCII 0-9"
+    if not re.fullmatch(r"[0-9]{8}([0-9]{2})?", number):
+        return "must be 8 digits (or 10 on an older permit)"
+    return None
+
+
+def person_number_problem(doc_type: str, raw: str, today: date | None = None) -> str | None:
+    """The number check of any personal document type (None for a type without one)."""
+    if doc_type == "resident_id":
+        return id_number_problem(raw, today)
+    if doc_type in RESIDENCE_PERMIT_PREFIXES:
+        return residence_permit_number_problem(raw, doc_type, today)
+    if doc_type == "foreign_permanent_residence":
+        return foreign_permanent_number_problem(raw, today)
+    if doc_type == "hk_macau_permit":
+        return hk_macau_permit_number_problem(raw)
+    if doc_type == "taiwan_permit":
+        return taiwan_permit_number_problem(raw)
+    return None
+
+
 # GB 32100: the alphabet leaves out I, O, Z, S, V.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)

@@ -18,7 +18,7 @@ from app.documents.analyzer import DocKind, Expectation
 from . import attacks as A
 from . import render as R
 from . import scene as S
-from .identities import make_company, make_person
+from .identities import Holder, make_company, make_holder, make_person
 
 TODAY = date(2026, 11, 23)
 
@@ -259,6 +259,119 @@ def _sheet(rng: random.Random, variant: str) -> Case:
     )
 
 
+# --- the other personal documents: travel permits, residence permits, permanent residence ---
+
+
+def _holder_truth(h: Holder, back: bool = False) -> dict[str, str]:
+    p = h.person
+    if h.doc_type in ("hk_macau_permit", "taiwan_permit"):
+        return {
+            "document_number": h.number,
+            "name": p.name,
+            "birth_date": p.birth.isoformat(),
+            "sex": p.sex,
+            "valid_from": h.valid_from.isoformat(),
+            "expiry": h.valid_to.isoformat(),
+        }
+    if h.doc_type == "foreign_permanent_residence":
+        if back:
+            return {"issuer": "国家移民管理局"}
+        return {
+            "document_number": h.number,
+            "name": h.latin_name,
+            "birth_date": p.birth.isoformat(),
+            "sex": p.sex,
+            "nationality": h.nationality[0],
+            "expiry": h.valid_to.isoformat(),
+        }
+    if back:
+        return {
+            "issuer": p.issuer,
+            "valid_from": h.valid_from.isoformat(),
+            "valid_to": h.valid_to.isoformat(),
+            "issue_count": h.count,
+        }
+    return {
+        "name": p.name,
+        "sex": p.sex,
+        "birth_date": p.birth.isoformat(),
+        "address": p.address,
+        "id_number": h.number,
+    }
+
+
+def _holder_case(doc_type: str, back: bool, rng: random.Random, variant: str) -> Case:
+    """One photo of a permit (``back``: the emblem side of a two-sided card) and its order.
+
+    Variants: clean / bright / old_number (the 15-character permanent residence number),
+    other_person (another holder's name and number on the order), number_mismatch (the same
+    name, another number), expired, bad_mrz (a wrong zone check digit), bad_validity (a
+    residence permit's period of 6 years), wrong_side, resident_id (the resident ID card
+    instead of a residence permit)."""
+    h = make_holder(
+        rng, TODAY, doc_type, expired=variant == "expired", old_number=variant == "old_number"
+    )
+    kind = DocKind(f"{doc_type}_back" if back else doc_type)
+    exp = Expectation(today=TODAY, person_name=h.order_name, person_number=h.number)
+    fails: set[str] = set()
+    render_front = {
+        "hk_macau_permit": R.render_permit,
+        "taiwan_permit": R.render_permit,
+        "hk_macau_residence": R.render_residence_front,
+        "taiwan_residence": R.render_residence_front,
+        "foreign_permanent_residence": R.render_foreign_front,
+    }[doc_type]
+    validity = None
+    if variant == "bad_validity":
+        validity = f"{h.valid_from:%Y.%m.%d}-{h.valid_from.year + 6}{h.valid_from:.%m.%d}"
+        fails = {"VALIDITY_INVALID"}
+    if back:
+        if doc_type == "foreign_permanent_residence":
+            card = R.render_foreign_back(h, rng)
+        else:
+            card = R.render_residence_back(h, rng, validity=validity)
+    elif doc_type in ("hk_macau_permit", "taiwan_permit"):
+        card = R.render_permit(h, rng, break_mrz=variant == "bad_mrz")
+    else:
+        card = render_front(h, rng)
+    if variant == "other_person":
+        other = make_holder(rng, TODAY, doc_type)
+        exp = Expectation(today=TODAY, person_name=other.order_name, person_number=other.number)
+        fails = {"ID_NUMBER_MISMATCH", "NAME_MISMATCH"}
+    elif variant == "number_mismatch":
+        other = make_holder(rng, TODAY, doc_type)
+        exp = Expectation(today=TODAY, person_name=h.order_name, person_number=other.number)
+        fails = {"ID_NUMBER_MISMATCH"}
+    elif variant == "expired":
+        fails = {"DOCUMENT_EXPIRED"}
+    elif variant == "bad_mrz":
+        fails = {"MRZ_INVALID"}
+    elif variant == "wrong_side":
+        if back:
+            card = render_front(h, rng)
+        elif doc_type == "foreign_permanent_residence":
+            card = R.render_foreign_back(h, rng)
+        else:
+            card = R.render_residence_back(h, rng)
+        fails = {"WRONG_SIDE"}
+    elif variant == "resident_id":  # the holder's resident ID card, not the residence permit
+        card = R.render_id_back(h.person, rng) if back else R.render_id_front(h.person, rng)
+        # the front: its number is no residence-permit number (and so not cross-checked)
+        fails = {"WRONG_DOCUMENT_TYPE"} if back else {"ID_NUMBER_INVALID"}
+    shot = _photo(card, rng, tilt=rng.uniform(0.0, 0.05), fill=rng.uniform(0.5, 0.72),
+                  **_light(rng, variant))  # fmt: skip
+    keeps_truth = not fails or fails <= {"ID_NUMBER_MISMATCH", "NAME_MISMATCH", "DOCUMENT_EXPIRED"}
+    truth = _holder_truth(h, back) if keeps_truth else {}
+    return Case(f"{kind.value}/{variant}", shot.image, kind, exp, frozenset(fails), truth)
+
+
+def _holder_builder(doc_type: str, back: bool = False) -> Callable[[random.Random, str], Case]:
+    def build(rng: random.Random, variant: str) -> Case:
+        return _holder_case(doc_type, back, rng, variant)
+
+    return build
+
+
 def _attack(rng: random.Random, variant: str) -> Case:
     """The attack classes of issue 15, on the resident ID card front (and a licence)."""
     params = A.SPLITS[_SPLIT.get()]
@@ -335,6 +448,14 @@ BACK_VARIANTS = ("clean", "bright", "bad_validity", "expired", "wrong_side")
 LICENCE_VARIANTS = ("clean", "bright", "bracket_name", "other_subject", "photocopy", "screen")
 PASSPORT_VARIANTS = ("clean", "bright", "expired", "bad_mrz")
 SHEET_VARIANTS = ("clean", "no_seal")
+PERMIT_VARIANTS = ("clean", "bright", "other_person", "number_mismatch", "expired", "bad_mrz")
+RESIDENCE_VARIANTS = ("clean", "bright", "other_person", "number_mismatch", "wrong_side",
+                      "resident_id")  # fmt: skip
+RESIDENCE_BACK_VARIANTS = ("clean", "bright", "expired", "bad_validity", "wrong_side",
+                           "resident_id")  # fmt: skip
+FOREIGN_VARIANTS = ("clean", "old_number", "bright", "other_person", "number_mismatch",
+                    "expired", "wrong_side")  # fmt: skip
+FOREIGN_BACK_VARIANTS = ("clean", "wrong_side")
 
 BUILDERS: dict[str, tuple[Callable[[random.Random, str], Case], tuple[str, ...]]] = {
     "id_front": (_id_front, FRONT_VARIANTS),
@@ -343,7 +464,31 @@ BUILDERS: dict[str, tuple[Callable[[random.Random, str], Case], tuple[str, ...]]
     "passport": (_passport, PASSPORT_VARIANTS),
     "sheet": (_sheet, SHEET_VARIANTS),
     "attack": (_attack, ATTACK_VARIANTS),
+    "hk_macau_permit": (_holder_builder("hk_macau_permit"), PERMIT_VARIANTS),
+    "taiwan_permit": (_holder_builder("taiwan_permit"), PERMIT_VARIANTS),
+    "hk_macau_residence": (_holder_builder("hk_macau_residence"), RESIDENCE_VARIANTS),
+    "hk_macau_residence_back": (
+        _holder_builder("hk_macau_residence", back=True),
+        RESIDENCE_BACK_VARIANTS,
+    ),
+    "taiwan_residence": (_holder_builder("taiwan_residence"), RESIDENCE_VARIANTS),
+    "taiwan_residence_back": (
+        _holder_builder("taiwan_residence", back=True),
+        RESIDENCE_BACK_VARIANTS,
+    ),
+    "foreign_permanent_residence": (
+        _holder_builder("foreign_permanent_residence"),
+        FOREIGN_VARIANTS,
+    ),
+    "foreign_permanent_residence_back": (
+        _holder_builder("foreign_permanent_residence", back=True),
+        FOREIGN_BACK_VARIANTS,
+    ),
 }
+# The person documents other than the resident ID and the passport (#15 item 4).
+PERMIT_FAMILIES = tuple(k for k in BUILDERS if k.split("_back")[0] in (
+    "hk_macau_permit", "taiwan_permit", "hk_macau_residence", "taiwan_residence",
+    "foreign_permanent_residence"))  # fmt: skip
 SPLIT_SEED0 = {"tune": 1000, "test": 500_000}  # bench/doc_eval.py's first seeds per split
 
 

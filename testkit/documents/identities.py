@@ -233,3 +233,127 @@ def make_company(rng: random.Random, today: date) -> Company:
     return Company(
         name=name, uscc=make_uscc(region, rng), legal_rep=rep, address=addr, established=est
     )
+
+
+# --- the other personal documents (LABELLED-SYNTHETIC holders) ------------------------------
+
+# (ISO 3166-1 alpha-3, numeric, Chinese name) of a few nationalities on foreigners' cards.
+NATIONALITIES = [
+    ("USA", "840", "美国"),
+    ("GBR", "826", "英国"),
+    ("DEU", "276", "德国"),
+    ("FRA", "250", "法国"),
+    ("CAN", "124", "加拿大"),
+    ("AUS", "036", "澳大利亚"),
+    ("JPN", "392", "日本"),
+    ("SGP", "702", "新加坡"),
+]
+LATIN_SURNAMES = ["SMITH", "MILLER", "MUELLER", "MARTIN", "BROWN", "TANAKA", "WILSON", "LEE"]
+LATIN_GIVEN = ["JOHN", "ANNA", "PETER", "MARIE", "DAVID", "EMMA", "LUCAS", "SOPHIE", "KENJI"]
+# Years a card of that type is valid for an adult (under 18: 5 for the travel permits and the
+# permanent residence card): 港澳通行证 10, 台湾通行证 5, residence permits 5, 永居证 10.
+PERMIT_YEARS = {
+    "hk_macau_permit": 10,
+    "taiwan_permit": 5,
+    "hk_macau_residence": 5,
+    "taiwan_residence": 5,
+    "foreign_permanent_residence": 10,
+}
+PERMIT_ISSUER = "国家移民管理局"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """A LABELLED-SYNTHETIC holder of a permit, residence permit or permanent residence card."""
+
+    doc_type: str
+    person: Person  # name, pinyin, sex, birth (the address and issuer for residence permits)
+    number: str  # the document's own number
+    valid_from: date
+    valid_to: date
+    count: str  # 换证次数 / 签发次数 (two digits)
+    travel_permit: str = ""  # the residence permit's 通行证号码 (back side)
+    latin_surname: str = ""
+    latin_given: str = ""
+    nationality: tuple[str, str, str] = ("CHN", "156", "中国")
+
+    @property
+    def latin_name(self) -> str:
+        return f"{self.latin_surname} {self.latin_given}".strip()
+
+    @property
+    def order_name(self) -> str:
+        """The name a filing order gives: the Latin name for a foreigner."""
+        if self.doc_type == "foreign_permanent_residence":
+            return self.latin_name
+        return self.person.name
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))
+
+
+def make_holder(
+    rng: random.Random,
+    today: date,
+    doc_type: str,
+    *,
+    expired: bool = False,
+    old_number: bool = False,
+) -> Holder:
+    """A holder of ``doc_type``; ``expired``: the card ran out before ``today``;
+    ``old_number``: the 15-character number of the 2004/2017 permanent residence card."""
+    p = make_person(rng, today)
+    male = p.sex == "男"
+    years = PERMIT_YEARS[doc_type]
+    if expired:
+        start = today - timedelta(days=365 * years + rng.randrange(30, 700))
+    else:
+        start = today - timedelta(days=rng.randrange(60, 365 * min(years, 4)))
+    start = max(start, p.birth.replace(year=p.birth.year + 18))
+    if start > today:
+        start = today - timedelta(days=60)
+    end = (
+        start.replace(year=start.year + years)
+        if (start.month, start.day) != (2, 29)
+        else (start.replace(year=start.year + years, day=28))
+    )
+    count = f"{rng.randrange(0, 4):02d}"
+    latin_s, latin_g = p.pinyin_surname, p.pinyin_given
+    nationality = ("CHN", "156", "中国")
+    travel = ""
+    if doc_type == "hk_macau_permit":
+        number = rng.choice("HM") + _digits(rng, 8)
+    elif doc_type == "taiwan_permit":
+        number = _digits(rng, 8)
+    elif doc_type in ("hk_macau_residence", "taiwan_residence"):
+        if doc_type == "taiwan_residence":
+            region, travel = "830000", _digits(rng, 8)
+        else:
+            letter = rng.choice("HM")
+            region, travel = ("810000" if letter == "H" else "820000"), letter + _digits(rng, 8)
+        number = make_id_number(region, p.birth, male, rng)
+    elif doc_type == "foreign_permanent_residence":
+        nationality = rng.choice(NATIONALITIES)
+        latin_s, latin_g = rng.choice(LATIN_SURNAMES), rng.choice(LATIN_GIVEN)
+        province = rng.choice(REGIONS)[0][:2]
+        if old_number:
+            number = f"{nationality[0]}{province}{p.birth:%y%m%d}{_digits(rng, 4)}"
+        else:
+            seq = rng.randrange(0, 100) * 10 + rng.choice([1, 3, 5, 7, 9] if male else [0, 2, 4])
+            first17 = f"9{province}{nationality[1]}{p.birth:%Y%m%d}{seq:03d}"
+            number = first17 + id_check_char(first17)
+    else:
+        raise ValueError(doc_type)
+    return Holder(
+        doc_type=doc_type,
+        person=p,
+        number=number,
+        valid_from=start,
+        valid_to=end,
+        count=count,
+        travel_permit=travel,
+        latin_surname=latin_s,
+        latin_given=latin_g,
+        nationality=nationality,
+    )

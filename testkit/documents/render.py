@@ -17,9 +17,9 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from app.documents.mrz import td3_lines
+from app.documents.mrz import PERMIT_DOCUMENT_CODES, td1_lines, td3_lines
 
-from .identities import Company, Person
+from .identities import Company, Holder, Person
 
 CARD_W, CARD_H = 1011, 638
 
@@ -107,8 +107,9 @@ def _draw_text(
     return x
 
 
-def _synthetic_mark(draw: ImageDraw.ImageDraw, w: int, h: int) -> None:
-    draw.text((w - 150, h - 26), "SYNTHETIC 样本", font=_font(16), fill=(170, 170, 170))
+def _synthetic_mark(draw: ImageDraw.ImageDraw, w: int, h: int, *, top: bool = False) -> None:
+    y = 8 if top else h - 26
+    draw.text((w - 150, y), "SYNTHETIC 样本", font=_font(16), fill=(170, 170, 170))
 
 
 def _guilloche(
@@ -279,6 +280,214 @@ def render_passport(
     img[110:400, 50:270] = face
     out = np.dstack([img, np.full((PASS_H, PASS_W), 255, np.uint8)])
     return out
+
+
+# --- the other personal documents --------------------------------------------------------
+# Layouts after the public specimen descriptions (imitations, LABELLED-SYNTHETIC): the
+# travel permits' card (2013 港澳 / 2015 台湾 card versions) shows the portrait on the left,
+# the fields on the right and a three-line machine-readable zone at the bottom; the residence
+# permits (2018) are laid out like the resident ID card (no 民族 row) with the permit's title,
+# issuer, period, travel-permit number and issue count on the emblem side; the 2023 permanent
+# residence card prints bilingual labels with the value below them and the portrait on the
+# right. Colours and patterns are not the real ones.
+
+PERMIT_TITLES = {
+    "hk_macau_permit": (
+        "港澳居民来往内地通行证", "MAINLAND TRAVEL PERMIT FOR HONG KONG AND MACAO RESIDENTS"
+    ),
+    "taiwan_permit": ("台湾居民来往大陆通行证", "MAINLAND TRAVEL PERMIT FOR TAIWAN RESIDENTS"),
+    "hk_macau_residence": ("港澳居民居住证", ""),
+    "taiwan_residence": ("台湾居民居住证", ""),
+    "foreign_permanent_residence": (
+        "中华人民共和国外国人永久居留身份证", "FOREIGN PERMANENT RESIDENT ID CARD"
+    ),
+}  # fmt: skip
+# (x0, y0, width, height) of the portrait on each card, in CARD_W x CARD_H pixels.
+PERMIT_PORTRAIT = (45, 130, 260, 330)
+FOREIGN_PORTRAIT = (690, 120, 270, 340)
+
+
+def _dot(d: date) -> str:
+    return f"{d:%Y.%m.%d}"
+
+
+def render_permit(
+    h: Holder, rng: random.Random, *, face: np.ndarray | None = None, break_mrz: bool = False
+) -> np.ndarray:
+    """港澳居民来往内地通行证 / 台湾居民来往大陆通行证 card, BGRA 1011x638."""
+    base = (226, 206, 232) if h.doc_type == "hk_macau_permit" else (198, 224, 206)
+    line = (200, 160, 205) if h.doc_type == "hk_macau_permit" else (150, 200, 165)
+    bg = _guilloche(CARD_W, CARD_H, rng, base, line)
+    pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
+    d = ImageDraw.Draw(pil)
+    ink, lab = (20, 20, 20), (60, 70, 120)
+    title, english = PERMIT_TITLES[h.doc_type]
+    tw = d.textlength(title, font=_font(42)) + 4 * len(title)
+    _draw_text(d, ((CARD_W - tw) / 2, 22), title, 42, ink, spacing=4)
+    ew = d.textlength(english, font=_font(17))
+    _draw_text(d, ((CARD_W - ew) / 2, 78), english, 17, lab)
+    p = h.person
+    x0, xv = 340, 480
+    _draw_text(d, (x0, 130), "姓名", 26, lab, spacing=6)
+    _draw_text(d, (xv, 120), p.name, 40, ink, spacing=4)
+    _draw_text(d, (xv, 172), f"{h.latin_surname}, {h.latin_given}", 26, ink)
+    _draw_text(d, (x0, 226), "出生日期", 26, lab)
+    _draw_text(d, (xv, 222), _dot(p.birth), 32, ink, mono=True)
+    _draw_text(d, (720, 226), "性别", 26, lab, spacing=6)
+    sex = "M" if p.sex == "男" else "F"
+    _draw_text(d, (810, 222), f"{p.sex}/{sex}", 30, ink)
+    _draw_text(d, (x0, 280), "有效期限", 26, lab)
+    _draw_text(d, (xv, 276), f"{_dot(h.valid_from)}-{_dot(h.valid_to)}", 32, ink, mono=True)
+    _draw_text(d, (x0, 334), "签发机关", 26, lab)
+    _draw_text(d, (xv, 330), "国家移民管理局", 30, ink)
+    _draw_text(d, (x0, 396), h.number, 44, (150, 30, 30), mono=True, spacing=4)
+    count_label = "换证次数" if h.doc_type == "hk_macau_permit" else "签发次数"
+    _draw_text(d, (720, 400), count_label, 26, lab)
+    _draw_text(d, (840, 396), h.count, 32, ink, mono=True)
+    l1, l2, l3 = td1_lines(
+        PERMIT_DOCUMENT_CODES[h.doc_type],
+        "CHN",
+        h.number,
+        p.birth,
+        sex,
+        h.valid_to,
+        "CHN",
+        h.latin_surname,
+        h.latin_given,
+        optional1=h.count,
+    )
+    if break_mrz:  # a wrong document-number check digit
+        l1 = l1[:14] + str((int(l1[14]) + 3) % 10) + l1[15:]
+    font = _font(34, mono=True)
+    size = int(34 * 900 / d.textlength(l1, font=font))
+    for i, text in enumerate((l1, l2, l3)):
+        _draw_text(d, (50, 470 + i * 52), text, size, ink, mono=True)
+    _synthetic_mark(d, CARD_W, CARD_H, top=True)
+    img = cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR).copy()
+    px, py, pw, ph = PERMIT_PORTRAIT
+    photo = portrait(pw, ph, rng, face)
+    img[py : py + ph, px : px + pw] = (photo.astype(np.float32) * 0.92 + 18).astype(np.uint8)
+    return _finish_card(img)
+
+
+def render_residence_front(
+    h: Holder, rng: random.Random, *, face: np.ndarray | None = None
+) -> np.ndarray:
+    """港澳 / 台湾居民居住证 portrait side, BGRA 1011x638: the resident ID's layout without
+    the 民族 row."""
+    base = (242, 232, 214) if h.doc_type == "hk_macau_residence" else (238, 226, 214)
+    bg = _guilloche(CARD_W, CARD_H, rng, base, (215, 185, 150))
+    pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
+    d = ImageDraw.Draw(pil)
+    lab, ink = (40, 110, 170), (20, 20, 20)
+    p = h.person
+    x0, x1 = 70, 190
+    _draw_text(d, (x0, 72), "姓名", 30, lab, spacing=8)
+    _draw_text(d, (x1, 66), p.name, 40, ink, spacing=4)
+    _draw_text(d, (x0, 160), "性别", 30, lab, spacing=8)
+    _draw_text(d, (x1, 156), p.sex, 36, ink)
+    _draw_text(d, (x0, 248), "出生", 30, lab, spacing=8)
+    y, m, dd = _fmt_cn_date(p.birth)
+    x = _draw_text(d, (x1, 244), y, 36, ink, mono=True)
+    x = _draw_text(d, (x + 14, 248), "年", 30, lab)
+    x = _draw_text(d, (x + 16, 244), m, 36, ink, mono=True)
+    x = _draw_text(d, (x + 14, 248), "月", 30, lab)
+    x = _draw_text(d, (x + 16, 244), dd, 36, ink, mono=True)
+    _draw_text(d, (x + 14, 248), "日", 30, lab)
+    _draw_text(d, (x0, 336), "住址", 30, lab, spacing=8)
+    per_line = 11
+    for i in range(0, len(p.address), per_line):
+        _draw_text(d, (x1, 332 + (i // per_line) * 48), p.address[i : i + per_line], 34, ink)
+    _draw_text(d, (x0, 528), "公民身份号码", 30, lab, spacing=6)
+    _draw_text(d, (340, 520), h.number, 44, ink, mono=True, spacing=4)
+    _synthetic_mark(d, CARD_W, CARD_H)
+    img = cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR).copy()
+    px, py, pw, ph = 640, 70, 300, 380
+    photo = portrait(pw, ph, rng, face)
+    img[py : py + ph, px : px + pw] = (photo.astype(np.float32) * 0.92 + 18).astype(np.uint8)
+    return _finish_card(img)
+
+
+def render_residence_back(
+    h: Holder, rng: random.Random, *, validity: str | None = None
+) -> np.ndarray:
+    """港澳 / 台湾居民居住证 emblem side, BGRA: title, issuer, period, 通行证号码, 签发次数."""
+    bg = _guilloche(CARD_W, CARD_H, rng, (210, 230, 204), (165, 195, 165))
+    _emblem(bg, 150, 150, 95)
+    pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
+    d = ImageDraw.Draw(pil)
+    ink = (20, 20, 20)
+    title, _ = PERMIT_TITLES[h.doc_type]
+    _draw_text(d, (330, 70), "中华人民共和国", 52, ink, spacing=10)
+    _draw_text(d, (300, 170), title, 64, ink, spacing=10)
+    rows = [
+        ("签发机关", h.person.issuer),
+        ("有效期限", validity or f"{_dot(h.valid_from)}-{_dot(h.valid_to)}"),
+        ("通行证号码", h.travel_permit),
+        ("签发次数", h.count),
+    ]
+    for i, (label, value) in enumerate(rows):
+        _draw_text(d, (200, 340 + i * 66), label, 30, ink, spacing=4 if len(label) == 4 else 0)
+        _draw_text(d, (400, 336 + i * 66), value, 34, ink, mono=label != "签发机关")
+    _synthetic_mark(d, CARD_W, CARD_H)
+    return _finish_card(cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR).copy())
+
+
+def render_foreign_front(
+    h: Holder, rng: random.Random, *, face: np.ndarray | None = None
+) -> np.ndarray:
+    """外国人永久居留身份证 (2023 layout; the 15-character number of the older cards when the
+    holder has one), portrait side, BGRA 1011x638."""
+    bg = _guilloche(CARD_W, CARD_H, rng, (206, 226, 240), (150, 190, 215))
+    pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
+    d = ImageDraw.Draw(pil)
+    ink, lab = (20, 20, 20), (60, 90, 130)
+    title, english = PERMIT_TITLES[h.doc_type]
+    _draw_text(d, (60, 22), title, 38, ink, spacing=2)
+    _draw_text(d, (60, 70), english, 18, lab)
+    p = h.person
+    sex = "M" if p.sex == "男" else "F"
+    fields = [
+        ((60, 112), "姓名/Name", f"{h.latin_surname}, {h.latin_given}", False),
+        ((60, 196), "性别/Sex", f"{p.sex}/{sex}", False),
+        ((300, 196), "出生日期/Date of Birth", _dot(p.birth), True),
+        ((60, 280), "国籍/Nationality", f"{h.nationality[2]}/{h.nationality[0]}", False),
+        (
+            (60, 364),
+            "有效期限/Period of Validity",
+            f"{_dot(h.valid_from)}-{_dot(h.valid_to)}",
+            True,
+        ),
+    ]
+    for (x, y), label, value, mono in fields:
+        _draw_text(d, (x, y), label, 20, lab)
+        _draw_text(d, (x, y + 28), value, 32, ink, mono=mono)
+    _draw_text(d, (60, 470), "证件号码/Card No.", 20, lab)
+    _draw_text(d, (60, 500), h.number, 44, ink, mono=True, spacing=3)
+    _synthetic_mark(d, CARD_W, CARD_H)
+    img = cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR).copy()
+    px, py, pw, ph = FOREIGN_PORTRAIT
+    photo = portrait(pw, ph, rng, face)
+    img[py : py + ph, px : px + pw] = (photo.astype(np.float32) * 0.92 + 18).astype(np.uint8)
+    return _finish_card(img)
+
+
+def render_foreign_back(h: Holder, rng: random.Random) -> np.ndarray:
+    """外国人永久居留身份证 emblem side, BGRA: title and issuing authority (the same for
+    every ``h``: taken for the renderers' one signature)."""
+    del h
+    bg = _guilloche(CARD_W, CARD_H, rng, (204, 220, 238), (160, 180, 210))
+    _emblem(bg, 150, 150, 95)
+    pil = Image.fromarray(cv2.cvtColor(bg, cv2.COLOR_BGR2RGB))
+    d = ImageDraw.Draw(pil)
+    ink = (20, 20, 20)
+    _draw_text(d, (300, 90), "中华人民共和国", 48, ink, spacing=8)
+    _draw_text(d, (300, 170), "外国人永久居留身份证", 50, ink, spacing=4)
+    _draw_text(d, (300, 240), "FOREIGN PERMANENT RESIDENT ID CARD", 22, ink)
+    _draw_text(d, (200, 440), "签发机关", 30, ink, spacing=6)
+    _draw_text(d, (370, 436), "国家移民管理局", 34, ink)
+    _synthetic_mark(d, CARD_W, CARD_H)
+    return _finish_card(cv2.cvtColor(np.asarray(pil), cv2.COLOR_RGB2BGR).copy())
 
 
 LIC_W, LIC_H = 1400, 990
