@@ -75,6 +75,8 @@ class DocumentExpectation:
     domain_placement: str | None = None
     fingerprint: bool = False
     pledge_text: str | None = None
+    signature: bool = False  # SIGNATURE_MISSING (the sheet, the pledge photo)
+    pledge_wording: str | None = None  # the pledge photo: the text the person confirmed
 
 
 @dataclass(slots=True)
@@ -247,6 +249,8 @@ class CapturePipeline:
                 domain_placement=expect.domain_placement,
                 fingerprint=expect.fingerprint,
                 pledge_text=expect.pledge_text,
+                signature=expect.signature,
+                pledge_wording=expect.pledge_wording,
             ),
         )
 
