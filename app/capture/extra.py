@@ -1,7 +1,8 @@
-"""Upload endpoints of the extra documents (POST /m/v1/captures/authorisation_letter and
-/m/v1/captures/domain_certificate:{website_id}): the streamed multipart body is read here,
-the checks and the state change are app/filing/extra.py's. Mounted before the generic
-/captures/{step} route, which takes the ID, face and sheet steps."""
+"""Upload endpoints of the extra documents (POST /m/v1/captures/authorisation_letter,
+/m/v1/captures/domain_certificate:{website_id} and /m/v1/captures/pledge_photo): the
+streamed multipart body is read here, the checks and the state change are
+app/filing/extra.py's. Mounted before the generic /captures/{step} route, which takes the
+ID, face and sheet steps."""
 
 from __future__ import annotations
 
@@ -58,3 +59,13 @@ async def domain_certificate(
 ) -> CaptureOut:
     """Upload a website's 域名证书: its domain must be the website's, its holder the subject."""
     return await _take(request, session, db, ctx, f"domain_certificate:{website_id}")
+
+
+@router.post("/captures/pledge_photo", status_code=201, response_model=CaptureOut,
+             openapi_extra=PHOTO_MULTIPART, responses=_RESPONSES)  # fmt: skip
+async def pledge_photo(
+    request: Request, session: CaptureSessionDep, db: DbDep, ctx: CtxDep
+) -> CaptureOut:
+    """Upload the photo of the signed 承诺书 (requirements.pledge_photo): its title, the pledge
+    text confirmed in the session, a date, the signature and a unit's seal are checked."""
+    return await _take(request, session, db, ctx, "pledge_photo")

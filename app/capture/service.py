@@ -33,6 +33,7 @@ from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.core.metrics import CAPTURES, CHECK_FAILURES
 from app.documents.kinds import side_of
 from app.documents.validators import mask_id_number, mask_name
+from app.filing import extra as filing_extra
 from app.filing import provinces
 from app.inference.checks import Check, check
 from app.liveness.challenge import ChallengeSpec
@@ -533,11 +534,15 @@ def mini_check(c: Check) -> CheckView:
 async def precheck_step(
     db: AsyncSession, ctx: AppContext, session: CaptureSession, step_name: str, form: Form
 ) -> PrecheckOut:
-    """Run a document step's checks on a photo without storing it or changing state."""
+    """Run a document step's checks on a photo without storing it or changing state (the
+    extra documents too: the letter, a domain certificate, the signed pledge photo)."""
     bundle = await service.load_bundle(db, session.order_id)
     steps = state.scope_steps(bundle.shape, session.scope)
-    if step_name not in STEP_TITLES:
-        raise step_unknown([s.name for s in steps if s.canonical != "face"])
+    extra_kind = filing_extra.kind_of_step(step_name)
+    if step_name not in STEP_TITLES and (
+        extra_kind is None or step_name not in filing_extra.extra_step_names(bundle.shape)
+    ):
+        raise step_unknown([s.name for s in steps if s.canonical not in _NOT_PRECHECKED])
     step = next((s for s in steps if s.name == step_name), None)
     if step is None:
         raise StepNotInScope()
@@ -551,7 +556,8 @@ async def precheck_step(
     part = form.file("file")
     if part is None:
         raise FileMissing()
-    outcome = await ctx.pipeline.document(bytes(part.data), expectation(bundle, step))
+    expect = filing_extra.expectation(bundle, step) if extra_kind else expectation(bundle, step)
+    outcome = await ctx.pipeline.document(bytes(part.data), expect)
     return PrecheckOut(
         accepted=outcome.accepted,
         step=step.name,
@@ -577,23 +583,32 @@ async def precheck_provider(
             steps.update({s.name: s for s in state.scope_steps(bundle.shape, f"website:{w.id}")})
         steps.update({s.name: s for s in state.scope_steps(bundle.shape, "subject")})
         step = steps.get(step_name)
-        if step is None or step.canonical == "face":
-            raise step_unknown([n for n, s in steps.items() if s.canonical != "face"])
-        expect = expectation(bundle, step)
+        if step is None or step.canonical in _NOT_PRECHECKED:
+            raise step_unknown([n for n, s in steps.items() if s.canonical not in _NOT_PRECHECKED])
+        if filing_extra.kind_of_step(step.name):
+            expect = filing_extra.expectation(bundle, step)
+        else:
+            expect = expectation(bundle, step)
     else:
         if kind not in PRECHECK_KINDS:
             raise AppError(code="KIND_INVALID", status=422, zh="证件类型有误",
                            en=f"kind must be one of {', '.join(PRECHECK_KINDS)}")  # fmt: skip
         side = side_of(kind)
         expect = DocumentExpectation(
-            doc_type="resident_id" if side else kind, side=side, today=utcnow().date()
-        )
+            doc_type="resident_id" if side else kind, side=side, today=utcnow().date(),
+            # Signed whatever the province (app/filing/provinces.py): the sheet, the pledge.
+            signature=kind in ("verification_sheet", "pledge_photo"),
+        )  # fmt: skip
     outcome = await ctx.pipeline.document(bytes(part.data), expect)
     return ProviderPrecheckOut(
         accepted=outcome.accepted,
         checks=[CheckOut.model_validate(c.as_dict()) for c in outcome.checks],
         extracted=outcome.extracted,
     )
+
+
+# No photo to pre-check: the face (a video) and the pledge (a JSON confirmation).
+_NOT_PRECHECKED = frozenset({"face", "pledge"})
 
 
 def _single(bundle: Bundle) -> bool:

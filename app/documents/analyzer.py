@@ -19,6 +19,7 @@ import numpy as np
 
 from app.documents import fields as F
 from app.documents import quality as Q
+from app.documents import signature as SG
 from app.documents.expectation import Expectation as Expectation  # re-exported
 from app.documents.mrz import PERMIT_DOCUMENT_CODES, find_td1, find_td3, parse_td1, parse_td3
 from app.documents.ocr import OcrEngine, OcrLine
@@ -58,13 +59,16 @@ class DocKind(StrEnum):
     # Extra documents of a filing (#16): printed on paper or from a registrar's PDF.
     AUTHORISATION_LETTER = "authorisation_letter"
     DOMAIN_CERTIFICATE = "domain_certificate"
+    # The signed 承诺书 photographed (requirements.pledge_photo): printed, signed, dated.
+    PLEDGE_PHOTO = "pledge_photo"
 
 
 # Printed by the person or a registrar, often in black and white: no PHOTOCOPY judgement,
 # and a white page may fill the frame.
 PRINTED_KINDS = frozenset(
-    {DocKind.VERIFICATION_SHEET, DocKind.AUTHORISATION_LETTER, DocKind.DOMAIN_CERTIFICATE}
-)
+    {DocKind.VERIFICATION_SHEET, DocKind.AUTHORISATION_LETTER, DocKind.DOMAIN_CERTIFICATE,
+     DocKind.PLEDGE_PHOTO}
+)  # fmt: skip
 
 
 MESSAGES = DOCUMENT_MESSAGES  # kept for callers that read the document table
@@ -134,6 +138,8 @@ KEYWORDS: dict[DocKind, tuple[str, ...]] = {
     DocKind.VERIFICATION_SHEET: ("核验单",),
     DocKind.AUTHORISATION_LETTER: ("授权",),
     DocKind.DOMAIN_CERTIFICATE: ("域名", "证书"),
+    # The title 承诺书 is its own check (PLEDGE_TITLE_MISSING), with its own message.
+    DocKind.PLEDGE_PHOTO: ("承诺",),
 }
 _PAIRS = (
     (DocKind.ID_FRONT, DocKind.ID_BACK),
@@ -239,6 +245,14 @@ class DocThresholds:
     # first guess, not tuned on a split: on the synthetic sheets a copy read 1.00 and a sheet
     # without one 0.59 (its own printed sentence 承诺所提交的备案信息真实有效… is similar).
     min_pledge_text: float = 0.8
+    # SIGNATURE_MISSING: handwriting's ink area right of the 签字 label, in squared label
+    # heights (app/documents/signature.py). Set on tune renders only (the test kit's sheet,
+    # tests/filing/render_extra.py's pledge, seeds 0-3, sealed and not): signed 0.20-0.43,
+    # unsigned 0.00; the tests use other seeds. Not measured on real handwriting.
+    min_signature: float = 0.1
+    # PLEDGE_WORDING_MISSING: share of the confirmed pledge text's characters read in order
+    # on the pledge photo. A first guess like min_pledge_text, not split-tuned.
+    min_pledge_wording: float = 0.8
     occlusion_slack: float = 1.0  # OCCLUSION: zone coverage / required coverage, at least
 
 
@@ -714,6 +728,8 @@ class DocumentAnalyzer:
             return self._domain_certificate(lines, expect, checks, model)
         elif kind is DocKind.AUTHORISATION_LETTER:
             return self._authorisation_letter(lines, doc, expect, checks, model)
+        elif kind is DocKind.PLEDGE_PHOTO:
+            return self._pledge_photo(lines, doc, expect, checks, model)
         else:
             return {}
         self._readability(kind, fields, checks, model)
@@ -1282,8 +1298,64 @@ class DocumentAnalyzer:
                 check("FINGERPRINT_MISSING", mark >= self.t.min_fingerprint, mark,
                       self.t.min_fingerprint)
             )  # fmt: skip
+        if expect.signature:
+            self._signature(lines, doc, out, checks, model)
         seal = Q.red_seal_score(doc)
         out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
         if expect.is_unit:
             checks.append(check("SEAL_MISSING", seal >= self.t.min_seal, seal, self.t.min_seal))
+        return out
+
+    def _signature(
+        self, lines: list[OcrLine], doc: np.ndarray, out: dict[str, F.Field],
+        checks: list[Check], model: ModelRef,
+    ) -> None:  # fmt: skip
+        """SIGNATURE_MISSING: handwriting in the box right of the 签字 label (no label read:
+        missing too, saying so in the detail)."""
+        score, area = SG.signature_score(doc, lines)
+        ok = score >= self.t.min_signature
+        out["signature_found"] = F.Field("true" if ok else "false", 1.0)
+        checks.append(
+            check("SIGNATURE_MISSING", ok, score, self.t.min_signature,
+                  detail={"label_found": area is not None}, model=model)
+        )  # fmt: skip
+
+    def _pledge_photo(
+        self,
+        lines: list[OcrLine],
+        doc: np.ndarray,
+        expect: Expectation,
+        checks: list[Check],
+        model: ModelRef,
+    ) -> dict[str, F.Field]:
+        """The signed 承诺书 on paper: its title, the pledge text the person confirmed, a
+        date (not after today), the signature and, for a unit, its seal."""
+        text = "".join(F.squash(ln.text) for ln in lines)
+        titled = "承诺书" in text
+        out: dict[str, F.Field] = {"title_found": F.Field("true" if titled else "false", 1.0)}
+        checks.append(check("PLEDGE_TITLE_MISSING", titled, float(titled), 1.0, model=model))
+        if expect.pledge_wording:
+            share = F.wording_share(text, expect.pledge_wording)
+            out["pledge_wording_share"] = F.Field(f"{share:.2f}", 1.0)
+            checks.append(
+                check("PLEDGE_WORDING_MISSING", share >= self.t.min_pledge_wording, share,
+                      self.t.min_pledge_wording, model=model)
+            )  # fmt: skip
+        dated = F.latest_date(text)
+        ok = dated is not None and dated <= expect.today
+        if dated is not None:
+            out["signed_on"] = F.Field(dated.isoformat(), 1.0)
+        checks.append(
+            check("PLEDGE_DATE_MISSING", ok, float(ok), 1.0,
+                  detail=None if ok else {"read": dated.isoformat() if dated else None},
+                  model=model)
+        )  # fmt: skip
+        if expect.signature:
+            self._signature(lines, doc, out, checks, model)
+        if expect.is_unit:
+            seal = Q.red_seal_score(doc)
+            out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
+            checks.append(
+                check("PLEDGE_SEAL_MISSING", seal >= self.t.min_seal, seal, self.t.min_seal)
+            )
         return out

@@ -28,3 +28,8 @@ class Expectation:
     fingerprint: bool = False
     pledge_text: str | None = None
     is_unit: bool = False  # a unit's sheet must carry a red seal
+    # The handwritten signature in the signing box (SIGNATURE_MISSING): the sheet and the
+    # pledge photo, where the province's rules ask for it.
+    signature: bool = False
+    # The pledge photo: the pledge text the person confirmed, to be found on the paper.
+    pledge_wording: str | None = None

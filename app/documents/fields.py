@@ -596,3 +596,24 @@ def wording_matches(text: str, wording: str, times: int = 2) -> list[float]:
         out.append(best)
         rest = rest[:at] + "\x00" + rest[at + span :]
     return out
+
+
+def wording_share(text: str, wording: str) -> float:
+    """The share of ``wording``'s characters read in order anywhere in ``text`` (squashed
+    OCR text): a long printed text (the 承诺书) on a page, in one pass."""
+    return _share(squash(wording), text)
+
+
+_SIGNED_DATE = re.compile(r"(\d{4})\s*[年.\-/]\s*(\d{1,2})\s*[月.\-/]\s*(\d{1,2})\s*日?")
+
+
+def latest_date(text: str) -> date | None:
+    """The latest well-formed date written with its separators (年月日, -, ., /) in the text:
+    on a signed page, the date it was signed (None: none read)."""
+    found: list[date] = []
+    for m in _SIGNED_DATE.finditer(text):
+        try:
+            found.append(date(int(m.group(1)), int(m.group(2)), int(m.group(3))))
+        except ValueError:
+            continue
+    return max(found, default=None)

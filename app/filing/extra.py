@@ -1,9 +1,11 @@
 """The extra documents of a filing (#16): the 法人授权书 of a unit's service principal who is
-not the legal representative, and each website's 域名证书, whose holder must be the subject.
+not the legal representative, each website's 域名证书, whose holder must be the subject, and
+the signed 承诺书 photographed (the sheet part's ``pledge_photo``).
 
-Each is an upload step of its service's part (app/orders/state.py ``extra_steps``), checked
-by the document library (app/documents/analyzer.py kinds ``authorisation_letter`` and
-``domain_certificate``: the photo checks, OCR, and the cross-checks with the order) and
+Each is an upload step of its part (app/orders/state.py ``extra_steps``, ``sheet_steps``),
+checked by the document library (app/documents/analyzer.py kinds ``authorisation_letter``,
+``domain_certificate`` and ``pledge_photo``: the photo checks, OCR, and the cross-checks
+with the order; the pledge photo's signature by the province's rules) and
 written through the one writer of changes (app/orders/transitions.py), like any capture.
 The upload itself is read by app/capture/extra.py (the streaming multipart reader lives in
 the capture layer, above this one).
@@ -21,6 +23,7 @@ from app.analysis.pipeline import CaptureOutcome, DocumentExpectation
 from app.context import AppContext
 from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.documents.validators import mask_name
+from app.filing import pledge, provinces
 from app.inference.checks import Check
 from app.models.orders import CaptureSession, CheckRow, Material, new_id, utcnow
 from app.orders import state, transitions
@@ -69,13 +72,22 @@ def kind_of_step(name: str) -> str | None:
     """The document kind of an extra step's API name (None: not an extra step)."""
     if name == "authorisation_letter":
         return "authorisation_letter"
+    if name == "pledge_photo":
+        return "pledge_photo"
     if name.startswith("domain_certificate:"):
         return "domain_certificate"
     return None
 
 
+def extra_step_names(shape: state.OrderShape) -> set[str]:
+    """Every extra-document upload step the order asks for (any scope)."""
+    every = {s.name for w in shape.websites for s in state.extra_steps(shape, w)}
+    every |= {s.name for s in state.sheet_steps(shape) if kind_of_step(s.name)}
+    return every
+
+
 def resolve(bundle: Bundle, session: CaptureSession, name: str) -> state.Step:
-    every = {s.name for w in bundle.shape.websites for s in state.extra_steps(bundle.shape, w)}
+    every = extra_step_names(bundle.shape)
     if name not in every:
         raise ExtraStepUnknown(extra={"valid_steps": sorted(every)})
     step = next((s for s in state.scope_steps(bundle.shape, session.scope) if s.name == name), None)
@@ -88,11 +100,19 @@ def resolve(bundle: Bundle, session: CaptureSession, name: str) -> state.Step:
 
 def expectation(bundle: Bundle, step: state.Step) -> DocumentExpectation:
     """What the order says the document shows: the unit and the authorised person (letter),
-    the website's domains and the subject as holder (domain certificate)."""
+    the website's domains and the subject as holder (domain certificate), the pledge text the
+    order's person reads, signed (and sealed, for a unit) as the province asks (pledge)."""
     o = bundle.order
     kind = kind_of_step(step.name)
     assert kind is not None
     today = utcnow().date()
+    if kind == "pledge_photo":
+        rules = provinces.rules_for(o.province, o.subject_nature)
+        body = pledge.terms_of(bundle).text.partition("\n")[2]  # the title is its own check
+        return DocumentExpectation(
+            doc_type=kind, side=None, today=today, subject_name=o.subject_name,
+            is_unit=bundle.shape.is_unit, signature=rules.signature, pledge_wording=body,
+        )  # fmt: skip
     if kind == "authorisation_letter":
         assert step.person_id is not None
         return DocumentExpectation(

@@ -123,6 +123,7 @@ class SheetExpectation(TypedDict):
     domain_placement: str
     fingerprint: bool
     pledge_text: str | None
+    signature: bool
 
 
 def sheet_expectation(province: str | None, nature: str) -> SheetExpectation:
@@ -133,4 +134,5 @@ def sheet_expectation(province: str | None, nature: str) -> SheetExpectation:
         "domain_placement": r.domains.value,
         "fingerprint": r.fingerprint,
         "pledge_text": r.pledge,
+        "signature": r.signature,
     }

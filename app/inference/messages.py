@@ -295,6 +295,27 @@ DOCUMENT_MESSAGES: dict[str, tuple[str, str]] = {
         "域名已过期,请续费后上传新的域名证书",
         "The domain registration has expired; renew it and upload a new certificate",
     ),
+    "SIGNATURE_MISSING": (
+        "未检测到手写签名,请在签字处亲笔签名后重新拍摄",
+        "No handwritten signature in the signature box; sign it and retake",
+    ),
+    "PLEDGE_TITLE_MISSING": (
+        "未识别到承诺书标题,请将整页《备案真实性承诺书》拍摄完整后重新上传",
+        "The title 承诺书 was not found; photograph the whole pledge page and retake",
+    ),
+    "PLEDGE_WORDING_MISSING": (
+        "承诺书内容与本次确认的承诺书不一致或不完整,请打印本次显示的承诺书,签字后重新拍摄",
+        "The pledge on the photo is not (all of) the text confirmed in this session; print "
+        "the text shown, sign it and retake",
+    ),
+    "PLEDGE_DATE_MISSING": (
+        "承诺书未填写签署日期或日期晚于今天,请填写日期后重新拍摄",
+        "The pledge has no signing date, or a date after today; date it and retake",
+    ),
+    "PLEDGE_SEAL_MISSING": (
+        "承诺书未加盖单位公章,请盖章后重新拍摄",
+        "The pledge has no unit seal; stamp it and retake",
+    ),
 }
 
 MESSAGES: dict[str, tuple[str, str]] = {

@@ -41,12 +41,14 @@ JSON_STEP_TITLES_EN = {
     "pledge": "Confirm the filing pledge (备案真实性承诺书)",
     "authorisation_letter": "Legal representative's authorisation letter (法人授权书)",
     "domain_certificate": "Domain certificate (域名证书)",
+    "pledge_photo": "Photo of the signed filing pledge (签字承诺书)",
 }
 
 BLOCKED_EN = {
     "id_first": "Photograph your own document first",
     "parts_first": "Finish the subject and website checks first",
     "pledge_first": "Read and confirm the filing pledge first",
+    "pledge_photo_first": "Upload the photo of the signed (sealed) pledge first",
 }
 
 STATUS_EN = {

@@ -28,6 +28,8 @@ def material_label(b: Bundle, m: Material) -> str:
         return f"核验单-{_safe(o.subject_name)}"
     if m.step == "pledge":
         return f"承诺书确认-{_safe(o.subject_name)}"
+    if m.step == "pledge_photo":
+        return f"承诺书-{_safe(o.subject_name)}"
     if m.step.startswith("domain_certificate:"):
         site = next((w for w in b.websites if m.step == f"domain_certificate:{w.id}"), None)
         return f"域名证书-{_safe(site.name) if site else '-'}"

@@ -110,6 +110,12 @@ class RequirementsIn(Strict):
         description="the 域名证书 of each website, step domain_certificate:<website id>: its "
         "domain must be one of the website's and its holder the subject",
     )
+    pledge_photo: bool = Field(
+        default=False,
+        description="the signed 承诺书 photographed, step pledge_photo of the sheet part "
+        "(POST /m/v1/captures/pledge_photo): checked like the sheet (title 承诺书, the pledge "
+        "text, a date, the signature, a unit's seal); the sheet waits for it",
+    )
 
 
 class OrderIn(Strict):

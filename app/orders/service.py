@@ -530,6 +530,7 @@ def requirement_flags(requirements: dict[str, Any] | str | None) -> dict[str, bo
         "pledge_required": bool(r.get("pledge")),
         "authorisation_letters": bool(r.get("authorisation_letter")),
         "domain_certificates": bool(r.get("domain_certificate")),
+        "pledge_photo_required": bool(r.get("pledge_photo")),
     }
 
 

@@ -76,6 +76,9 @@ class OrderShape:
     # (step ``domain_certificate:<website id>``, the order's: its holder is the subject).
     authorisation_letters: bool = False
     domain_certificates: bool = False
+    # The signed 承诺书 photographed (step ``pledge_photo``, the sheet part's upload, checked
+    # like the sheet): the sheet part is done only with it.
+    pledge_photo_required: bool = False
 
     @property
     def is_unit(self) -> bool:
@@ -163,11 +166,17 @@ SHEET_STEP = Step("verification_sheet", "verification_sheet", None, "sheet")
 # The order's pledge, whoever confirms it (the session's person is recorded with it).
 PLEDGE_STEP = Step("pledge", "pledge", None, "sheet")
 PLEDGE_KEY = (None, "pledge")
+PLEDGE_PHOTO_STEP = Step("pledge_photo", "pledge_photo", None, "sheet")
+PLEDGE_PHOTO_KEY = (None, "pledge_photo")
 
 
 def sheet_steps(shape: OrderShape) -> list[Step]:
-    """The sheet part's steps: the pledge first when the order asks for it, then the sheet."""
-    return [PLEDGE_STEP, SHEET_STEP] if shape.pledge_required else [SHEET_STEP]
+    """The sheet part's steps: the pledge first when the order asks for it, its signed photo
+    when asked for, then the sheet."""
+    steps = [PLEDGE_STEP] if shape.pledge_required else []
+    if shape.pledge_photo_required:
+        steps.append(PLEDGE_PHOTO_STEP)
+    return [*steps, SHEET_STEP]
 
 
 def _done(evidence: Evidence, steps: list[Step]) -> bool:
@@ -191,9 +200,11 @@ def website_done(
 
 
 def sheet_done(evidence: Evidence, shape: OrderShape | None = None) -> bool:
-    """The sheet accepted (and the pledge confirmed, when the order asks for it)."""
+    """The sheet accepted (and the pledge confirmed, its signed photo accepted, when the
+    order asks for them)."""
     pledged = shape is None or not shape.pledge_required or PLEDGE_KEY in evidence
-    return (None, "verification_sheet") in evidence and pledged
+    photo = shape is None or not shape.pledge_photo_required or PLEDGE_PHOTO_KEY in evidence
+    return (None, "verification_sheet") in evidence and pledged and photo
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,6 +296,8 @@ def blocker(shape: OrderShape, step: Step, evidence: Evidence) -> str | None:
             return "parts_first"
         if shape.pledge_required and PLEDGE_KEY not in evidence:
             return "pledge_first"
+        if shape.pledge_photo_required and PLEDGE_PHOTO_KEY not in evidence:
+            return "pledge_photo_first"
     return None
 
 
@@ -301,8 +314,9 @@ def reverify_clears(shape: OrderShape, part: str) -> set[tuple[str | None, str]]
     Re-verifying the subject clears the subject document and the subject principal's ID
     (and the sheet, which attests to them). Re-verifying a website clears its principal's
     face and, when that principal is not the subject principal, their ID too; the sheet is
-    cleared as well because it no longer matches a verified order. The pledge stays: it
-    covers the order's data, which a re-verify does not change, not the evidence.
+    cleared as well because it no longer matches a verified order. The pledge (and its
+    signed photo) stays: it covers the order's data, which a re-verify does not change, not
+    the evidence.
     """
     keys: set[tuple[str | None, str]] = {(None, "verification_sheet")}
     if part == "subject":

@@ -33,12 +33,16 @@ UNIT_DOCUMENTS = frozenset(
     {"business_licence", "institution_certificate", "social_org_certificate", "other"}
 )
 
-# What a pre-check (预检) takes: each card side, every one-page document, the sheet.
+# What a pre-check (预检) takes: each card side, every one-page document, the sheet, the
+# extra documents of a filing (the letter, a domain certificate, the signed pledge photo).
 PRECHECK_KINDS = (
     "id_front",
     "id_back",
     *(d.value for d in DocType if d is not DocType.resident_id),
     "verification_sheet",
+    "authorisation_letter",
+    "domain_certificate",
+    "pledge_photo",
 )
 
 PHONE_MISMATCH_ZH = {
@@ -68,6 +72,7 @@ JSON_STEP_TITLES = {
 EXTRA_STEP_TITLES = {
     "authorisation_letter": "法人授权书",
     "domain_certificate": "域名证书",
+    "pledge_photo": "签字承诺书照片",
 }
 
 
@@ -81,4 +86,5 @@ BLOCKED_ZH = {
     "id_first": "请先完成本人证件拍摄",
     "parts_first": "请先完成主体和网站的核验",
     "pledge_first": "请先阅读并确认《备案真实性承诺书》",
+    "pledge_photo_first": "请先上传签字(盖章)后的承诺书照片",
 }
