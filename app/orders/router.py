@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
-from typing import Any
+from typing import Annotated, Any
 
 import segno
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from sqlalchemy import bindparam, select
 
@@ -183,7 +183,15 @@ def qr_url(base: str, token: str) -> str:
     return f"{base.rstrip('/')}/m/qr?t={token}"
 
 
-async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, scope: str) -> str:
+async def current_qr_url(
+    order_id: str,
+    db: DbDep,
+    ctx: CtxDep,
+    provider_id: ProviderDep,
+    scope: str = Query("order", min_length=1, max_length=80),
+) -> str:
+    """The URL of a scope's current QR token (issues one if none is valid): what the images
+    below encode."""
     bundle = await service.load_bundle(db, order_id, provider_id)
     scope = service.check_scope(bundle, scope)
     row = (
@@ -211,9 +219,19 @@ async def _current_qr(db: DbDep, ctx: CtxDep, provider_id: str, order_id: str, s
     return qr_url(ctx.settings.public_base_url, token)
 
 
+QrUrlDep = Annotated[str, Depends(current_qr_url)]
+
+
 def qr_code(url: str) -> Any:
     """A regular QR code (never Micro QR) at error correction M or better."""
     return segno.make_qr(url, error="m")
+
+
+def qr_image(url: str, kind: str, media_type: str, **options: Any) -> Response:
+    """The QR code of ``url`` as an image, with a quiet zone of 4 modules (ISO/IEC 18004)."""
+    buf = io.BytesIO()
+    qr_code(url).save(buf, kind=kind, scale=8, border=4, **options)
+    return Response(buf.getvalue(), media_type=media_type)
 
 
 @router.get(
@@ -221,19 +239,9 @@ def qr_code(url: str) -> Any:
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}},
 )
-async def qr_png(
-    order_id: str,
-    db: DbDep,
-    ctx: CtxDep,
-    provider_id: ProviderDep,
-    scope: str = Query("order", min_length=1, max_length=80),
-) -> Response:
+async def qr_png(url: QrUrlDep) -> Response:
     """Render the current QR code of a scope as PNG (issues one if none is valid)."""
-    url = await _current_qr(db, ctx, provider_id, order_id, scope)
-    buf = io.BytesIO()
-    # A quiet zone of 4 modules, as ISO/IEC 18004 asks.
-    qr_code(url).save(buf, kind="png", scale=8, border=4)
-    return Response(buf.getvalue(), media_type="image/png")
+    return qr_image(url, "png", "image/png")
 
 
 @router.get(
@@ -241,20 +249,11 @@ async def qr_png(
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}}},
 )
-async def qr_svg(
-    order_id: str,
-    db: DbDep,
-    ctx: CtxDep,
-    provider_id: ProviderDep,
-    scope: str = Query("order", min_length=1, max_length=80),
-) -> Response:
+async def qr_svg(url: QrUrlDep) -> Response:
     """Render the current QR code of a scope as SVG (issues one if none is valid)."""
-    url = await _current_qr(db, ctx, provider_id, order_id, scope)
     # A standalone SVG document (XML declaration, SVG namespace) that <img> and browsers
     # accept, not an inline fragment for HTML.
-    buf = io.BytesIO()
-    qr_code(url).save(buf, kind="svg", scale=8, border=4, title="Heyan QR")
-    return Response(buf.getvalue(), media_type="image/svg+xml")
+    return qr_image(url, "svg", "image/svg+xml", title="Heyan QR")
 
 
 @router.post("/orders/{order_id}/reverify", response_model=OrderOut)
