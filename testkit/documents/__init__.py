@@ -6,7 +6,9 @@ rendered page carries a "SYNTHETIC 样本" mark, and the layouts and emblems are
 The only real photo is the portrait: scikit-image's public-domain NASA astronaut image
 (``skimage.data.astronaut()``), else a drawn placeholder head.
 
-- identities.py: people and companies; render.py: ID front/back, passport data page,
+- identities.py: people, companies and permit holders (make_holder); render.py: ID
+  front/back, passport data page, 港澳 / 台湾 travel permits (TD1 zone), 港澳 / 台湾 residence
+  permits and the permanent residence card (both sides),
   business licence / institution / social-org certificate, verification sheet (with or
   without a red seal); scene.py: the phone photo and its degradations; cases.py: labelled
   cases (photo, kind, order expectation, codes that must fail, true fields).
