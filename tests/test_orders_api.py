@@ -73,6 +73,10 @@ def _with(path: str, value: object) -> dict:
         (order_body(principal=person(number="991201199003074011")), "ID_NUMBER_INVALID"),
         (order_body(principal=person(number="44120119901307401X")), "ID_NUMBER_INVALID"),
         (_with("subject.document.number", "91440300MA5F000001"), "USCC_INVALID"),
+        # Other personal documents: a resident ID number is not a 港澳 residence permit's
+        # (address code 810000/820000), nor "X1234" a travel permit's.
+        (order_body(principal={**person(), "document": {"type": "hk_macau_residence", "number": ID_A}}), "DOCUMENT_NUMBER_INVALID"),
+        (order_body(principal={**person(), "document": {"type": "hk_macau_permit", "number": "X1234"}}), "DOCUMENT_NUMBER_INVALID"),
         (order_body(principal=person(mobile="12345")), "MOBILE_INVALID"),
         (order_body(principal=person(mobile="1380013800")), "MOBILE_INVALID"),
         (order_body(websites=[{"name": "x", "domains": ["http://example.cn/"], "principal": person()}]), "DOMAIN_INVALID"),

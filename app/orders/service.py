@@ -26,6 +26,7 @@ from app.documents.validators import (
     normalize_id_number,
     normalize_mobile,
     normalize_uscc,
+    person_number_problem,
     uscc_problem,
 )
 from app.models import audit
@@ -118,6 +119,17 @@ def _check_person(p: PrincipalIn, where: str, errors: list[FieldError]) -> dict[
                     f"ID number is not valid: {problem}",
                 )
             )
+    elif problem := person_number_problem(p.document.type, number):
+        # The other personal documents' number formats and check characters (residence
+        # permits, the permanent residence card, the travel permits): app/documents/validators.
+        errors.append(
+            FieldError(
+                "DOCUMENT_NUMBER_INVALID",
+                f"{where}.document.number",
+                "证件号码有误,请核对后重新填写",
+                f"Document number is not valid for {p.document.type}: {problem}",
+            )
+        )
     elif p.document.type not in vocabulary.PERSON_DOCUMENTS:
         errors.append(
             FieldError(
