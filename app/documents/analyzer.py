@@ -194,6 +194,17 @@ PORTRAIT_BOX: dict[DocKind, tuple[float, float, float, float]] = {
 }
 
 
+def agrees(code: str, same: bool, model: ModelRef) -> Check:
+    """A cross-check with the order (``*_MISMATCH``): passed when the document agrees."""
+    return check(code, same, float(same), 1.0, model=model)
+
+
+def expiry(end: date, today: date, model: ModelRef) -> Check:
+    """DOCUMENT_EXPIRED, scored by the days left (negative: expired)."""
+    days = (end - today).days
+    return check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model)
+
+
 @dataclass(frozen=True)
 class DocThresholds:
     """Every threshold of the document checks, calibrated on the labelled-synthetic set
@@ -845,11 +856,11 @@ class DocumentAnalyzer:
                 )
             if expect.person_number:
                 same = normalize_id_number(expect.person_number) == number.value
-                checks.append(check("ID_NUMBER_MISMATCH", same, float(same), 1.0, model=model))
+                checks.append(agrees("ID_NUMBER_MISMATCH", same, model))
         name = fields.get("name")
         if expect.person_name and name is not None:
             same = F.same_person_name(name.value, expect.person_name)
-            checks.append(check("NAME_MISMATCH", same, float(same), 1.0, model=model))
+            checks.append(agrees("NAME_MISMATCH", same, model))
 
     def _id_back_rules(
         self, fields: dict[str, F.Field], expect: Expectation, checks: list[Check], model: ModelRef
@@ -874,8 +885,7 @@ class DocumentAnalyzer:
             )
         )
         if isinstance(end, date):
-            days = (end - expect.today).days
-            checks.append(check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model))
+            checks.append(expiry(end, expect.today, model))
         else:
             checks.append(check("DOCUMENT_EXPIRED", True, None, None, model=model))
 
@@ -888,11 +898,11 @@ class DocumentAnalyzer:
             checks.append(check("USCC_INVALID", valid, code.score, None, model=model))
             if expect.subject_number:
                 same = normalize_uscc(expect.subject_number) == code.value
-                checks.append(check("USCC_MISMATCH", same, float(same), 1.0, model=model))
+                checks.append(agrees("USCC_MISMATCH", same, model))
         name = fields.get("subject_name")
         if expect.subject_name and name is not None:
             same = F.same_subject_name(name.value, expect.subject_name)
-            checks.append(check("SUBJECT_NAME_MISMATCH", same, float(same), 1.0, model=model))
+            checks.append(agrees("SUBJECT_NAME_MISMATCH", same, model))
 
     def _passport(
         self, lines: list[OcrLine], expect: Expectation, checks: list[Check], model: ModelRef
@@ -930,10 +940,7 @@ class DocumentAnalyzer:
                     out["birth_date"] = F.Field(res.birth_date.isoformat(), mrz_score)
                 if res.expiry:
                     out["expiry"] = F.Field(res.expiry.isoformat(), mrz_score)
-                    days = (res.expiry - expect.today).days
-                    checks.append(
-                        check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model)
-                    )
+                    checks.append(expiry(res.expiry, expect.today, model))
         cn = F.value_below(lines, "姓名")
         if cn is not None and F._CJK.search(cn.value):
             out["name"] = F.Field("".join(F._CJK.findall(cn.value)), cn.score)
@@ -1122,8 +1129,7 @@ class DocumentAnalyzer:
                     model=model,
                 )
             )
-        days = (end - expect.today).days
-        checks.append(check("DOCUMENT_EXPIRED", days >= 0, float(days), 0.0, model=model))
+        checks.append(expiry(end, expect.today, model))
 
     def _residence_back_rules(
         self,
@@ -1151,7 +1157,7 @@ class DocumentAnalyzer:
         number = out.get("document_number")
         if expect.person_number and number is not None:
             same = re.sub(r"\s", "", expect.person_number).upper() == number.value.upper()
-            checks.append(check("ID_NUMBER_MISMATCH", same, float(same), 1.0, model=model))
+            checks.append(agrees("ID_NUMBER_MISMATCH", same, model))
         name = out.get("name")
         if expect.person_name and name is not None:
             if F._CJK.search(expect.person_name) and F._CJK.search(name.value):
@@ -1161,7 +1167,7 @@ class DocumentAnalyzer:
                 same = bool(mrz_key) and F.latin_name_key(expect.person_name) == mrz_key
             else:
                 same = F.latin_name_key(name.value) == F.latin_name_key(expect.person_name)
-            checks.append(check("NAME_MISMATCH", same, float(same), 1.0, model=model))
+            checks.append(agrees("NAME_MISMATCH", same, model))
 
     def _domain_certificate(
         self, lines: list[OcrLine], expect: Expectation, checks: list[Check], model: ModelRef
@@ -1214,11 +1220,11 @@ class DocumentAnalyzer:
         if expect.subject_name:
             found = F.normalize_subject_name(expect.subject_name) in F.normalize_subject_name(text)
             out["subject_name_found"] = F.Field("true" if found else "false", 1.0)
-            checks.append(check("SUBJECT_NAME_MISMATCH", found, float(found), 1.0, model=model))
+            checks.append(agrees("SUBJECT_NAME_MISMATCH", found, model))
         if expect.person_name:
             named = F.normalize_person_name(expect.person_name) in F.normalize_person_name(text)
             out["person_name_found"] = F.Field("true" if named else "false", 1.0)
-            checks.append(check("NAME_MISMATCH", named, float(named), 1.0, model=model))
+            checks.append(agrees("NAME_MISMATCH", named, model))
         seal = Q.red_seal_score(doc)
         out["seal_found"] = F.Field("true" if seal >= self.t.min_seal else "false", 1.0)
         checks.append(check("LETTER_SEAL_MISSING", seal >= self.t.min_seal, seal, self.t.min_seal))
@@ -1239,7 +1245,7 @@ class DocumentAnalyzer:
         if expect.subject_name:
             found = F.normalize_subject_name(expect.subject_name) in F.normalize_subject_name(text)
             out["subject_name_found"] = F.Field("true" if found else "false", 1.0)
-            checks.append(check("SUBJECT_NAME_MISMATCH", found, float(found), 1.0, model=model))
+            checks.append(agrees("SUBJECT_NAME_MISMATCH", found, model))
         if expect.domains:
             low = text.lower().replace("。", ".").replace(",", ".")
             found_domains: list[str] = []
