@@ -135,7 +135,7 @@ def seams(image: np.ndarray) -> list[dict[str, float]]:
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     s = 1024 / max(gray.shape)
     if s < 1:
-        gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        gray = np.asarray(cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
     out = [
         {"seam": round(v, 4), "axis": 1.0, "at": round((x + 1) / gray.shape[1], 4)}
         for v, x in _seam_1d(gray)
@@ -354,8 +354,8 @@ def rejected_checks(
     mid = unclipped & (gmean > 20) & (gmean < 225)
     inside = _doc_mask((h, w), quad, 0.9)
     around = ~_doc_mask((h, w), quad, 1.12) if quad is not None else np.zeros((h, w), bool)
-    ib = _blocks(inside, 8).all(axis=(2, 3))
-    ab = _blocks(around, 8).all(axis=(2, 3))
+    ib = np.asarray(_blocks(inside, 8).all(axis=(2, 3)))
+    ab = np.asarray(_blocks(around, 8).all(axis=(2, 3)))
     all_b = np.ones_like(ib)
     floor = _region_noise(nb, mid, all_b)
     doc_noise = _region_noise(nb, mid, ib) if quad is not None else floor
@@ -372,8 +372,8 @@ def rejected_checks(
         ref = float(np.percentile(lb[ab], 50)) + 1e-3
         # Blown-out areas (a bright table) are not judged; small clipped blobs (a white
         # mark's letters) are.
-        clip_u8 = (~unclipped).astype(np.uint8)
-        n_c, lab_c, st_c, _ = cv2.connectedComponentsWithStats(clip_u8, 8)
+        clip_u8 = np.asarray(~unclipped, np.uint8)
+        n_c, lab_c, st_c, _ = cv2.connectedComponentsWithStats(clip_u8, connectivity=8)
         big = np.zeros(n_c, bool)
         big[1:] = st_c[1:, cv2.CC_STAT_AREA] > 0.01 * clip_u8.size
         clipped_near = cv2.dilate(big[lab_c].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -385,7 +385,9 @@ def rejected_checks(
             closed = cv2.morphologyEx(
                 marked.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)
             )
-            n, _, stats, _ = cv2.connectedComponentsWithStats(closed & judged.astype(np.uint8), 8)
+            n, _, stats, _ = cv2.connectedComponentsWithStats(
+                np.asarray(closed & judged.astype(np.uint8), np.uint8), connectivity=8
+            )
             cluster = float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
     unclipped_px = cv2.erode((gray < 250).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     rep_bg = repeated_pattern(gray, around & unclipped_px) if quad is not None else float("nan")
