@@ -46,7 +46,8 @@ class RejectThresholds:
     min_status_bar: float = 0.2  # share of the status bar's rows: flat middle, glyph ends
     screen_aspect: tuple[float, float] = (1.95, 2.4)  # height / width of a phone screen
     # STITCHED_IMAGE
-    min_seam: float = 0.6  # share of row bands stepping at one column
+    min_seam: float = 0.5  # share of row bands stepping at one column
+    min_full_seam: float = 0.97  # ... through every band: one whole document beside it suffices
     min_side_document: float = 0.03  # a whole document on each side: its share of that side
     # WATERMARK_PRESENT
     max_background_marks: float = 0.02  # share of the table's blocks holding strokes
@@ -302,27 +303,29 @@ def rejected_checks(
         )
     )
 
-    # STITCHED_IMAGE: a seam, and on each side of it a whole document of its own (a single
-    # document's straight edge is a seam too, but cutting there leaves the document
-    # touching the cut on one side or missing from the other).
+    # STITCHED_IMAGE: a straight seam across the whole photo with a whole document (not
+    # touching the cut) on each side of it, or on one side of a seam through every band of
+    # rows (no camera photo's document edge in the tuning split went past 0.89; a third
+    # pasted photo makes the other side's "document" two). A single document's straight
+    # edge is a seam too, but cutting there leaves the document touching the cut.
     best: dict[str, object] = {}
     stitched = False
     for sm in seams(image_bgr):
         docs: list[float] = []
         if sm["seam"] >= t.min_seam and callable(locate):
-            cut = sm["at"]
             if sm["axis"] == 1.0:
-                x = round(cut * w)
+                x = round(sm["at"] * w)
                 sides = [image_bgr[:, : x - 2], image_bgr[:, x + 2 :]]
             else:
-                y = round(cut * h)
+                y = round(sm["at"] * h)
                 sides = [image_bgr[: y - 2], image_bgr[y + 2 :]]
             for side in sides:
                 found = locate(side) if min(side.shape[:2]) >= 64 else None
                 whole = found is not None and float(getattr(found, "border_margin", -1)) > 0
                 fill = float(getattr(found, "fill", 0.0)) if found is not None else 0.0
                 docs.append(round(fill, 4) if whole else 0.0)
-        hit = bool(docs) and min(docs) >= t.min_side_document
+        n_whole = sum(d >= t.min_side_document for d in docs)
+        hit = n_whole == 2 or (n_whole == 1 and sm["seam"] >= t.min_full_seam)
         if not best or hit:
             best = {
                 "seam": sm["seam"],
