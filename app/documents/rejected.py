@@ -46,7 +46,8 @@ class RejectThresholds:
     min_status_bar: float = 0.2  # share of the status bar's rows: flat middle, glyph ends
     screen_aspect: tuple[float, float] = (1.95, 2.4)  # height / width of a phone screen
     # STITCHED_IMAGE
-    min_seam: float = 0.6  # share of row bands stepping at one column
+    min_seam: float = 0.5  # share of row bands stepping at one column
+    min_full_seam: float = 0.97  # ... through every band: one whole document beside it suffices
     min_side_document: float = 0.03  # a whole document on each side: its share of that side
     # WATERMARK_PRESENT
     max_background_marks: float = 0.02  # share of the table's blocks holding strokes
@@ -135,7 +136,7 @@ def seams(image: np.ndarray) -> list[dict[str, float]]:
     gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32)
     s = 1024 / max(gray.shape)
     if s < 1:
-        gray = cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+        gray = np.asarray(cv2.resize(gray, None, fx=s, fy=s, interpolation=cv2.INTER_AREA))
     out = [
         {"seam": round(v, 4), "axis": 1.0, "at": round((x + 1) / gray.shape[1], 4)}
         for v, x in _seam_1d(gray)
@@ -302,27 +303,29 @@ def rejected_checks(
         )
     )
 
-    # STITCHED_IMAGE: a seam, and on each side of it a whole document of its own (a single
-    # document's straight edge is a seam too, but cutting there leaves the document
-    # touching the cut on one side or missing from the other).
+    # STITCHED_IMAGE: a straight seam across the whole photo with a whole document (not
+    # touching the cut) on each side of it, or on one side of a seam through every band of
+    # rows (no camera photo's document edge in the tuning split went past 0.89; a third
+    # pasted photo makes the other side's "document" two). A single document's straight
+    # edge is a seam too, but cutting there leaves the document touching the cut.
     best: dict[str, object] = {}
     stitched = False
     for sm in seams(image_bgr):
         docs: list[float] = []
         if sm["seam"] >= t.min_seam and callable(locate):
-            cut = sm["at"]
             if sm["axis"] == 1.0:
-                x = round(cut * w)
+                x = round(sm["at"] * w)
                 sides = [image_bgr[:, : x - 2], image_bgr[:, x + 2 :]]
             else:
-                y = round(cut * h)
+                y = round(sm["at"] * h)
                 sides = [image_bgr[: y - 2], image_bgr[y + 2 :]]
             for side in sides:
                 found = locate(side) if min(side.shape[:2]) >= 64 else None
                 whole = found is not None and float(getattr(found, "border_margin", -1)) > 0
                 fill = float(getattr(found, "fill", 0.0)) if found is not None else 0.0
                 docs.append(round(fill, 4) if whole else 0.0)
-        hit = bool(docs) and min(docs) >= t.min_side_document
+        n_whole = sum(d >= t.min_side_document for d in docs)
+        hit = n_whole == 2 or (n_whole == 1 and sm["seam"] >= t.min_full_seam)
         if not best or hit:
             best = {
                 "seam": sm["seam"],
@@ -354,8 +357,8 @@ def rejected_checks(
     mid = unclipped & (gmean > 20) & (gmean < 225)
     inside = _doc_mask((h, w), quad, 0.9)
     around = ~_doc_mask((h, w), quad, 1.12) if quad is not None else np.zeros((h, w), bool)
-    ib = _blocks(inside, 8).all(axis=(2, 3))
-    ab = _blocks(around, 8).all(axis=(2, 3))
+    ib = np.asarray(_blocks(inside, 8).all(axis=(2, 3)))
+    ab = np.asarray(_blocks(around, 8).all(axis=(2, 3)))
     all_b = np.ones_like(ib)
     floor = _region_noise(nb, mid, all_b)
     doc_noise = _region_noise(nb, mid, ib) if quad is not None else floor
@@ -372,8 +375,8 @@ def rejected_checks(
         ref = float(np.percentile(lb[ab], 50)) + 1e-3
         # Blown-out areas (a bright table) are not judged; small clipped blobs (a white
         # mark's letters) are.
-        clip_u8 = (~unclipped).astype(np.uint8)
-        n_c, lab_c, st_c, _ = cv2.connectedComponentsWithStats(clip_u8, 8)
+        clip_u8 = np.asarray(~unclipped, np.uint8)
+        n_c, lab_c, st_c, _ = cv2.connectedComponentsWithStats(clip_u8, connectivity=8)
         big = np.zeros(n_c, bool)
         big[1:] = st_c[1:, cv2.CC_STAT_AREA] > 0.01 * clip_u8.size
         clipped_near = cv2.dilate(big[lab_c].astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
@@ -385,7 +388,9 @@ def rejected_checks(
             closed = cv2.morphologyEx(
                 marked.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)
             )
-            n, _, stats, _ = cv2.connectedComponentsWithStats(closed & judged.astype(np.uint8), 8)
+            n, _, stats, _ = cv2.connectedComponentsWithStats(
+                np.asarray(closed & judged.astype(np.uint8), np.uint8), connectivity=8
+            )
             cluster = float(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0.0
     unclipped_px = cv2.erode((gray < 250).astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     rep_bg = repeated_pattern(gray, around & unclipped_px) if quad is not None else float("nan")

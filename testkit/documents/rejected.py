@@ -265,7 +265,7 @@ def watermarked(
             for x in range(-(j % 2) * step_x // 2, w * 2, step_x):
                 draw.text((x, y), text, font=font, fill=255)
         angle = _u(rng, p.wm_angle) * rng.choice([-1, 1])
-        layer = layer.rotate(angle, resample=Image.BILINEAR)
+        layer = layer.rotate(angle, resample=Image.Resampling.BILINEAR)
         mask = np.asarray(layer, np.float32)[h // 2 : h // 2 + h, w // 2 : w // 2 + w] / 255.0
         colour = rng.choice([(128, 128, 128), (60, 60, 200), (200, 120, 60), (255, 255, 255)])
     else:  # an app's mark: logo disc and name in a corner, white with a soft shadow
