@@ -16,7 +16,7 @@ import pytest
 from app.orders import state
 from tests.conftest import Api, order_body, person, synthetic_jpeg
 from tests.filing import render_extra as X
-from tests.flows import bearer, open_session, qr
+from tests.flows import bearer, face, open_session, qr, status, upload
 from tests.real_flows import jpeg
 
 DOMAINS = ["example.cn", "www.example.cn", "shop.example.com.cn", "example.com"]
@@ -77,15 +77,24 @@ async def test_each_domain_its_own_certificate(api: Api) -> None:
                                                         "example.com")]  # fmt: skip
     assert [s["step"] for s in part["steps"]] == [*wanted, "face"]
     assert order["requirements"] == {"domain_certificate_per_domain": True}
+    subject = await open_session(api, await qr(api, oid, "subject"), device="dc-0")
+    for step in ("subject_document", "subject_principal_id_front", "subject_principal_id_back"):
+        assert (await upload(api, subject, step)).status_code == 201
     s = await open_session(api, await qr(api, oid, f"website:{wid}"), device="dc-1")
+    assert (await face(api, s)).status_code == 201
+    # The website part waits for every domain's certificate, in the full view and in the
+    # changed-since list (which derives the status from a few columns, the domains among them).
+    assert await status(api, oid) == "subject_verified"
     # The website's one-certificate step is not this order's; nor a domain it does not use.
     for step in (f"domain_certificate:{wid}", f"domain_certificate:{wid}:other.cn"):
         r = await _cert(api, s, step, synthetic_jpeg(seed=60))
         assert r.status_code == 404 and r.json()["code"] == "STEP_UNKNOWN", r.text
         assert r.json()["valid_steps"] == sorted(wanted)
     for i, step in enumerate(wanted):
+        assert await status(api, oid) == "subject_verified"
         r = await _cert(api, s, step, synthetic_jpeg(seed=61 + i))
         assert r.status_code == 201 and r.json()["step"] == step, r.text
+    assert await status(api, oid) == "website_verified"
     full = (await api.client.get(f"/v1/orders/{oid}", headers=api.auth)).json()
     steps = {x["step"]: x["done"] for p in full["parts"] for x in p["steps"]}
     assert all(steps[w] for w in wanted)
