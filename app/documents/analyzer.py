@@ -219,7 +219,7 @@ class DocThresholds:
     min_pledge_text: float = 0.8
     # SIGNATURE_MISSING: handwriting's ink area right of the 签字 label, in squared label
     # heights (app/documents/signature.py). Set on tune renders only (the test kit's sheet,
-    # tests/filing/render_extra.py's pledge, seeds 0-3, sealed and not): signed 0.20-0.43,
+    # tests/filing/render_extra.py's pledge, seeds 0-3, sealed and not): signed 0.20-0.55,
     # unsigned 0.00; the tests use other seeds. Not measured on real handwriting.
     min_signature: float = 0.1
     # PLEDGE_WORDING_MISSING: share of the confirmed pledge text's characters read in order
