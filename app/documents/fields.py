@@ -547,13 +547,20 @@ def _values_after(lines: list[OcrLine], labels: Iterable[str]) -> Iterable[Field
 
 
 def extract_domain_certificate(lines: list[OcrLine]) -> dict[str, Field]:
-    """The domain, its holder and its expiry date as a 域名证书 prints them (label: value)."""
+    """The domain, its holder and its expiry date as a 域名证书 prints them (label: value);
+    ``domains``: every domain the certificate lists (comma-joined, the first is ``domain``)."""
     out: dict[str, Field] = {}
+    listed: list[str] = []
+    score = 1.0
     for f in _values_after(lines, DOMAIN_LABELS):
-        m = _HOST.search(f.value.lower().replace("。", "."))
-        if m:
-            out["domain"] = Field(m.group(0), f.score)
-            break
+        for m in _HOST.finditer(f.value.lower().replace("。", ".")):
+            if m.group(0) not in listed:
+                listed.append(m.group(0))
+                score = min(score, f.score)
+                if "domain" not in out:
+                    out["domain"] = Field(m.group(0), f.score)
+    if listed:
+        out["domains"] = Field(",".join(listed), score)
     for f in _values_after(lines, HOLDER_LABELS):
         out["holder"] = f
         break

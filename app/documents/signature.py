@@ -1,8 +1,9 @@
 """Is there a handwritten signature in a printed page's signature box (SIGNATURE_MISSING)?
 
 The box is found from its printed label (``…签字:`` / ``…签名:``, read by the OCR): the
-area to its right, on its row and a little below, is where the person signs (the sheet
-template's signing cell, the test kit's signature line, the pledge's 承诺人签字). In that
+area to its right up to the page's margin, on its row and three lines below, is where the
+person signs (the sheet template's signing cell, the test kit's signature line, the pledge's
+承诺人签字). In that
 area the printed box is taken away (long straight runs of ink: the cell's grid, the signing
 line), so are red marks (the seal, a fingerprint in 印泥) and printed words the OCR read
 there (日期, 年 月 日, 盖章); what is left is dark handwriting. The score is its ink area in
@@ -65,11 +66,13 @@ def find_box(lines: list[OcrLine], size: tuple[int, int]) -> SignatureBox | None
             x0, y0, x1, y1 = ln.box
             h = max(8.0, y1 - y0)
             label_end = x0 + (x1 - x0) * end / max(1, len(text))
+            # To the page's right margin (the template's signing cell spans the page), from a
+            # line above the label to three below (a signature written mid-cell).
             box = (
                 int(label_end + 0.15 * h),
                 int(max(0.0, y0 - 1.0 * h)),
-                int(min(width - 1, label_end + 14 * h, width * 0.97)),
-                int(min(height - 1, y1 + 2.2 * h)),
+                int(width * 0.97),
+                int(min(height - 1, y1 + 3.0 * h)),
             )
             if box[2] - box[0] < 2 * h:
                 continue

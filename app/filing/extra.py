@@ -120,10 +120,34 @@ def expectation(bundle: Bundle, step: state.Step) -> DocumentExpectation:
             person_name=bundle.principals[step.person_id].name, is_unit=True,
         )  # fmt: skip
     site = next(w for w in bundle.websites if step.part == f"website:{w.id}")
+    domains = tuple(site.domains)
+    if (one := step_domain(step.name)) is not None:
+        # A per-domain step: that registered domain (or a name under it the website uses).
+        domains = (one, *(d for d in site.domains if state.registered_domain(d) == one))
     return DocumentExpectation(
         doc_type=kind, side=None, today=today, subject_name=o.subject_name,
-        domains=tuple(site.domains), is_unit=bundle.shape.is_unit,
+        domains=domains, is_unit=bundle.shape.is_unit,
     )  # fmt: skip
+
+
+def step_domain(name: str) -> str | None:
+    """The registered domain of a per-domain certificate step (None: a website's one)."""
+    parts = name.split(":", 2)
+    return parts[2] if len(parts) == 3 and parts[0] == "domain_certificate" else None
+
+
+def covered_steps(bundle: Bundle, step: state.Step, extracted: dict[str, Any]) -> list[state.Step]:
+    """The website's other per-domain certificate steps a certificate also covers: the ones
+    whose domain it lists too (one certificate for several domains), not done yet."""
+    if step_domain(step.name) is None:
+        return []
+    listed = {state.registered_domain(d) for d in str(extracted.get("domains", "")).split(",") if d}
+    website = next(w for w in bundle.shape.websites if step.part == f"website:{w.id}")
+    return [
+        s for s in state.extra_steps(bundle.shape, website)
+        if s.name != step.name and step_domain(s.name) in listed
+        and not state.step_done(s, bundle.evidence)
+    ]  # fmt: skip
 
 
 def _phone_check(c: Check) -> dict[str, Any]:
@@ -163,8 +187,9 @@ async def take(
         f"orders/{bundle.order.id}/docs/{main.id}.{EXT.get(outcome.stored_type, 'bin')}"
     )
     await asyncio.to_thread(ctx.storage.put, main.storage_key, outcome.stored)
+    covers = covered_steps(bundle, step, outcome.extracted) if main.accepted else []
     try:
-        body = await _commit(db, session, step, outcome, main)
+        body = await _commit(db, session, step, outcome, main, covers)
     except BaseException:
         await db.rollback()
         await asyncio.to_thread(ctx.storage.delete, main.storage_key)
@@ -188,9 +213,21 @@ def _rows(material_id: str, checks: list[Check]) -> list[CheckRow]:
     ]  # fmt: skip
 
 
+def _cover(main: Material, step: state.Step) -> Material:
+    """The same accepted certificate recorded for another of its domains' steps (the same
+    file and checks: the package names it once per domain, as filing systems ask)."""
+    return Material(
+        id=new_id(), order_id=main.order_id, session_id=main.session_id, person_id=None,
+        step=step.canonical, kind="upload", storage_key=main.storage_key, sha256=main.sha256,
+        original_sha256=main.original_sha256, size=main.size, content_type=main.content_type,
+        accepted=True, extracted={**(main.extracted or {}), "covered_by": main.id},
+        created_at=main.created_at,
+    )  # fmt: skip
+
+
 async def _commit(
     db: AsyncSession, session: CaptureSession, step: state.Step, outcome: CaptureOutcome,
-    main: Material,
+    main: Material, covers: list[state.Step] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     failed = [c.code for c in outcome.checks if not c.passed]
     for _attempt in range(5):
@@ -199,18 +236,38 @@ async def _commit(
         lost = main.accepted and state.step_done(step, before)
         if lost:
             main.accepted = False  # another upload of this step won: ours kept for audit
-        after = before | {(step.person_id, step.canonical)} if main.accepted else before
+        also = [s for s in covers or [] if main.accepted and not state.step_done(s, before)]
+        after = (
+            before | {(step.person_id, step.canonical)} | {(s.person_id, s.canonical) for s in also}
+            if main.accepted
+            else before
+        )
+        copies = [_cover(main, s) for s in also]
 
-        async def stage() -> None:
+        async def stage(copies: list[Material] = copies) -> None:
             db.add(main)
             await db.flush()
             db.add_all(_rows(main.id, outcome.checks))
+            for c in copies:
+                db.add(c)
+                await db.flush()
+                db.add_all(_rows(c.id, outcome.checks))
 
-        def happened(lost: bool = lost) -> list[transitions.Happened]:
+        def happened(
+            lost: bool = lost, also: list[state.Step] = also, copies: list[Material] = copies
+        ) -> list[transitions.Happened]:
             extra = {"superseded": True} if lost else {}
-            return [("capture.accepted" if main.accepted else "capture.refused", step.part,
-                     {"step": step.name, "material_id": main.id, "failed": failed,
-                      "sha256": main.sha256, **extra})]  # fmt: skip
+            covered = {"covers": [s.name for s in also]} if also else {}
+            out: list[transitions.Happened] = [
+                ("capture.accepted" if main.accepted else "capture.refused", step.part,
+                 {"step": step.name, "material_id": main.id, "failed": failed,
+                  "sha256": main.sha256, **extra, **covered})
+            ]  # fmt: skip
+            out += [("capture.accepted", s.part,
+                     {"step": s.name, "material_id": c.id, "failed": [], "sha256": c.sha256,
+                      "covered_by": main.id})
+                    for s, c in zip(also, copies, strict=True)]  # fmt: skip
+            return out
 
         if not await transitions.apply_change(
             db, bundle, before=before, after=after, happened=happened, bump=main.accepted,

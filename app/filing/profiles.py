@@ -166,6 +166,6 @@ def kind_of(step: str, material_kind: str) -> Kind:
         return "site_photo" if material_kind == "best_frame" else "video"
     if step == "pledge":
         return "record"
-    if step == "verification_sheet":
-        return "sheet"
+    if step in ("verification_sheet", "pledge_photo"):
+        return "sheet"  # the signed pledge goes with the sheet ("上传核验单&承诺书")
     return "certificate"

@@ -249,8 +249,8 @@ class Material(Base):
     # The person the material is about (None for the subject document and the sheet).
     person_id: Mapped[str | None] = mapped_column(ForeignKey("principals.id"), nullable=True)
     # Canonical step: subject_document, id_front, id_back, id_document, face, verification_sheet,
-    # pledge, authorisation_letter, domain_certificate:<website id>.
-    step: Mapped[str] = mapped_column(String(80))
+    # pledge, pledge_photo, authorisation_letter, domain_certificate:<website id>[:<domain>].
+    step: Mapped[str] = mapped_column(String(320))
     # upload | portrait | best_frame
     kind: Mapped[str] = mapped_column(String(20), default="upload")
     parent_id: Mapped[str | None] = mapped_column(String(32), nullable=True)

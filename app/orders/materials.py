@@ -31,8 +31,11 @@ def material_label(b: Bundle, m: Material) -> str:
     if m.step == "pledge_photo":
         return f"承诺书-{_safe(o.subject_name)}"
     if m.step.startswith("domain_certificate:"):
-        site = next((w for w in b.websites if m.step == f"domain_certificate:{w.id}"), None)
-        return f"域名证书-{_safe(site.name) if site else '-'}"
+        # domain_certificate:<website id>, or :<website id>:<domain> (one per domain)
+        _, wid, *domain = m.step.split(":", 2)
+        site = next((w for w in b.websites if w.id == wid), None)
+        name = f"域名证书-{_safe(site.name) if site else '-'}"
+        return f"{name}-{_safe(domain[0])}" if domain else name
     person = b.principals.get(m.person_id or "")
     pname = _safe(person.name) if person else "-"
     sites = [w for w in b.websites if w.principal_id == m.person_id]

@@ -110,6 +110,12 @@ class RequirementsIn(Strict):
         description="the 域名证书 of each website, step domain_certificate:<website id>: its "
         "domain must be one of the website's and its holder the subject",
     )
+    domain_certificate_per_domain: bool = Field(
+        default=False,
+        description="one 域名证书 per registered domain of each website (www.example.cn and "
+        "example.cn are one), step domain_certificate:<website id>:<domain>, instead of one "
+        "per website; a certificate that lists several of the website's domains covers each",
+    )
     pledge_photo: bool = Field(
         default=False,
         description="the signed 承诺书 photographed, step pledge_photo of the sheet part "

@@ -528,7 +528,8 @@ def _shape(
         subject_nature=order.subject_nature,
         subject_principal=ps(principals[order.subject_principal_id]),
         websites=tuple(
-            state.WebsiteShape(w.id, ps(principals[w.principal_id]), w.kind) for w in sites
+            state.WebsiteShape(w.id, ps(principals[w.principal_id]), w.kind, tuple(w.domains))
+            for w in sites
         ),
         **requirement_flags(order.requirements),
     )
@@ -543,7 +544,13 @@ def requirement_flags(requirements: dict[str, Any] | str | None) -> dict[str, bo
         "authorisation_letters": bool(r.get("authorisation_letter")),
         "domain_certificates": bool(r.get("domain_certificate")),
         "pledge_photo_required": bool(r.get("pledge_photo")),
+        "domain_certificate_per_domain": bool(r.get("domain_certificate_per_domain")),
     }
+
+
+def _domains(raw: list[str] | str | None) -> list[str]:
+    """A website's domains from the JSON column (parsed, or as text from the driver)."""
+    return list((json.loads(raw) if isinstance(raw, str) else raw) or [])
 
 
 async def load_bundle(db: AsyncSession, order_id: str, provider_id: str | None = None) -> Bundle:
@@ -561,7 +568,9 @@ def _status_reads(among: Select[tuple[str]]) -> tuple[Any, Any, Any]:
             select(Principal.id, Principal.doc_type, Principal.doc_number_hmac).where(
                 Principal.order_id.in_(among)
             ),
-            select(Website.id, Website.order_id, Website.principal_id, Website.kind)
+            select(
+                Website.id, Website.order_id, Website.principal_id, Website.kind, Website.domains
+            )
             .where(Website.order_id.in_(among))
             .order_by(Website.seq),
             select(Material.order_id, Material.person_id, Material.step).where(
@@ -604,7 +613,9 @@ async def statuses(
     }
     sites: defaultdict[str, list[state.WebsiteShape]] = defaultdict(list)
     for w in await conn.execute(websites, params):
-        sites[w.order_id].append(state.WebsiteShape(w.id, people[w.principal_id], w.kind))
+        sites[w.order_id].append(
+            state.WebsiteShape(w.id, people[w.principal_id], w.kind, tuple(_domains(w.domains)))
+        )
     evidence: defaultdict[str, set[tuple[str | None, str]]] = defaultdict(set)
     for m in await conn.execute(materials, params):
         evidence[m.order_id].add((m.person_id, m.step))

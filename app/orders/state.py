@@ -61,6 +61,7 @@ class WebsiteShape:
     id: str
     principal: PersonShape
     kind: str = "website"  # website | app | mini_program | quick_app
+    domains: tuple[str, ...] = ()  # a website's, as the order names them
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,10 @@ class OrderShape:
     # The signed 承诺书 photographed (step ``pledge_photo``, the sheet part's upload, checked
     # like the sheet): the sheet part is done only with it.
     pledge_photo_required: bool = False
+    # One 域名证书 per registered domain of each website (step
+    # ``domain_certificate:<website id>:<domain>``) instead of one per website; a certificate
+    # listing several of the website's domains covers each of them.
+    domain_certificate_per_domain: bool = False
 
     @property
     def is_unit(self) -> bool:
@@ -138,6 +143,45 @@ def domain_certificate_step(website: WebsiteShape) -> str:
     return f"domain_certificate:{website.id}"
 
 
+# Second-level suffixes under which a name is registered one label deeper (example.com.cn):
+# China's (CNNIC's category and province domains) and the common foreign ones. A name under
+# a suffix not listed here is taken as registered at its last two labels.
+SECOND_LEVEL = frozenset(
+    {"com.cn", "net.cn", "org.cn", "gov.cn", "edu.cn", "ac.cn", "mil.cn",
+     *(f"{p}.cn" for p in ("bj", "tj", "he", "sx", "nm", "ln", "jl", "hl", "sh", "js", "zj",
+                           "ah", "fj", "jx", "sd", "ha", "hb", "hn", "gd", "gx", "hi", "cq",
+                           "sc", "gz", "yn", "xz", "sn", "gs", "qh", "nx", "xj", "tw", "hk",
+                           "mo")),
+     "com.hk", "com.tw", "co.uk", "org.uk", "co.jp", "com.au"}
+)  # fmt: skip
+
+
+def registered_domain(host: str) -> str:
+    """The name a 域名证书 is issued for: www.example.com.cn -> example.com.cn."""
+    labels = host.strip().rstrip(".").lower().split(".")
+    keep = 3 if len(labels) >= 3 and ".".join(labels[-2:]) in SECOND_LEVEL else 2
+    return ".".join(labels[-keep:])
+
+
+def certificate_domains(website: WebsiteShape) -> list[str]:
+    """A website's registered domains, each once, in the order's order."""
+    out: list[str] = []
+    for d in website.domains:
+        r = registered_domain(d)
+        if r and r not in out:
+            out.append(r)
+    return out
+
+
+def domain_certificate_steps(shape: OrderShape, website: WebsiteShape) -> list[str]:
+    """The website's 域名证书 steps: one per registered domain, or the website's one."""
+    if website.kind != "website":
+        return []
+    if shape.domain_certificate_per_domain:
+        return [f"domain_certificate:{website.id}:{d}" for d in certificate_domains(website)]
+    return [domain_certificate_step(website)] if shape.domain_certificates else []
+
+
 def extra_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
     """The extra documents a service part asks for (uploads, not the ID or the face)."""
     part = f"website:{website.id}"
@@ -146,9 +190,7 @@ def extra_steps(shape: OrderShape, website: WebsiteShape) -> list[Step]:
         steps.append(
             Step("authorisation_letter", "authorisation_letter", website.principal.id, part)
         )
-    if shape.domain_certificates and website.kind == "website":
-        name = domain_certificate_step(website)
-        steps.append(Step(name, name, None, part))
+    steps += [Step(n, n, None, part) for n in domain_certificate_steps(shape, website)]
     return steps
 
 

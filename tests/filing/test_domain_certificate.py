@@ -37,8 +37,14 @@ def test_fields_from_lines() -> None:
         ]
     )
     assert {k: v.value for k, v in got.items()} == {
-        "domain": "example.cn", "holder": "某某有限公司", "valid_to": "2030-05-01"
+        "domain": "example.cn", "domains": "example.cn", "holder": "某某有限公司",
+        "valid_to": "2030-05-01",
     }  # fmt: skip
+    several = extract_domain_certificate(
+        [ln("域名注册证书", 0), ln("域名:example.cn、Example.COM", 40), ln("域名:example.net", 80)]
+    )
+    assert several["domain"].value == "example.cn"
+    assert several["domains"].value == "example.cn,example.com,example.net"
 
 
 @pytest.mark.parametrize(

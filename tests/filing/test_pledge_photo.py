@@ -87,6 +87,16 @@ async def test_the_sheet_part_needs_the_signed_pledge_photo(api: Api) -> None:
     names = [f["name"] for f in json.loads(zf.read("manifest.json"))["files"]]
     assert "承诺书-深圳市示例科技有限公司.jpg" in names, names
     assert zf.read("承诺书-深圳市示例科技有限公司.jpg")[:2] == b"\xff\xd8"
+    # Filed with the sheet: the sheet's limit of each profile (miit_legacy: 150 KB).
+    pkg = await api.client.get(
+        f"/v1/orders/{oid}/package.zip?profile=miit_legacy", headers=api.auth
+    )
+    zf = zipfile.ZipFile(io.BytesIO(pkg.content))
+    manifest = json.loads(zf.read("manifest.json"))
+    entry = next(f for f in manifest["files"] if f["name"] == "承诺书-深圳市示例科技有限公司.jpg")
+    limit = manifest["profile"]["limits"]["sheet"]["max_bytes"]
+    assert entry["profile_kind"] == "sheet" and limit == 150_000
+    assert len(zf.read(entry["name"])) <= limit
 
     # A re-verify of the website leaves the pledge and its photo (the order's data is the
     # same); the sheet goes.

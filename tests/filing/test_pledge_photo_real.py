@@ -5,34 +5,12 @@ page (tests/filing/render_extra.py); unsigned, it is refused in the pre-check an
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
-import httpx
-import pytest
-
-from app.access.providers import create_provider
-from app.analysis.pipeline import CapturePipeline
-from app.main import create_app
-from tests.conftest import Api, intake_pipeline, make_settings, order_body
+from tests.conftest import Api, order_body
 from tests.filing import render_extra as X
 from tests.flows import bearer, open_session, qr
 from tests.real_flows import jpeg
 
 UNIT = "深圳市示例科技有限公司"  # conftest.order_body's subject
-
-
-@pytest.fixture(scope="module")
-async def doc_api(db_settings: dict[str, str], document_analyzer: Any) -> AsyncIterator[Api]:
-    settings = make_settings(db_settings, webhook_dispatcher=False)
-    pipeline = CapturePipeline(intake_pipeline(settings).limits, document=document_analyzer)
-    app = create_app(settings, pipeline=pipeline)
-    async with app.router.lifespan_context(app):
-        async with app.state.ctx.sessionmaker() as db:
-            provider_id, key = await create_provider(db, "pledge-photo")
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.11", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client, app, key, provider_id)
 
 
 async def test_unsigned_refused_signed_accepted(doc_api: Api) -> None:
