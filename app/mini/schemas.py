@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.orders.schemas import CheckFields
+
 
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -134,13 +136,8 @@ class ChallengeOut(BaseModel):
     expires_at: datetime
 
 
-class CheckView(BaseModel):
-    code: str
-    passed: bool
-    score: float | None
-    threshold: float | None
-    message_zh: str
-    message_en: str
+class CheckView(CheckFields):
+    """A check as the person sees it: no detail (that is for the provider)."""
 
 
 class CaptureOut(BaseModel):

@@ -195,13 +195,20 @@ class ServiceOut(BaseModel):
     principal: PrincipalOut
 
 
-class CheckOut(BaseModel):
+class CheckFields(BaseModel):
+    """What every view of a check shows (the mini-program's CheckView, the provider's CheckOut)."""
+
     code: str
     passed: bool
     score: float | None
     threshold: float | None
     message_zh: str
     message_en: str
+
+
+class CheckOut(CheckFields):
+    """A check as the provider sees it: with its detail and the model that ran it."""
+
     detail: dict[str, Any] | None = None
     model: dict[str, Any] | None = None
 
