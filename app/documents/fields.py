@@ -6,6 +6,7 @@ the line the value came from, so low-confidence reads can be refused as FIELD_UN
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -576,8 +577,6 @@ def extract_domain_certificate(lines: list[OcrLine]) -> dict[str, Field]:
 
 
 def _share(wording: str, window: str) -> float:
-    import difflib
-
     m = difflib.SequenceMatcher(None, wording, window, autojunk=False)
     return sum(b.size for b in m.get_matching_blocks()) / max(1, len(wording))
 

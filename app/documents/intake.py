@@ -165,7 +165,7 @@ def probe_video(data: bytes, max_seconds: float, max_pixels: int | None = None) 
     by a dropped upload, or packets stamped far past the limit, are caught, and one frame
     is decoded to prove the codec data is real.
     """
-    import av
+    import av  # lazy: PyAV (FFmpeg) is loaded only when a video arrives
 
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
@@ -240,7 +240,7 @@ def video_creation_time(data: bytes) -> datetime | None:
     none, so it is a weak signal: it can refuse a recording made before its challenge, never
     prove one was made after it. None when absent or unreadable.
     """
-    import av
+    import av  # lazy: PyAV (FFmpeg) is loaded only when a video arrives
 
     try:
         with av.open(io.BytesIO(data), mode="r") as container:

@@ -108,6 +108,7 @@ class OcrEngine:
         with self._load_lock:
             if self._engine is not None:
                 return
+            # lazy: rapidocr loads onnxruntime and its models, only when OCR is used
             import rapidocr
             from rapidocr import RapidOCR
 
@@ -157,7 +158,7 @@ class OcrEngine:
         """Recognise one text line without detection: for short values the detector missed
         (a lone 男/女). A few milliseconds."""
         self.load()
-        from rapidocr.ch_ppocr_rec import TextRecInput
+        from rapidocr.ch_ppocr_rec import TextRecInput  # lazy: as load() above
 
         with self._lock, modeltime.timed("rapidocr/rec"):
             res = self._engine.text_rec(TextRecInput(img=[crop_bgr]))

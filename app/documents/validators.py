@@ -19,6 +19,7 @@ import re
 import unicodedata
 from datetime import date
 from functools import cache
+from importlib.resources import files
 
 # HK / Macau / Taiwan residents' residence permits carry 810000 / 820000 / 830000 (the
 # latter is not a GB/T 2260 code).
@@ -61,7 +62,6 @@ def _divisions() -> dict[str, list[tuple[int | None, int | None]]]:
     indented four-digit codes, each with one or more names, a name used for a limited time
     marked ``[from-to]`` (``[-1991]东郊区,[1992-]东丽区``).
     """
-    from importlib.resources import files
 
     text = (files("stdnum") / "cn" / "loc.dat").read_text(encoding="utf-8")
     out: dict[str, list[tuple[int | None, int | None]]] = {}
