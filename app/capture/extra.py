@@ -39,7 +39,7 @@ async def _take(request: Request, session: Any, db: Any, ctx: Any, name: str) ->
     part = form.file("file")
     if part is None:
         raise extra.FileMissing()
-    return CaptureOut.model_validate(await extra.take(db, ctx, session, name, bytes(part.data)))
+    return await extra.take(db, ctx, session, name, bytes(part.data))
 
 
 @router.post("/captures/authorisation_letter", status_code=201, response_model=CaptureOut,

@@ -502,7 +502,7 @@ async def _commit(
             accepted=main.accepted,
             step=step.name,
             material_id=main.id,
-            checks=[mini_check(c) for c in outcome.checks],
+            checks=[CheckView.of(c) for c in outcome.checks],
             extracted=mask_extracted(outcome.extracted),
             next_step=nxt.name if nxt else None,
             order_status=state.derive_status(bundle.shape, after).value,
@@ -515,20 +515,6 @@ async def _commit(
             )
         return answer
     raise Conflict(zh="提交过于频繁,请稍后重试", en="Too much contention on this order; retry")
-
-
-def mini_check(c: Check) -> CheckView:
-    """What a phone may see of a check: never the face-match score."""
-    # Scores that would tell an attacker how near they came stay with the provider.
-    hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED", "PORTRAIT_TAMPERED")
-    return CheckView(
-        code=c.code,
-        passed=c.passed,
-        score=None if hide or c.score is None else round(float(c.score), 4),
-        threshold=None if hide or c.threshold is None else round(float(c.threshold), 4),
-        message_zh=c.message_zh,
-        message_en=c.message_en,
-    )
 
 
 async def precheck_step(
@@ -561,7 +547,7 @@ async def precheck_step(
     return PrecheckOut(
         accepted=outcome.accepted,
         step=step.name,
-        checks=[mini_check(c) for c in outcome.checks],
+        checks=[CheckView.of(c) for c in outcome.checks],
         extracted=mask_extracted(outcome.extracted),
     )
 

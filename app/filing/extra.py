@@ -25,6 +25,7 @@ from app.core.errors import AppError, Conflict, Forbidden, NotFound
 from app.documents.validators import mask_name
 from app.filing import pledge, provinces
 from app.inference.checks import Check
+from app.mini.schemas import CaptureOut, CheckView
 from app.models.orders import CaptureSession, CheckRow, Material, new_id, utcnow
 from app.orders import state, transitions
 from app.orders.materials import EXT
@@ -150,17 +151,6 @@ def covered_steps(bundle: Bundle, step: state.Step, extracted: dict[str, Any]) -
     ]  # fmt: skip
 
 
-def _phone_check(c: Check) -> dict[str, Any]:
-    return {
-        "code": c.code,
-        "passed": c.passed,
-        "score": None if c.score is None else round(float(c.score), 4),
-        "threshold": None if c.threshold is None else round(float(c.threshold), 4),
-        "message_zh": c.message_zh,
-        "message_en": c.message_en,
-    }
-
-
 def _phone_fields(bundle: Bundle, fields: dict[str, Any]) -> dict[str, Any]:
     """An individual's name as a domain's holder is masked like any name on a phone."""
     out = dict(fields)
@@ -171,7 +161,7 @@ def _phone_fields(bundle: Bundle, fields: dict[str, Any]) -> dict[str, Any]:
 
 async def take(
     db: AsyncSession, ctx: AppContext, session: CaptureSession, name: str, data: bytes
-) -> dict[str, Any]:
+) -> CaptureOut:
     """Check, store and record one extra document (201), or refuse it (422, kept for audit)."""
     bundle = await load_bundle(db, session.order_id)
     step = resolve(bundle, session, name)
@@ -196,7 +186,9 @@ async def take(
         raise
     if not main.accepted:
         first = next(c for c in outcome.checks if not c.passed)
-        raise ExtraRejected(zh=first.message_zh, en=first.message_en, extra=body)
+        raise ExtraRejected(
+            zh=first.message_zh, en=first.message_en, extra=body.model_dump(mode="json")
+        )
     return body
 
 
@@ -228,7 +220,7 @@ def _cover(main: Material, step: state.Step) -> Material:
 async def _commit(
     db: AsyncSession, session: CaptureSession, step: state.Step, outcome: CaptureOutcome,
     main: Material, covers: list[state.Step] | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> CaptureOut:  # fmt: skip
     failed = [c.code for c in outcome.checks if not c.passed]
     for _attempt in range(5):
         bundle = await load_bundle(db, session.order_id)
@@ -281,13 +273,13 @@ async def _commit(
             raise ExtraAlreadyDone()
         steps = state.scope_steps(bundle.shape, session.scope)
         nxt = state.next_step(bundle.shape, steps, after)
-        return {
-            "accepted": main.accepted,
-            "step": step.name,
-            "material_id": main.id,
-            "checks": [_phone_check(c) for c in outcome.checks],
-            "extracted": _phone_fields(bundle, outcome.extracted),
-            "next_step": nxt.name if nxt else None,
-            "order_status": state.derive_status(bundle.shape, after).value,
-        }
+        return CaptureOut(
+            accepted=main.accepted,
+            step=step.name,
+            material_id=main.id,
+            checks=[CheckView.of(c) for c in outcome.checks],
+            extracted=_phone_fields(bundle, outcome.extracted),
+            next_step=nxt.name if nxt else None,
+            order_status=state.derive_status(bundle.shape, after).value,
+        )
     raise ExtraRace()

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.inference.checks import Check
 from app.orders.schemas import CheckFields
 
 
@@ -138,6 +139,20 @@ class ChallengeOut(BaseModel):
 
 class CheckView(CheckFields):
     """A check as the person sees it: no detail (that is for the provider)."""
+
+    @classmethod
+    def of(cls, c: Check) -> CheckView:
+        """What a phone may see of a check: never the face-match score."""
+        # Scores that would tell an attacker how near they came stay with the provider.
+        hide = c.code in ("FACE_MISMATCH", "REPLAY_DETECTED", "PORTRAIT_TAMPERED")
+        return cls(
+            code=c.code,
+            passed=c.passed,
+            score=None if hide or c.score is None else round(float(c.score), 4),
+            threshold=None if hide or c.threshold is None else round(float(c.threshold), 4),
+            message_zh=c.message_zh,
+            message_en=c.message_en,
+        )
 
 
 class CaptureOut(BaseModel):
