@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import cache
 from typing import Any
+from xml.sax.saxutils import escape
 
 from app.filing import package
 from app.models.orders import CheckRow, Event
@@ -93,7 +94,7 @@ def font_path() -> str:
     """The CJK font: the registry package first, then the distribution's fonts."""
     candidates: list[str] = []
     try:
-        import paperang_p2_fonts_cjk
+        import paperang_p2_fonts_cjk  # optional: the registry font package
 
         base = os.path.dirname(paperang_p2_fonts_cjk.__file__)
         candidates.append(os.path.join(base, "fonts", "wqy-microhei.ttc"))
@@ -111,6 +112,7 @@ def font_path() -> str:
 
 @cache
 def _register_font() -> str:
+    # lazy: reportlab is loaded only when a PDF is made
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfbase.ttfonts import TTFont
 
@@ -360,8 +362,7 @@ def render_sheet(
 
 
 def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
-    from xml.sax.saxutils import escape
-
+    # lazy: reportlab is loaded only when a PDF is made
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm
@@ -523,6 +524,7 @@ def _pledge_line(x: dict[str, str]) -> str:
 
 def build_pdf(story: list[Any], title: str) -> bytes:
     """An A4 PDF of ``story`` in reportlab's invariant mode (same input, same bytes)."""
+    # lazy: reportlab is loaded only when a PDF is made
     from reportlab.lib.pagesizes import A4
     from reportlab.lib.units import mm
     from reportlab.platypus import SimpleDocTemplate

@@ -63,6 +63,7 @@ def template_data(b: Bundle) -> dict[str, Any]:
 
 def render_template(b: Bundle) -> bytes:
     """The template as a one- or two-page A4 PDF in Chinese, with the embedded font."""
+    # lazy: reportlab is loaded only when a PDF is made
     from reportlab.lib import colors
     from reportlab.lib.styles import ParagraphStyle
     from reportlab.lib.units import mm

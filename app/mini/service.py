@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -243,8 +245,6 @@ def session_view(session: CaptureSession, bundle: Bundle, consent: dict[str, str
 
 
 def consent_terms(ctx: AppContext) -> dict[str, str]:
-    import hashlib
-
     text = ctx.settings.face_consent_text
     return {
         "version": ctx.settings.face_consent_version,
@@ -273,8 +273,6 @@ async def new_challenge(
         digits=ctx.settings.liveness_digits,
     )
     if ctx.settings.liveness_flash:
-        import secrets
-
         spec = replace(spec, flash=flash_to_json(make_flash_sequence(secrets.SystemRandom())))
     now = utcnow()
     row = Challenge(
