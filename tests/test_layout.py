@@ -183,3 +183,42 @@ def test_bench_and_scripts_do_not_edit_the_import_path() -> None:
             ):
                 offenders.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def _unexplained_local_imports(path: Path) -> list[int]:
+    """Lines of function-local imports with no reason: a comment on the import, or on the
+    line above its block of imports (README: only a heavy optional dependency loaded lazily)."""
+    lines = path.read_text().splitlines()
+    bad = []
+    for fn in ast.walk(ast.parse("\n".join(lines), str(path))):
+        if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        for node in ast.walk(fn):
+            if not isinstance(node, ast.Import | ast.ImportFrom):
+                continue
+            end = node.end_lineno or node.lineno
+            explained = any("#" in lines[k] for k in range(node.lineno - 1, end))
+            j = node.lineno - 2
+            while not explained and j >= 0:
+                text = lines[j].strip()
+                if text.startswith("#"):
+                    explained = True
+                elif (
+                    text == ""
+                    or text.startswith(("import ", "from ", ")"))
+                    or text.endswith((",", "("))
+                ):
+                    explained = "#" in lines[j]
+                    j -= 1
+                    continue
+                break
+            if not explained:
+                bad.append(node.lineno)
+    return sorted(set(bad))
+
+
+def test_function_local_imports_say_why() -> None:
+    found = []
+    for module, path in _modules().items():
+        found += [f"{module}:{line}" for line in _unexplained_local_imports(path)]
+    assert not found, found

@@ -240,7 +240,7 @@ def audio_fingerprint(samples: np.ndarray, sample_rate: int) -> np.ndarray | Non
 
 def decode_audio(data: bytes) -> np.ndarray | None:
     """The audio track of a video as the fingerprint's bits, or None (no or silent track)."""
-    import av
+    import av  # lazy: PyAV (FFmpeg) is loaded only when a video arrives
 
     try:
         with av.open(io.BytesIO(data), mode="r") as container:

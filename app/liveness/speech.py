@@ -180,7 +180,7 @@ class DigitReader:
             # The tokenizer must be local: faster-whisper would fetch it from a hub otherwise.
             if not (self.model_dir / "tokenizer.json").is_file():
                 raise FileNotFoundError(f"{self.model_dir / 'tokenizer.json'} is missing")
-            from faster_whisper import WhisperModel
+            from faster_whisper import WhisperModel  # lazy: only when digits are asked
 
             model = WhisperModel(
                 str(self.model_dir),
@@ -194,7 +194,7 @@ class DigitReader:
             self._set_model(model, digit_suppress_tokens(model.hf_tokenizer, vocab_size))
 
     def _set_model(self, model: Any, suppress: list[int]) -> None:
-        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.tokenizer import Tokenizer  # lazy: as load() above
 
         tok = Tokenizer(
             model.hf_tokenizer,

