@@ -630,8 +630,9 @@ def halftone_score(doc_bgr: np.ndarray) -> dict[str, float]:
         off_axis = band & (ang > 8) & (ang < 82)
         on_axis = band & ((ang < 3) | (ang > 87))
         med = float(np.median(spec[band])) + 1e-6
-        best_off = max(best_off, float(np.log(spec[off_axis].max() / med)))
-        best_axis = max(best_axis, float(np.log(spec[on_axis].max() / med)))
+        # + 1e-6: an exactly flat patch (a screenshot's UI) has no spectrum at all, log 0
+        best_off = max(best_off, float(np.log((spec[off_axis].max() + 1e-6) / med)))
+        best_axis = max(best_axis, float(np.log((spec[on_axis].max() + 1e-6) / med)))
     return {"halftone": round(best_off, 4), "axis_peaks": round(best_axis, 4)}
 
 

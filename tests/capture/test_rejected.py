@@ -29,10 +29,6 @@ from testkit.documents.cases import make_case
 from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
 from tests.real_flows import order_body, people, put_image, real_session
 
-# app/documents/quality.py halftone_score takes log(0) on an exactly flat patch (a
-# screenshot's UI): numpy warns (-inf, harmless); the test run turns warnings into errors.
-FLAT_PATCH_LOG = pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning")
-
 
 def _checks(img: np.ndarray) -> dict[str, Check]:
     loc = Q.locate(img)
@@ -136,7 +132,6 @@ def test_a_coarse_jpeg_is_not_blamed_on_a_filter() -> None:
     assert _checks(img)["FILTER_APPLIED"].passed
 
 
-@FLAT_PATCH_LOG
 def test_analyser_tells_the_screenshot_first(analyzer: DocumentAnalyzer) -> None:
     case = K.make_case("screenshot", 1)
     v = analyzer.analyze(case.image, case.kind, case.expect, read=False)
@@ -168,7 +163,6 @@ async def doc_api(
             yield Api(client, app, key, provider_id)
 
 
-@FLAT_PATCH_LOG
 async def test_screenshot_upload_is_refused_and_nothing_accepted_is_lost(doc_api: Api) -> None:
     api = doc_api
     p, c, rng = people(21)
