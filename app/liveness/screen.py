@@ -49,7 +49,7 @@ import numpy as np
 class ScreenConfig:
     """Thresholds calibrated on the tuning split of bench/screen_eval.py (never its test split):
     each is the middle between the top genuine tuning score and the lower quartile of the
-    tuning attack scores above it (``python bench/screen_eval.py --split tune --tune``)."""
+    tuning attack scores above it (``python -m bench.screen_eval --split tune --tune``)."""
 
     max_side: int = 320  # frames are analysed downscaled to this (bezel, colour)
     frames: int = 5  # frames examined by the per-frame signals (evenly spread)
