@@ -106,7 +106,14 @@ def face_video(actions: list[str], out: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "--face":
-        face_video(sys.argv[2].replace(",", " ").split(), Path(sys.argv[3]))
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("folder", nargs="?", type=Path, default=DEFAULT, help="where the samples go")
+    ap.add_argument("--face", nargs=2, metavar=("ACTIONS", "OUT"),
+                    help="instead: a face video doing ACTIONS (comma separated)")  # fmt: skip
+    args = ap.parse_args()
+    if args.face:
+        face_video(args.face[0].replace(",", " ").split(), Path(args.face[1]))
     else:
-        ensure_samples(Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT)
+        ensure_samples(args.folder)
