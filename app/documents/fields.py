@@ -406,16 +406,19 @@ def extract_licence(lines: list[OcrLine]) -> dict[str, Field]:
     return out
 
 
-def value_below(lines: list[OcrLine], label: str) -> Field | None:
-    """Passports print the value under its bilingual label."""
+def _line_below(lines: list[OcrLine], label: str) -> OcrLine | None:
+    """The first line printed under a label (passports, permits: bilingual labels)."""
     anchor = find_label(lines, label)
     if anchor is None:
         return None
     below = lines_below(lines, anchor, 2.5)
-    if not below:
-        return None
-    first = below[0]
-    return Field(squash(first.text), first.score)
+    return below[0] if below else None
+
+
+def value_below(lines: list[OcrLine], label: str) -> Field | None:
+    """Passports print the value under its bilingual label."""
+    first = _line_below(lines, label)
+    return None if first is None else Field(squash(first.text), first.score)
 
 
 # --- the other personal documents ----------------------------------------------------------
@@ -475,13 +478,10 @@ def extract_travel_permit(lines: list[OcrLine], doc_type: str) -> dict[str, Fiel
 
 def _raw_below(lines: list[OcrLine], label: str) -> Field | None:
     """The value printed under a bilingual label, its spaces kept (Latin names)."""
-    anchor = find_label(lines, label)
-    if anchor is None:
-        return None
-    below = lines_below(lines, anchor, 2.5)
-    if not below:
-        return None
-    return Field(re.sub(r"\s+", " ", nfkc(below[0].text)).strip(), below[0].score)
+    first = _line_below(lines, label)
+    return (
+        None if first is None else Field(re.sub(r"\s+", " ", nfkc(first.text)).strip(), first.score)
+    )
 
 
 def extract_foreign_front(lines: list[OcrLine]) -> dict[str, Field]:

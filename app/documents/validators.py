@@ -129,13 +129,22 @@ def id_number_problem(raw: str, today: date | None = None) -> str | None:
     if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         return "must be 17 digits and a digit or X"
     birth = id_birth_date(number)
+    problem = _birth_and_check_problem(number, birth, today)
+    if problem is not None or birth is None:
+        return problem
+    return region_problem(number[:6], birth)
+
+
+def _birth_and_check_problem(number: str, birth: date | None, today: date | None) -> str | None:
+    """The birth date and the MOD 11-2 check character of an 18-character number (GB 11643:
+    the resident ID; the 2023 permanent residence card uses the same two)."""
     if birth is None:
         return "invalid birth date"
     if birth > (today or date.today()) or birth.year < 1900:
         return "birth date out of range"
     if id_check_char(number[:17]) != number[17]:
         return "check digit mismatch"
-    return region_problem(number[:6], birth)
+    return None
 
 
 def is_valid_id_number(raw: str, today: date | None = None) -> bool:
@@ -188,14 +197,7 @@ def foreign_permanent_number_problem(raw: str, today: date | None = None) -> str
     province = number[1:3]
     if not any(code.startswith(province) for code in _divisions()):
         return "unknown province code of the accepting authority"
-    birth = id_birth_date(number)
-    if birth is None:
-        return "invalid birth date"
-    if birth > (today or date.today()) or birth.year < 1900:
-        return "birth date out of range"
-    if id_check_char(number[:17]) != number[17]:
-        return "check digit mismatch"
-    return None
+    return _birth_and_check_problem(number, id_birth_date(number), today)
 
 
 def hk_macau_permit_number_problem(raw: str) -> str | None:
