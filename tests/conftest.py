@@ -7,6 +7,7 @@ CI=true they must run: an unreachable server fails the run instead of skipping.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import socket
@@ -20,10 +21,13 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.providers import create_provider
 from app.analysis.pipeline import CapturePipeline
 from app.config import DEFAULT_ABUSE_CAPS, Settings
+from app.core.db import make_engine
 from app.core.migrate import upgrade
 from app.lifespan import limits_of
 from app.main import create_app
@@ -269,3 +273,43 @@ def face_analyzer() -> Any:
     analyzer = FaceAnalyzer(d)
     analyzer.load()
     return analyzer
+
+
+@contextlib.asynccontextmanager
+async def rolled_back_session(db: dict[str, str]) -> AsyncIterator[AsyncSession]:
+    """A session on one connection whose outer transaction is rolled back at the end: the
+    code under test may commit (each commit releases a SAVEPOINT), and nothing it wrote
+    outlives the test. For service-level tests that need no second connection (an API call
+    in the middle would not see these rows). On SQLite the driver's own transaction handling
+    is turned off so that SAVEPOINT works (SQLAlchemy's recipe for pysqlite/aiosqlite)."""
+    url = db["database_url"]
+    engine = make_engine(url, schema=db["database_schema"] or None)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _no_driver_transactions(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    try:
+        async with engine.connect() as conn:
+            outer = await conn.begin()
+            session = AsyncSession(
+                bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False
+            )
+            try:
+                yield session
+            finally:
+                await session.close()
+                await outer.rollback()
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def rolled_back_db(db_settings: dict[str, str]) -> AsyncIterator[AsyncSession]:
+    async with rolled_back_session(db_settings) as session:
+        yield session
