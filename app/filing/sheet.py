@@ -361,6 +361,17 @@ def render_sheet(
     return build_sheet(b, storage, events, checks, signing_key).pdf
 
 
+def subject_rows(s: dict[str, Any]) -> list[list[str]]:
+    """The subject's rows of the sheet and of its blank template: name, nature, document."""
+    return [
+        ["名称", s["name"]],
+        ["性质", s["nature"]],
+        ["证件类型", s["doc_type"]],
+        ["证件号码", s["doc_number"]],
+        ["所在省份", s["province"]],
+    ]
+
+
 def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
     # lazy: reportlab is loaded only when a PDF is made
     from reportlab.lib import colors
@@ -428,16 +439,7 @@ def _render(data: dict[str, Any], images: list[SheetImage], code: str) -> bytes:
             [35 * mm, 135 * mm],
         ),
         p("二、主办单位", h2),
-        table(
-            [
-                ["名称", s["name"]],
-                ["性质", s["nature"]],
-                ["证件类型", s["doc_type"]],
-                ["证件号码", s["doc_number"]],
-                ["所在省份", s["province"]],
-            ],
-            [35 * mm, 135 * mm],
-        ),
+        table(subject_rows(s), [35 * mm, 135 * mm]),
         p("三、负责人", h2),
         table(
             [["角色", "姓名", "证件类型", "证件号码"]]

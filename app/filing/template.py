@@ -18,6 +18,7 @@ from app.filing.sheet import (
     _register_font,
     build_pdf,
     service_ident,
+    subject_rows,
 )
 from app.orders.service import Bundle
 
@@ -101,14 +102,7 @@ def render_template(b: Bundle) -> bytes:
         p(f"订单号:{data['external_id']}    备案类型:{data['business_type']}"),
         p("一、主办单位(个人)信息", h2),
         table(
-            [
-                ["名称", s["name"]],
-                ["性质", s["nature"]],
-                ["证件类型", s["doc_type"]],
-                ["证件号码", s["doc_number"]],
-                ["所在省份", s["province"]],
-                ["主体负责人", data["principal"]],
-            ],
+            [*subject_rows(s), ["主体负责人", data["principal"]]],
             [35 * mm, 135 * mm],
         ),
         p("二、网站与域名", h2),
