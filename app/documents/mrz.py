@@ -152,15 +152,8 @@ def parse_td3(line1: str, line2: str, today: date) -> MrzResult:
     composite = l2[0:10] + l2[13:20] + l2[21:43]
     if check_digit(composite) != comp_cd:
         problems.append("composite check digit")
-    names = l1[5:].rstrip("<").split("<<", 1) if len(l1) >= 5 else [""]
-    surname = names[0].replace("<", " ").strip()
-    given = names[1].replace("<", " ").strip() if len(names) > 1 else ""
-    bd = _date(birth, future_ok=False, today=today)
-    ed = _date(exp, future_ok=True, today=today)
-    if bd is None:
-        problems.append("birth date invalid")
-    if ed is None:
-        problems.append("expiry date invalid")
+    surname, given = _names(l1[5:] if len(l1) >= 5 else "")
+    bd, ed = _dates(birth, exp, today, problems)
     return MrzResult(
         valid=not problems,
         problems=tuple(problems),
@@ -173,6 +166,26 @@ def parse_td3(line1: str, line2: str, today: date) -> MrzResult:
         sex=sex,
         expiry=ed,
     )
+
+
+def _names(field: str) -> tuple[str, str]:
+    """The primary and secondary identifiers of a name field (``SURNAME<<GIVEN<NAMES``)."""
+    names = field.rstrip("<").split("<<", 1)
+    surname = names[0].replace("<", " ").strip()
+    return surname, names[1].replace("<", " ").strip() if len(names) > 1 else ""
+
+
+def _dates(
+    birth: str, exp: str, today: date, problems: list[str]
+) -> tuple[date | None, date | None]:
+    """The birth and expiry dates of a zone (YYMMDD), each problem named in ``problems``."""
+    bd = _date(birth, future_ok=False, today=today)
+    ed = _date(exp, future_ok=True, today=today)
+    if bd is None:
+        problems.append("birth date invalid")
+    if ed is None:
+        problems.append("expiry date invalid")
+    return bd, ed
 
 
 def find_td3(lines: list[str]) -> tuple[str, str] | None:
@@ -268,19 +281,11 @@ def parse_td1(line1: str, line2: str, line3: str | None, today: date) -> MrzResu
         problems.append("expiry date check digit")
     if check_digit(l1[5:30] + l2[0:7] + l2[8:15] + l2[18:29]) != comp_cd:
         problems.append("composite check digit")
-    bd = _date(birth, future_ok=False, today=today)
-    ed = _date(exp, future_ok=True, today=today)
-    if bd is None:
-        problems.append("birth date invalid")
-    if ed is None:
-        problems.append("expiry date invalid")
+    bd, ed = _dates(birth, exp, today, problems)
     surname = given = ""
     if line3:
         # The name line holds letters only: OCR's look-alike digits are the letters.
-        l3 = clean_mrz_text(line3).translate(_NAME_LETTERS).rstrip("<")
-        names = l3.split("<<", 1)
-        surname = names[0].replace("<", " ").strip()
-        given = names[1].replace("<", " ").strip() if len(names) > 1 else ""
+        surname, given = _names(clean_mrz_text(line3).translate(_NAME_LETTERS))
     return MrzResult(
         valid=not problems,
         problems=tuple(problems),
