@@ -23,7 +23,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from app.filing import package
-from app.models.orders import CheckRow, Event
+from app.models.orders import CheckRow, Event, Order
 from app.orders import materials, method, state, vocabulary
 from app.orders.service import Bundle
 from app.storage import Storage
@@ -208,13 +208,7 @@ def sheet_data(b: Bundle, events: list[Event], checks: dict[str, list[CheckRow]]
         "business_type": BUSINESS_ZH.get(o.business_type, o.business_type),
         "status": status.value,
         "status_zh": state.STATUS_ZH[status],
-        "subject": {
-            "name": o.subject_name,
-            "nature": NATURE_ZH.get(o.subject_nature, o.subject_nature),
-            "doc_type": DOC_ZH.get(o.subject_doc_type, o.subject_doc_type),
-            "doc_number": o.subject_doc_number,
-            "province": o.province or "-",
-        },
+        "subject": subject_data(o),
         "principals": people,
         # Websites as always; APPs, mini-programs and quick apps also name their kind and
         # identifiers (a website's entry is unchanged, so its sheets keep their codes).
@@ -359,6 +353,17 @@ def render_sheet(
 ) -> bytes:
     """The PDF alone (for package.zip); record its code with filing.service.issue_sheet."""
     return build_sheet(b, storage, events, checks, signing_key).pdf
+
+
+def subject_data(o: Order) -> dict[str, str]:
+    """The order's subject as the sheet and its template print it (Chinese labels)."""
+    return {
+        "name": o.subject_name,
+        "nature": NATURE_ZH.get(o.subject_nature, o.subject_nature),
+        "doc_type": DOC_ZH.get(o.subject_doc_type, o.subject_doc_type),
+        "doc_number": o.subject_doc_number,
+        "province": o.province or "-",
+    }
 
 
 def subject_rows(s: dict[str, Any]) -> list[list[str]]:

@@ -12,12 +12,11 @@ from xml.sax.saxutils import escape
 from app.filing.provinces import DomainPlacement, SheetRules, rules_for
 from app.filing.sheet import (
     BUSINESS_ZH,
-    DOC_ZH,
-    NATURE_ZH,
     SERVICE_ZH,
     _register_font,
     build_pdf,
     service_ident,
+    subject_data,
     subject_rows,
 )
 from app.orders.service import Bundle
@@ -40,13 +39,7 @@ def template_data(b: Bundle) -> dict[str, Any]:
     return {
         "external_id": o.external_id,
         "business_type": BUSINESS_ZH.get(o.business_type, o.business_type),
-        "subject": {
-            "name": o.subject_name,
-            "nature": NATURE_ZH.get(o.subject_nature, o.subject_nature),
-            "doc_type": DOC_ZH.get(o.subject_doc_type, o.subject_doc_type),
-            "doc_number": o.subject_doc_number,
-            "province": o.province or "-",
-        },
+        "subject": subject_data(o),
         "principal": b.principals[o.subject_principal_id].name,
         "websites": [
             {
