@@ -35,6 +35,7 @@ from app.inference.checks import Check, check
 
 # In the order a refusal is told: the first explains the others.
 CODES = ("SCREENSHOT_SUSPECTED", "STITCHED_IMAGE", "FILTER_APPLIED", "WATERMARK_PRESENT")
+LEADS = CODES[:2]  # told before every other refusal (add_rejected_checks)
 
 
 @dataclass(frozen=True)
@@ -478,10 +479,12 @@ def add_rejected_checks(
     *,
     locate: Callable[[np.ndarray], object | None] | None = None,
 ) -> None:
-    """The analyser's hook: append the four rules to ``checks`` and put a refused one
-    first. The capture answer shows the first refusal's message, and a screenshot or a
-    collage explains the other refusals it causes (its flat UI pixels look like a copy's
-    lost colour, its second card like a pasted portrait): the person is told to take one
-    plain camera photo, not to fix those."""
+    """The analyser's hook: append the four rules to ``checks``; a refused screenshot or
+    collage goes first. The capture answer shows the first refusal's message, and a
+    screenshot or a collage explains the other refusals it causes (its flat UI pixels look
+    like a copy's lost colour, its second card like a pasted portrait): the person is told to
+    take one plain camera photo, not to fix those. A watermark or a filter explains nothing
+    else: they stay behind the checks before them, so a screen recapture or a photocopy that
+    also trips them is still told as what it is."""
     checks.extend(rejected_checks(image_bgr, quad, t, locate=locate))
-    checks.sort(key=lambda c: CODES.index(c.code) if not c.passed and c.code in CODES else 9)
+    checks.sort(key=lambda c: LEADS.index(c.code) if not c.passed and c.code in LEADS else 9)
