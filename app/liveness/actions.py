@@ -25,7 +25,7 @@ ACTIONS = KINDS
 __all__ = ["ACTIONS", "BLINK", "DELIBERATE", "NOD", "OPEN_MOUTH", "READ_DIGITS", "SHAKE",
            "TURN_LEFT", "TURN_RIGHT", "Blink", "Event", "SequenceResult", "Shake",
            "blink_events", "find_blinks", "find_excursions", "find_shakes", "match_sequence",
-           "open_baseline", "order_ok", "rest_pose", "shake_events"]  # fmt: skip
+           "open_baseline", "order_ok", "shake_events"]  # fmt: skip
 # Deliberate movements: one asked must be one done (a recording that does every movement
 # in turn would otherwise answer any order). Only turns count: a 15° turn is deliberate (the
 # real carphone man's own head stays within ±12° while he talks), while people blink, talk
@@ -51,28 +51,6 @@ def open_baseline(openness: np.ndarray, yaw: np.ndarray, max_yaw: float = 20.0) 
     if sel.size < 3:
         sel = openness
     return float(np.percentile(sel, 75)) if sel.size else 0.0
-
-
-def rest_pose(x: np.ndarray, window: float) -> float:
-    """Where the person rests between movements: the median of the densest ``window``.
-
-    Each reading's neighbours within ``window``/2 are counted; the median of the readings
-    around the most crowded one is returned (ties: the one nearest the overall median). A
-    challenge that asks two turns to one side holds the head there for 30-40 % of the
-    capture, which pulls the plain median towards that side; the frames at rest stay the
-    densest cluster.
-    """
-    if x.size == 0:
-        return 0.0
-    half = window / 2
-    srt = np.sort(x)
-    count = np.searchsorted(srt, srt + half, side="right") - np.searchsorted(
-        srt, srt - half, side="left"
-    )
-    med = float(np.median(x))
-    best = max(range(srt.size), key=lambda i: (int(count[i]), -abs(float(srt[i]) - med)))
-    c = float(srt[best])
-    return float(np.median(x[np.abs(x - c) <= half]))
 
 
 def find_blinks(

@@ -20,6 +20,9 @@ from app.liveness.audio import AudioTrack
 from app.liveness.detect import Detection, FaceDetector
 from app.liveness.flash import flash_checks, flash_from_json, flash_response, interpolate_meshes
 from app.liveness.landmarks import (
+    EYE_A,
+    EYE_B,
+    MESH_ROI_SCALE,
     EyeContour,
     FaceMesh,
     MeshResult,
@@ -28,7 +31,7 @@ from app.liveness.landmarks import (
     mouth_open_ratio,
     pitch_from_template,
     roi_from_detection,
-    tracking_roi,
+    roi_from_points,
     yaw_degrees,
     yaw_from_template,
 )
@@ -130,18 +133,6 @@ class LivenessConfig:
     white_max_saturation: int = 50
     # Actions.
     yaw_threshold_deg: float = 15.0  # a turn (left, right, each side of a shake)
-    # The 2-D template fit still reads a known turn short (the landmark model's frontal
-    # prior: its points follow a rendered projection only partly). With the tracking crop
-    # centred on the inner face (landmarks.tracking_roi) it read 0.79 (right) and 0.89 (left)
-    # of a rendered ±20° turn on the tuning split's source frames, and 0.79 / 0.92 on the
-    # held part of the turns of tuning-split captures (seeds 1000+, and 1100+ rendered at
-    # 20°); the gain (1 / 0.85) brings it back to degrees, like PITCH_GAIN for the look-up,
-    # so the 15° asked is 15° of head turn. Before, a rendered 20° right turn read 13.6-16.2°.
-    yaw_gain: float = 1.18
-    # The rest pose a turn is measured from: the middle of the densest ``yaw_rest_window_deg``
-    # of yaw readings (the person facing the phone between prompts). The median moved towards
-    # the turned side when a challenge asked two or three turns one way (40 % of the frames).
-    yaw_rest_window_deg: float = 8.0
     nod_threshold_deg: float = 10.0  # looking up, relative to the person's own median pitch
     # Open mouth: inner-lip gap (inter-ocular distances) above this person's closed mouth
     # (the 25th percentile of the capture). A wide-open mouth re-rendered on the carphone
@@ -334,16 +325,16 @@ class FaceAnalyzer:
         )
 
     @staticmethod
-    def _pose(obs: list[_Obs], yaw_gain: float = 1.0) -> None:
+    def _pose(obs: list[_Obs]) -> None:
         """Re-measure every frame's yaw against this person's most frontal frame.
 
         The depth-based yaw picks the template; the turn itself is read from 2-D landmark
         positions (:func:`yaw_from_template`), which follow a turn the regressed depth
-        under-reads, times ``yaw_gain`` (LivenessConfig.yaw_gain: the fit still reads short).
+        under-reads.
         """
         tmpl = min(obs, key=lambda o: abs(o.yaw_z))
         for o in obs:
-            o.yaw = tmpl.yaw_z + yaw_gain * yaw_from_template(tmpl.mesh, o.mesh)
+            o.yaw = tmpl.yaw_z + yaw_from_template(tmpl.mesh, o.mesh)
             o.pitch = pitch_from_template(tmpl.mesh, o.mesh)
         # Pitch relative to this person's usual head position, not to whichever frame happened
         # to be the most frontal in yaw. Looking up only goes one way and a challenge may ask
@@ -354,7 +345,7 @@ class FaceAnalyzer:
 
     @staticmethod
     def _roi_of(obs: _Obs) -> Roi:
-        return tracking_roi(obs.mesh)
+        return roi_from_points(obs.mesh, EYE_A[0], EYE_B[1], MESH_ROI_SCALE)
 
     def _track(self, frames: list[Frame], indices: list[int]) -> list[_Obs]:
         out: list[_Obs] = []
@@ -556,17 +547,17 @@ class FaceAnalyzer:
             return FaceVerdict(
                 [check(NO_FACE, False, face_share, cfg.min_face_frames_ratio)], None, None, stats
             )
-        self._pose(obs, cfg.yaw_gain)
+        self._pose(obs)
         yaw = np.array([o.yaw for o in obs])
         openness = np.array([o.openness for o in obs])
         baseline = act.open_baseline(openness, yaw)
         obs = self._refine(frames, obs, baseline)
-        self._pose(obs, cfg.yaw_gain)
+        self._pose(obs)
         if {act.SHAKE, act.TURN_LEFT, act.TURN_RIGHT} & set(actions):
             n_before = len(obs)
             obs = self._refine_turns(frames, obs)
             if len(obs) > n_before:
-                self._pose(obs, cfg.yaw_gain)
+                self._pose(obs)
             stats["turn_refine_frames"] = len(obs) - n_before
         t = np.array([o.t for o in obs])
         yaw = np.array([o.yaw for o in obs])
@@ -787,10 +778,10 @@ class FaceAnalyzer:
         shakes = act.find_shakes(t, yaw, cfg.yaw_threshold_deg)
         thr_yaw = cfg.yaw_threshold_deg
         sign_left = chal.turn_sign(chal.TURN_LEFT, mirrored)
-        # A turn is measured from the person's own rest pose (act.rest_pose), not from the
+        # A turn is measured from the person's own rest pose (the median frame), not from the
         # camera axis: someone who holds the phone a little to one side rests at ±10°, and a
         # 20° turn away from that side read as 10° from the camera axis.
-        yaw_rest = yaw - act.rest_pose(yaw, cfg.yaw_rest_window_deg)
+        yaw_rest = yaw - float(np.median(yaw))
         series: dict[str, tuple[np.ndarray, float]] = {
             act.TURN_LEFT: (sign_left * yaw_rest, thr_yaw),
             act.TURN_RIGHT: (-sign_left * yaw_rest, thr_yaw),

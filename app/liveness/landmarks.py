@@ -125,22 +125,6 @@ def roi_from_points(points: np.ndarray, left: int, right: int, scale: float) -> 
     return Roi(float(center[0]), float(center[1]), size, angle)
 
 
-def tracking_roi(mesh: np.ndarray) -> Roi:
-    """The next frame's FaceMesh ROI from this frame's mesh, centred on the inner face.
-
-    MediaPipe's recipe centres the square on the box of all 468 points; on a turned face that
-    box follows the silhouette points of the far side, and the crop drifts off the face: by
-    0.10 inter-ocular distances on a rendered 20° right turn, 0.04 on a left one. The model's
-    frontal prior then reads the two sides differently: tracked from its own mesh, a rendered
-    ±20° turn read 0.68 (right) and 1.03 (left) of the turn, against 0.79 and 0.89 with the
-    crop centred on :data:`POSE_POINTS` (tuning split's source frames; the size and rotation
-    stay MediaPipe's).
-    """
-    r = roi_from_points(mesh, EYE_A[0], EYE_B[1], MESH_ROI_SCALE)
-    cx, cy = mesh[list(POSE_POINTS), :2].mean(axis=0)
-    return Roi(float(cx), float(cy), r.size, r.angle)
-
-
 def roi_from_detection(box: tuple[float, float, float, float], eyes: np.ndarray) -> Roi:
     """FaceMesh ROI from a detector box and its two eye points (MediaPipe's recipe)."""
     x1, y1, x2, y2 = box

@@ -3,15 +3,7 @@
 import numpy as np
 import pytest
 
-from app.liveness.actions import (
-    Blink,
-    Shake,
-    find_blinks,
-    find_shakes,
-    open_baseline,
-    order_ok,
-    rest_pose,
-)
+from app.liveness.actions import Blink, Shake, find_blinks, find_shakes, open_baseline, order_ok
 
 
 def test_blink_needs_a_drop_and_a_recovery() -> None:
@@ -43,23 +35,3 @@ def test_baseline_uses_frontal_frames() -> None:
     o = np.array([0.3, 0.3, 0.3, 0.3, 0.9, 0.9])
     y = np.array([0, 0, 0, 0, 40, 40.0])
     assert open_baseline(o, y) == pytest.approx(0.3)
-
-
-def test_rest_pose_is_where_the_head_rests_not_the_median() -> None:
-    """Three right turns of a five-step challenge hold the head turned for over half the
-    capture: the median lands on a turn's ramp, the rest pose stays at the frames between."""
-    rng = np.random.default_rng(0)
-    rest = rng.uniform(-2.0, 2.0, 40)
-    ramps = np.linspace(-3.0, -18.0, 24)
-    held = np.full(30, -20.0)
-    yaw = np.concatenate([rest, ramps, held])
-    assert float(np.median(yaw)) < -7.0  # what the turns were measured from before
-    assert rest_pose(yaw, 8.0) == pytest.approx(float(np.median(rest)), abs=0.6)
-    # A 20° turn from that rest reads 20° (it read 12.8° from the median).
-    assert -(held[0] - rest_pose(yaw, 8.0)) >= 19.0
-
-
-def test_rest_pose_of_an_even_series_is_its_median() -> None:
-    yaw = np.array([-1.0, 0.0, 1.0, 2.0, 3.0])
-    assert rest_pose(yaw, 8.0) == pytest.approx(1.0)
-    assert rest_pose(np.array([]), 8.0) == 0.0

@@ -7,14 +7,12 @@ mesh, in front of a white wall.
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import pytest
 
 from app.liveness import FaceAnalyzer, decode_video
 from testkit import genuine
-from testkit.faces import draw_params
 
 PAD = ("ACTION_NOT_DETECTED", "ACTION_ORDER_WRONG", "BLINK_NOT_DETECTED", "SPOOF_SUSPECTED",
        "NO_FACE", "FACE_CHANGED", "EYES_CLOSED")  # fmt: skip
@@ -64,22 +62,3 @@ def test_a_mirrored_preview_flips_the_turns(analyzer: FaceAnalyzer) -> None:
     v = analyzer.analyze(frames, ["turn_left", "open_mouth", "nod"], None, mirrored=True)
     c = _checks(v)["ACTION_NOT_DETECTED"]
     assert not c.passed and c.detail["action"] == "turn_left"
-
-
-def test_three_20_degree_right_turns_are_each_seen(analyzer: FaceAnalyzer) -> None:
-    """Three right turns rendered at 20° (5° over the 15° asked) on the tuning half of the
-    clip (bench/face_eval.py's tuning seed 1101, its turns made 20°). Before the tracking crop
-    was centred on the inner face (landmarks.tracking_roi), the fit's gain
-    (LivenessConfig.yaw_gain) and the rest pose (actions.rest_pose) none was seen: they read
-    at most 13.6°, measured from a median the three turns had pulled towards them."""
-    actions = ("turn_right", "open_mouth", "turn_right", "turn_left", "turn_right")
-    params = dataclasses.replace(draw_params(1101, split="tune"), turn_deg=20.0)
-    video = genuine.challenge_video(analyzer, actions, params, genuine.TUNE_FRAMES)
-    frames = decode_video(video, max_frames=analyzer.config.decode_max_frames)
-    v = analyzer.analyze(frames, list(actions), None)
-    c = _checks(v)["ACTION_NOT_DETECTED"]
-    assert c.passed, (c.detail, v.stats)
-    right = c.detail["actions"]["turn_right"]
-    assert right["seen"] == 3
-    assert 15.0 <= right["peak"] <= 28.0  # read as degrees of turn, not short nor far over
-    assert _checks(v)["ACTION_ORDER_WRONG"].passed
