@@ -7,24 +7,18 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import AsyncIterator
 from typing import Any
 
 import cv2
-import httpx
 import pytest
 
-from app.access.providers import create_provider
-from app.analysis.pipeline import CapturePipeline
-from app.core.migrate import upgrade
 from app.documents.analyzer import DocKind, DocumentAnalyzer
 from app.inference.messages import DOCUMENT_MESSAGES
-from app.main import create_app
 from testkit.documents import attacks as A
 from testkit.documents import render as R
 from testkit.documents.cases import ATTACK_VARIANTS, SPLIT_SEED0, TODAY, Case, make_case
 from testkit.documents.identities import make_person
-from tests.conftest import ID_A, USCC_A, Api, _in_thread, intake_pipeline, make_settings
+from tests.conftest import ID_A, USCC_A, Api
 from tests.test_flow import bearer, qr
 
 SEED = SPLIT_SEED0["test"]
@@ -117,27 +111,7 @@ def test_pasted_portrait_is_refused_on_another_card(analyzer: DocumentAnalyzer) 
 
 # --- through the HTTP API -----------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-async def doc_api(
-    tmp_path_factory: pytest.TempPathFactory, document_analyzer: Any
-) -> AsyncIterator[Api]:
-    data_dir = tmp_path_factory.mktemp("attacks")
-    url = f"sqlite+aiosqlite:///{data_dir / 'attacks.db'}"
-    _in_thread(upgrade, url)
-    settings = make_settings(
-        {"database_url": url, "database_schema": "", "data_dir": str(data_dir)},
-        min_image_side=480,
-        webhook_dispatcher=False,
-    )
-    base = intake_pipeline(settings)
-    app = create_app(settings, pipeline=CapturePipeline(base.limits, document=document_analyzer))
-    async with app.router.lifespan_context(app):
-        async with app.state.ctx.sessionmaker() as db:
-            provider_id, key = await create_provider(db, "attacks")
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.11", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client, app, key, provider_id)
+# doc_api: tests/capture/conftest.py
 
 
 def _order(case: Case) -> dict[str, Any]:

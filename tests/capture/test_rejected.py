@@ -5,28 +5,21 @@ analyser's hook, and a screenshot refused through the API with nothing accepted 
 from __future__ import annotations
 
 import random
-from collections.abc import AsyncIterator
-from typing import Any
 
 import cv2
-import httpx
 import numpy as np
 import pytest
 
-from app.access.providers import create_provider
-from app.analysis.pipeline import CapturePipeline
-from app.core.migrate import upgrade
 from app.documents import quality as Q
 from app.documents import rejected as RJ
 from app.documents.analyzer import DocumentAnalyzer
 from app.inference.checks import Check
 from app.inference.messages import MESSAGES
-from app.main import create_app
 from testkit.documents import rejected as K
 from testkit.documents import render as R
 from testkit.documents import scene as S
 from testkit.documents.cases import make_case
-from tests.conftest import Api, _in_thread, intake_pipeline, make_settings
+from tests.conftest import Api
 from tests.real_flows import order_body, people, put_image, real_session
 
 
@@ -140,27 +133,7 @@ def test_analyser_tells_the_screenshot_first(analyzer: DocumentAnalyzer) -> None
 
 # --- through the API -------------------------------------------------------------------
 
-
-@pytest.fixture(scope="module")
-async def doc_api(
-    tmp_path_factory: pytest.TempPathFactory, document_analyzer: Any
-) -> AsyncIterator[Api]:
-    data_dir = tmp_path_factory.mktemp("rejected")
-    url = f"sqlite+aiosqlite:///{data_dir / 'rejected.db'}"
-    _in_thread(upgrade, url)
-    settings = make_settings(
-        {"database_url": url, "database_schema": "", "data_dir": str(data_dir)},
-        min_image_side=480,
-        webhook_dispatcher=False,
-    )
-    base = intake_pipeline(settings)
-    app = create_app(settings, pipeline=CapturePipeline(base.limits, document=document_analyzer))
-    async with app.router.lifespan_context(app):
-        async with app.state.ctx.sessionmaker() as db:
-            provider_id, key = await create_provider(db, "rejected")
-        transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 50000))
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield Api(client, app, key, provider_id)
+# doc_api: tests/capture/conftest.py
 
 
 async def test_screenshot_upload_is_refused_and_nothing_accepted_is_lost(doc_api: Api) -> None:
